@@ -1,0 +1,28 @@
+// Pieces several commands share: the synthetic source's settings, and the default start time.
+import { BynerError } from '../../errors.js';
+import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../../ticks/generator.js';
+
+export const SOURCE_SETTINGS = ['seed', 'amplitude', 'frequency', 'noise', 'bound'] as const;
+
+export function sourceFrom(s: Partial<Record<(typeof SOURCE_SETTINGS)[number], number>>): SineSource {
+  return {
+    seed: s.seed ?? DEFAULT_SOURCE.seed,
+    amplitude: s.amplitude ?? DEFAULT_SOURCE.amplitude,
+    frequency: s.frequency ?? DEFAULT_SOURCE.frequency,
+    noise: s.noise ?? DEFAULT_SOURCE.noise,
+    bound: s.bound ?? DEFAULT_SOURCE.bound,
+  };
+}
+
+/** The first tick's time: as given, or whole seconds such that the last of `count` ticks is now. */
+export function parseStartTime(iso: string | undefined, count: number, now = Date.now()): Date {
+  if (iso === undefined) return new Date(Math.floor(now / 1000) * 1000 - (count - 1) * TICK_MS);
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) {
+    throw new BynerError('BYNER_CONFIG', 'invalid --start-time', {
+      expected: 'an ISO-8601 date-time',
+      received: iso,
+    });
+  }
+  return d;
+}

@@ -1,0 +1,148 @@
+// End-to-end tests of the `byner` command line as a user runs it: generate | indicators round trip, input
+// errors with line numbers and exit codes, configuration precedence and validation, logging.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { INDICATOR_NAMES } from '../src/ticks/types.js';
+import { byner } from './helpers/cli.js';
+
+const lines = (s: string) =>
+  s
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l));
+
+describe('byner generate | byner indicators', () => {
+  it('gives back the same indicator values (1e-9) as the generator wrote, for 10,000 ticks', async () => {
+    const gen = await byner(['generate', '--ticks', '10000', '--seed', '1', '--format', 'jsonl']);
+    assert.equal(gen.code, 0, gen.stderr);
+    const ticks = lines(gen.stdout);
+    assert.equal(ticks.length, 10_000);
+    assert.deepEqual(Object.keys(ticks[0]), ['timestamp', 'price', 'indicators', 'seq', 'stream']);
+    assert.deepEqual(Object.keys(ticks[0].indicators), [...INDICATOR_NAMES]);
+    assert.equal(ticks[0].indicators.ma, null);
+    assert.equal(ticks[9999].seq, 9999);
+    assert.equal(Date.parse(ticks[1].timestamp) - Date.parse(ticks[0].timestamp), 1000);
+
+    const back = await byner(['indicators'], { input: gen.stdout });
+    assert.equal(back.code, 0, back.stderr);
+    const rows = lines(back.stdout);
+    assert.equal(rows.length, ticks.length);
+    let worst = 0;
+    rows.forEach((r, i) => {
+      assert.equal(r.price, ticks[i].price);
+      assert.equal(r.timestamp, ticks[i].timestamp);
+      for (const n of INDICATOR_NAMES) {
+        const a = r.indicators[n];
+        const b = ticks[i].indicators[n];
+        if (b === null) assert.equal(a, null, `${n}[${i}]`);
+        else worst = Math.max(worst, Math.abs(a - b));
+      }
+    });
+    assert.ok(worst <= 1e-9, `largest difference ${worst}`);
+  });
+
+  it('is reproducible for a seed and start time, and continues from --start-index', async () => {
+    const args = ['generate', '--ticks', '50', '--seed', '3', '--start-time', '2026-01-01T00:00:00Z'];
+    const a = await byner(args);
+    const b = await byner(args);
+    assert.equal(a.stdout, b.stdout);
+    const tail = await byner([...args.slice(0, 2), '20', '--seed', '3', '--start-index', '30']);
+    assert.deepEqual(
+      lines(tail.stdout).map((t) => [t.seq, t.price]),
+      lines(a.stdout)
+        .slice(30)
+        .map((t) => [t.seq, t.price]),
+    );
+    assert.equal(lines(a.stdout)[0].timestamp, '2026-01-01T00:00:00.000Z');
+  });
+});
+
+describe('byner indicators input', () => {
+  it('reads CSV with a close column and passes timestamps through', async () => {
+    const csv = `date;close\n${Array.from({ length: 30 }, (_, i) => `2026-01-${String(i + 1).padStart(2, '0')};${100 + Math.sin(i)}`).join('\n')}\n`;
+    const r = await byner(['indicators'], { input: csv });
+    assert.equal(r.code, 0, r.stderr);
+    const rows = lines(r.stdout);
+    assert.equal(rows.length, 30);
+    assert.equal(rows[0].timestamp, '2026-01-01');
+    assert.equal(rows[29].indicators.signal !== null, true);
+    assert.equal(rows[8].indicators.ma, null);
+  });
+
+  it('reads a file argument', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-cli-'));
+    const f = join(dir, 'p.csv');
+    writeFileSync(f, 'price\n1\n2\n3\n');
+    const r = await byner(['indicators', f]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      lines(r.stdout).map((x) => x.price),
+      [1, 2, 3],
+    );
+    const missing = await byner(['indicators', join(dir, 'nope.csv')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot read .*nope\.csv/);
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['a non-numeric price in CSV', 'price\n1\n2\nabc\n4\n', /line 4: .*finite number[\s\S]*received: "abc"/],
+    ['NaN in CSV', 'timestamp,price\nx,1\ny,NaN\n', /line 3: /],
+    ['an empty price cell', 'timestamp,price\nx,1\ny,\n', /line 3: /],
+    ['a missing price column', 'timestamp,value\nx,1\n', /line 1: no price column/],
+    ['empty input', '', /stdin is empty/],
+    ['a header with no rows', 'price\n', /no price rows/],
+    ['bad JSON on a JSON Lines line', '{"price": 1}\n{"price": 2\n', /line 2: valid JSON/],
+    [
+      'a JSON line without price',
+      '{"price": 1}\n\n{"close": 2}\n',
+      /line 3: a JSON object with a "price" field/,
+    ],
+    ['a JSON string price', '{"price": 1}\n{"price": "NaN"}\n', /line 2: .*finite number/],
+  ];
+  for (const [name, input, message] of bad) {
+    it(`rejects ${name}: exit 2, a message naming the line, nothing on stdout`, async () => {
+      const r = await byner(['indicators'], { input });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+    });
+  }
+});
+
+describe('configuration', () => {
+  it('takes flags over environment over defaults, and reports every bad value at once', async () => {
+    const viaEnv = await byner(['generate', '--ticks', '5', '--start-time', '2026-01-01'], {
+      env: { BYNER_SEED: '9' },
+    });
+    const viaFlag = await byner(['generate', '--ticks', '5', '--start-time', '2026-01-01', '--seed', '9'], {
+      env: { BYNER_SEED: '1' },
+    });
+    assert.equal(viaEnv.stdout, viaFlag.stdout);
+    const r = await byner(['generate', '--ticks', '0', '--frequency', 'fast'], { env: { BYNER_SEED: 'x' } });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--ticks: expected an integer between 1 and 50,000,000, received "0"/);
+    assert.match(r.stderr, /--frequency: expected a number >= 0, received "fast"/);
+    assert.match(r.stderr, /BYNER_SEED \(environment\): expected an integer/);
+    const unknown = await byner(['generate', '--tics', '5']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown option '--tics'/);
+  });
+
+  it('writes JSON logs to logs/<timestamp>.log and honours --quiet', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-logs-'));
+    const r = await byner(['--verbose', 'generate', '--ticks', '3'], { env: { BYNER_LOG_DIR: dir } });
+    assert.equal(r.code, 0);
+    assert.match(r.stderr, /wrote 3 ticks/);
+    const files = readdirSync(dir);
+    assert.equal(files.length, 1);
+    const entries = lines(readFileSync(join(dir, files[0]), 'utf8'));
+    assert.ok(entries.some((e) => /wrote 3 ticks/.test(e.msg) && e.name === 'generate'));
+    const q = await byner(['--quiet', 'demo', '--ticks', '100']);
+    assert.equal(q.code, 0, q.stderr);
+    assert.equal(q.stderr, '');
+    assert.match(q.stdout, /Last 10 of 100 ticks/);
+  });
+});
