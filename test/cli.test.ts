@@ -45,11 +45,21 @@ describe('byner generate | byner indicators', () => {
   });
 
   it('is reproducible for a seed and start time, and continues from --start-index', async () => {
-    const args = ['generate', '--ticks', '50', '--seed', '3', '--start-time', '2026-01-01T00:00:00Z'];
+    const args = [
+      'generate',
+      '--format',
+      'jsonl',
+      '--ticks',
+      '50',
+      '--seed',
+      '3',
+      '--start-time',
+      '2026-01-01T00:00:00Z',
+    ];
     const a = await byner(args);
     const b = await byner(args);
     assert.equal(a.stdout, b.stdout);
-    const tail = await byner([...args.slice(0, 2), '20', '--seed', '3', '--start-index', '30']);
+    const tail = await byner([...args.slice(0, 4), '20', '--seed', '3', '--start-index', '30']);
     assert.deepEqual(
       lines(tail.stdout).map((t) => [t.seq, t.price]),
       lines(a.stdout)
@@ -57,6 +67,38 @@ describe('byner generate | byner indicators', () => {
         .map((t) => [t.seq, t.price]),
     );
     assert.equal(lines(a.stdout)[0].timestamp, '2026-01-01T00:00:00.000Z');
+  });
+});
+
+describe('byner generate into the store', () => {
+  it('stores only into an empty stream, --append continues seq, phase and indicators exactly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-gen-'));
+    const env = { BYNER_DATA_DIR: dir };
+    const first = await byner(['generate', '--ticks', '300', '--seed', '5'], { env });
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /store: embedded SQLite at/);
+    assert.match(first.stderr, /stored 300 ticks \(seq 0\.\.299\)/);
+    const again = await byner(['generate', '--ticks', '300', '--seed', '5'], { env });
+    assert.match(again.stderr, /nothing stored: historical_data already holds 300 tick/);
+    const more = await byner(['generate', '--ticks', '200', '--seed', '5', '--append'], { env });
+    assert.match(more.stderr, /stored 200 ticks \(seq 300\.\.499\)/);
+    const stats = await byner(['db', 'stats', '--json'], { env });
+    assert.equal(JSON.parse(stats.stdout).historical_data, 500);
+
+    const { openStore } = await import('../src/store/index.js');
+    const store = await openStore({ dataDir: dir });
+    const stored = await store.ticksAfter('historical_data', 'synthetic', -1, 1000);
+    await store.close();
+    const whole = lines(
+      (await byner(['generate', '--format', 'jsonl', '--ticks', '500', '--seed', '5'])).stdout,
+    );
+    assert.deepEqual(
+      stored.map((t) => [t.seq, t.price, t.indicators]),
+      whole.map((t) => [t.seq, t.price, t.indicators]),
+    );
+    for (let i = 1; i < stored.length; i++) {
+      assert.equal(stored[i].timestamp.getTime() - stored[i - 1].timestamp.getTime(), 1000);
+    }
   });
 });
 
@@ -114,12 +156,18 @@ describe('byner indicators input', () => {
 
 describe('configuration', () => {
   it('takes flags over environment over defaults, and reports every bad value at once', async () => {
-    const viaEnv = await byner(['generate', '--ticks', '5', '--start-time', '2026-01-01'], {
-      env: { BYNER_SEED: '9' },
-    });
-    const viaFlag = await byner(['generate', '--ticks', '5', '--start-time', '2026-01-01', '--seed', '9'], {
-      env: { BYNER_SEED: '1' },
-    });
+    const viaEnv = await byner(
+      ['generate', '--format', 'jsonl', '--ticks', '5', '--start-time', '2026-01-01'],
+      {
+        env: { BYNER_SEED: '9' },
+      },
+    );
+    const viaFlag = await byner(
+      ['generate', '--format', 'jsonl', '--ticks', '5', '--start-time', '2026-01-01', '--seed', '9'],
+      {
+        env: { BYNER_SEED: '1' },
+      },
+    );
     assert.equal(viaEnv.stdout, viaFlag.stdout);
     const r = await byner(['generate', '--ticks', '0', '--frequency', 'fast'], { env: { BYNER_SEED: 'x' } });
     assert.equal(r.code, 2);
@@ -133,7 +181,9 @@ describe('configuration', () => {
 
   it('writes JSON logs to logs/<timestamp>.log and honours --quiet', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-logs-'));
-    const r = await byner(['--verbose', 'generate', '--ticks', '3'], { env: { BYNER_LOG_DIR: dir } });
+    const r = await byner(['--verbose', 'generate', '--format', 'jsonl', '--ticks', '3'], {
+      env: { BYNER_LOG_DIR: dir },
+    });
     assert.equal(r.code, 0);
     assert.match(r.stderr, /wrote 3 ticks/);
     const files = readdirSync(dir);

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isBynerError } from '../errors.js';
+import { dbCommand } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
 import { indicatorsCommand } from './commands/indicators.js';
@@ -23,7 +24,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   addSettings(program, GLOBAL_SETTINGS);
-  for (const add of [generateCommand, indicatorsCommand, demoCommand]) add(program).exitOverride();
+  for (const add of [generateCommand, indicatorsCommand, dbCommand, demoCommand]) add(program).exitOverride();
   return program;
 }
 

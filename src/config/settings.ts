@@ -106,10 +106,133 @@ export const SETTINGS = {
   }),
   format: setting({
     flags: '--format <format>',
-    default: 'jsonl',
-    help: 'output: jsonl (JSON Lines on stdout)',
-    expected: 'jsonl',
-    schema: z.enum(['jsonl']),
+    default: 'store',
+    help: 'store (into the chosen store) or jsonl (JSON Lines on stdout)',
+    expected: 'store or jsonl',
+    schema: z.enum(['store', 'jsonl']),
+  }),
+  // Training (SPEC §5-6).
+  window: setting({
+    flags: '--window <n>',
+    env: 'BYNER_WINDOW',
+    default: '60',
+    help: 'ticks per input window',
+    expected: 'an integer between 2 and 10,000',
+    schema: int(2, 10_000),
+  }),
+  horizon: setting({
+    flags: '--horizon <n>',
+    env: 'BYNER_HORIZON',
+    default: '5',
+    help: 'values forecast after each window',
+    expected: 'an integer between 1 and 1,000',
+    schema: int(1, 1000),
+  }),
+  units: setting({
+    flags: '--units <list>',
+    env: 'BYNER_UNITS',
+    default: '100,50',
+    help: 'units of each stacked LSTM layer, comma-separated',
+    expected: 'comma-separated integers between 1 and 4096, e.g. 100,50',
+    schema: z
+      .string()
+      .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/)
+      .transform((v) => v.split(',').map((x) => Number(x.trim())))
+      .pipe(z.array(z.number().int().min(1).max(4096)).min(1).max(8)),
+  }),
+  activation: setting({
+    flags: '--activation <name>',
+    env: 'BYNER_ACTIVATION',
+    default: 'relu',
+    help: 'LSTM cell activation: relu or tanh (the recurrent activation is always sigmoid)',
+    expected: 'relu or tanh',
+    schema: z.enum(['relu', 'tanh']),
+  }),
+  dropout: setting({
+    flags: '--dropout <rate>',
+    env: 'BYNER_DROPOUT',
+    default: '0.2',
+    help: 'dropout rate after each LSTM layer',
+    expected: 'a number in [0, 0.95]',
+    schema: num(0, 0.95),
+  }),
+  epochs: setting({
+    flags: '--epochs <n>',
+    env: 'BYNER_EPOCHS',
+    default: '50',
+    help: 'maximum training epochs',
+    expected: 'an integer between 1 and 10,000',
+    schema: int(1, 10_000),
+  }),
+  batchSize: setting({
+    flags: '--batch-size <n>',
+    env: 'BYNER_BATCH_SIZE',
+    default: '32',
+    help: 'windows per training batch',
+    expected: 'an integer between 1 and 65,536',
+    schema: int(1, 65_536),
+  }),
+  patience: setting({
+    flags: '--patience <n>',
+    env: 'BYNER_PATIENCE',
+    default: '5',
+    help: 'epochs without validation improvement before early stopping (best weights are restored)',
+    expected: 'an integer between 1 and 10,000',
+    schema: int(1, 10_000),
+  }),
+  learningRate: setting({
+    flags: '--learning-rate <lr>',
+    env: 'BYNER_LEARNING_RATE',
+    default: '0.001',
+    help: 'Adam learning rate',
+    expected: 'a number in (0, 1]',
+    schema: num(Number.MIN_VALUE, 1),
+  }),
+  split: setting({
+    flags: '--split <train,val,test>',
+    env: 'BYNER_SPLIT',
+    default: '0.7,0.1,0.2',
+    help: 'chronological split of the windows: train, validation, test fractions (sum 1)',
+    expected: 'three comma-separated fractions summing to 1, e.g. 0.7,0.1,0.2',
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((x) => Number(x.trim())))
+      .pipe(
+        z
+          .array(z.number().min(0).max(1))
+          .length(3)
+          .refine((a) => a[0] > 0 && a[2] > 0 && Math.abs(a[0] + a[1] + a[2] - 1) < 1e-9),
+      ),
+  }),
+  season: setting({
+    flags: '--season <n>',
+    env: 'BYNER_SEASON',
+    default: '10',
+    help: 'season of the seasonal-naive baseline, in ticks',
+    expected: 'an integer between 1 and the window',
+    schema: int(1, 10_000),
+  }),
+  workers: setting({
+    flags: '--workers <n>',
+    env: 'BYNER_WORKERS',
+    help: 'threads per training batch (default: min(2, cores))',
+    expected: 'an integer between 1 and 64',
+    schema: int(1, 64),
+  }),
+  outputDir: setting({
+    flags: '--output-dir <dir>',
+    env: 'BYNER_OUTPUT_DIR',
+    default: './train_output',
+    help: "folder for the training plots; 'none' draws none",
+    expected: "a folder path or 'none'",
+    schema: z.string().trim().min(1),
+  }),
+  modelVersion: setting({
+    flags: '--model-version <version>',
+    env: 'BYNER_MODEL_VERSION',
+    help: 'pin a registered model version (default: the serving model)',
+    expected: 'a version listed by `byner models`',
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
   }),
   // Storage (SPEC §4).
   dataDir: setting({
@@ -154,6 +277,66 @@ export const SETTINGS = {
     help: 'log level: error, warn, info or debug (--quiet = warn, --verbose = debug)',
     expected: 'one of error, warn, info, debug',
     schema: z.enum(['error', 'warn', 'info', 'debug']),
+  }),
+  // Live (serve, infer).
+  host: setting({
+    flags: '--host <host>',
+    env: 'BYNER_HOST',
+    default: '127.0.0.1',
+    help: 'address the server listens on (0.0.0.0 for every interface)',
+    expected: 'an IPv4/IPv6 address or a host name',
+    schema: z.string().regex(/^[A-Za-z0-9.:_-]{1,253}$/),
+  }),
+  port: setting({
+    flags: '--port <n>',
+    env: 'PORT',
+    default: '5000',
+    help: 'TCP port of the server (0 picks a free one)',
+    expected: 'an integer between 0 and 65535',
+    schema: int(0, 65_535),
+  }),
+  interval: setting({
+    flags: '--interval <ms>',
+    env: 'BYNER_INTERVAL',
+    default: '1000',
+    help: 'milliseconds between live ticks; 0 = as fast as the client reads',
+    expected: 'an integer between 0 and 3,600,000',
+    schema: int(0, 3_600_000),
+  }),
+  heartbeat: setting({
+    flags: '--heartbeat <ms>',
+    env: 'BYNER_HEARTBEAT',
+    default: '15000',
+    help: 'milliseconds between SSE comment heartbeats',
+    expected: 'an integer between 100 and 3,600,000',
+    schema: int(100, 3_600_000),
+  }),
+  url: setting({
+    flags: '--url <url>',
+    env: 'BYNER_URL',
+    default: 'http://127.0.0.1:5000/realtime_data',
+    help: 'URL of the SSE tick stream',
+    expected: 'an http:// or https:// URL',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^https?:\/\/\S+$/),
+  }),
+  model: setting({
+    flags: '--model <name>',
+    env: 'BYNER_MODEL',
+    default: 'latest',
+    help: 'latest (the serving model of the registry, or --model-version), naive or seasonal_naive (--season)',
+    expected: 'one of latest, naive, seasonal_naive',
+    schema: z.enum(['latest', 'naive', 'seasonal_naive']),
+  }),
+  idleTimeout: setting({
+    flags: '--idle-timeout <ms>',
+    env: 'BYNER_IDLE_TIMEOUT',
+    default: '45000',
+    help: 'reconnect when nothing, not even a heartbeat, arrives for this long',
+    expected: 'an integer between 100 and 3,600,000',
+    schema: int(100, 3_600_000),
   }),
 } as const;
 

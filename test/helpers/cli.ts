@@ -1,5 +1,7 @@
 // Runs the real `byner` CLI (src/cli/main.ts through tsx) as a child process, for end-to-end tests.
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,7 +21,13 @@ export function byner(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, BYNER_LOG_DIR: 'none', ...opts.env },
+      // A fresh data folder per run unless the test names one: nothing lands in the work tree.
+      env: {
+        ...process.env,
+        BYNER_LOG_DIR: 'none',
+        BYNER_DATA_DIR: mkdtempSync(join(tmpdir(), 'byner-data-')),
+        ...opts.env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,34 +1,127 @@
-// `byner generate`: synthetic ticks with indicators, as JSON Lines on stdout (--format jsonl) or into the
-// store. The ticks themselves come from src/ticks and src/indicators.
+// `byner generate`: synthetic ticks with indicators into the store (default; only into an empty stream unless
+// --append) or as JSON Lines on stdout (--format jsonl). The ticks come from src/ticks and src/indicators.
 import type { Command } from 'commander';
+import { Option } from 'commander';
+import { IndicatorStream } from '../../indicators/streaming.js';
 import { syntheticTicks } from '../../indicators/ticks.js';
-import { TICK_MS } from '../../ticks/generator.js';
+import type { Store } from '../../store/index.js';
+import { seedTicks } from '../../store/index.js';
+import { SinePriceSource, type SineSource, TICK_MS } from '../../ticks/generator.js';
 import { tickToJson } from '../../ticks/json.js';
+import type { Tick } from '../../ticks/types.js';
 import { makeContext } from '../context.js';
 import { jsonLines, writeChunks } from '../io.js';
 import { addSettings, readSettings } from '../options.js';
-import { parseStartTime, SOURCE_SETTINGS, sourceFrom } from './shared.js';
+import { startProgress } from '../progress.js';
+import { openStoreFor, parseStartTime, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom } from './shared.js';
 
-const NAMES = ['ticks', 'startIndex', 'startTime', 'format', 'stream', ...SOURCE_SETTINGS] as const;
+const NAMES = [
+  'ticks',
+  'startIndex',
+  'startTime',
+  'format',
+  'stream',
+  ...SOURCE_SETTINGS,
+  ...STORE_SETTINGS,
+] as const;
 
 export function generateCommand(program: Command): Command {
   const cmd = program
     .command('generate')
-    .description('synthetic ticks with the six indicators (SPEC §2-3), as JSON Lines on stdout');
+    .description(
+      'synthetic ticks with the six indicators: into the store, or as JSON Lines on stdout (--format jsonl)',
+    );
   addSettings(cmd, NAMES);
+  cmd.addOption(
+    new Option('--append', 'add ticks to a non-empty stream, continuing its seq, phase and indicators'),
+  );
   cmd.action(async () => {
     const s = readSettings(cmd, NAMES);
     const { logger } = makeContext(cmd);
     const count = s.ticks!;
-    const start = s.startIndex ?? 0;
-    const origin = parseStartTime(s.startTime, count);
-    const started = performance.now();
-    const ticks = syntheticTicks(sourceFrom(s), { start, count, stream: s.stream, origin });
-    const complete = await writeChunks(process.stdout, jsonLines(ticks, tickToJson));
-    logger.debug(
-      { ticks: count, ms: Math.round(performance.now() - started), complete },
-      `wrote ${count} ticks (seq ${start}..${start + count - 1}, ${TICK_MS / 1000} s apart)`,
-    );
+    const src = sourceFrom(s);
+    if (s.format === 'jsonl') {
+      const start = s.startIndex ?? 0;
+      const started = performance.now();
+      const ticks = syntheticTicks(src, {
+        start,
+        count,
+        stream: s.stream,
+        origin: parseStartTime(s.startTime, count),
+      });
+      const complete = await writeChunks(process.stdout, jsonLines(ticks, tickToJson));
+      logger.debug(
+        { ticks: count, ms: Math.round(performance.now() - started), complete },
+        `wrote ${count} ticks (seq ${start}..${start + count - 1}, ${TICK_MS / 1000} s apart)`,
+      );
+      return;
+    }
+    const quiet = (cmd.optsWithGlobals() as { quiet?: boolean }).quiet === true;
+    const append = (cmd.opts() as { append?: boolean }).append === true;
+    const store = await openStoreFor(s, logger);
+    try {
+      const continued = append ? await continueStream(store, s.stream!) : null;
+      const progress = startProgress('storing ticks', count, logger, quiet);
+      const result = await seedTicks(store, {
+        stream: s.stream!,
+        count,
+        append,
+        makeTicks: (startSeq, n) =>
+          continued && continued.next === startSeq
+            ? continuedTicks(src, continued, s.stream!, n)
+            : syntheticTicks(src, {
+                start: startSeq,
+                count: n,
+                stream: s.stream,
+                origin: parseStartTime(s.startTime, n),
+              }),
+        onProgress: (done) => progress.update(done),
+      });
+      progress.stop();
+      if (result.seeded) {
+        logger.info(
+          `stored ${result.written} ticks (seq ${result.startSeq}..${result.startSeq + result.written - 1}) in historical_data`,
+        );
+      } else logger.warn(`nothing stored: ${result.reason}`);
+    } finally {
+      await store.close();
+    }
   });
   return cmd;
+}
+
+interface Continued {
+  indicators: IndicatorStream;
+  next: number;
+  lastTime: number;
+}
+
+/** Replays a stored stream's prices to continue its indicators (EMAs depend on the whole history). */
+async function continueStream(store: Store, stream: string): Promise<Continued | null> {
+  const indicators = new IndicatorStream();
+  let after = -1;
+  let lastTime = 0;
+  for (;;) {
+    const page = await store.ticksAfter('historical_data', stream, after, 50_000);
+    for (const t of page) indicators.push(t.price);
+    if (page.length === 0) break;
+    after = page[page.length - 1].seq;
+    lastTime = page[page.length - 1].timestamp.getTime();
+  }
+  return after < 0 ? null : { indicators, next: after + 1, lastTime };
+}
+
+function* continuedTicks(src: SineSource, c: Continued, stream: string, n: number): Generator<Tick> {
+  const prices = new SinePriceSource(src);
+  for (let i = 0; i < n; i++) {
+    const seq = c.next + i;
+    const price = prices.at(seq);
+    yield {
+      seq,
+      stream,
+      timestamp: new Date(c.lastTime + (i + 1) * TICK_MS),
+      price,
+      indicators: c.indicators.push(price),
+    };
+  }
 }

@@ -1,5 +1,7 @@
 // Pieces several commands share: the synthetic source's settings, and the default start time.
 import { BynerError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { openStore, type Store } from '../../store/index.js';
 import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../../ticks/generator.js';
 
 export const SOURCE_SETTINGS = ['seed', 'amplitude', 'frequency', 'noise', 'bound'] as const;
@@ -25,4 +27,15 @@ export function parseStartTime(iso: string | undefined, count: number, now = Dat
     });
   }
   return d;
+}
+
+export const STORE_SETTINGS = ['dataDir', 'mongoUri', 'dbName'] as const;
+
+/** Opens the store the settings name (MongoDB when a URI is given, else the embedded one) and says which. */
+export async function openStoreFor(
+  s: { dataDir?: string; mongoUri?: string; dbName?: string },
+  logger: Logger,
+): Promise<Store> {
+  // The store itself logs which one is in use once it is open.
+  return openStore({ dataDir: s.dataDir, mongoUri: s.mongoUri, dbName: s.dbName, logger });
 }

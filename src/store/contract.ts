@@ -1,0 +1,403 @@
+// The ONE contract suite every Store implementation must pass (node:test). Each implementation's test file
+// calls runStoreContract with a factory of fresh, isolated stores; starting servers is that file's job.
+
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { isBynerError } from '../errors.js';
+import { INDICATOR_NAMES, type Indicators, type Tick } from '../ticks/types.js';
+import type { Forecast, MetricsDoc, ModelEntry, Store, TrainingPrediction } from './types.js';
+
+export interface StoreUnderTest {
+  store: Store;
+  /** Opens a second Store over the same data (same directory / database). */
+  reopen(): Promise<Store>;
+  /** Closes what is still open and deletes the data. */
+  dispose(): Promise<void>;
+}
+
+export type StoreFactory = () => Promise<StoreUnderTest>;
+
+const T0 = Date.UTC(2024, 0, 1);
+
+/** A deterministic tick: integral prices, indicators null before their warm-up index, then fractional. */
+export function makeTick(seq: number, stream = 'synthetic', priceShift = 0): Tick {
+  const indicators = {} as Indicators;
+  INDICATOR_NAMES.forEach((name, i) => {
+    indicators[name] = seq < 9 + 3 * i ? null : Math.sin(seq + i) * 10 + 0.125 * i;
+  });
+  if (seq >= 30) indicators.ma = 2; // a whole-number indicator must come back as the same number
+  return {
+    seq,
+    stream,
+    timestamp: new Date(T0 + seq * 1000),
+    price: Math.round(8 * Math.sin(0.2 * Math.PI * seq)) + priceShift,
+    indicators,
+  };
+}
+
+export const makeTicks = (from: number, count: number, stream = 'synthetic') =>
+  Array.from({ length: count }, (_, i) => makeTick(from + i, stream));
+
+const window = (seq: number) =>
+  Array.from({ length: 60 }, (_, r) => [r % 21, 1.5, r / 7, 3, -r, 0.25, seq].map((x) => x + 0));
+
+const makeForecast = (seq: number, model = 'v1', stream = 'synthetic'): Forecast => ({
+  timestamp: new Date(T0 + seq * 1000),
+  input_sequence: window(seq),
+  forecast: [1.5, 2, -3.25, 4, seq],
+  model_version: model,
+  seq,
+  stream,
+});
+
+const makePrediction = (i: number, model = 'v1'): TrainingPrediction => ({
+  timestamp: new Date(T0 + i * 1000),
+  input_sequence: window(i),
+  true_next_sequence: [1, 2, 3, 4, i],
+  predicted_next_sequence: [1.25, 2.5, 2.75, 4.125, i + 0.5],
+  model_version: model,
+});
+
+const makeMetrics = (i: number, model = 'v1'): MetricsDoc => ({
+  timestamp: new Date(T0 + i * 1000),
+  metrics: { mse: [1.5, 2, 2.25, 2.5, i], mae: [1, 1.125, 1.25, 1.5, 2], accuracy: [0.25, 0.5, null, 0, 1] },
+  forecast_horizon: 5,
+  model_version: model,
+  scored: i * 10,
+  baselines: { naive: { mse: [3, 3, 3, 3, 3] } },
+});
+
+function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) out[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  out[0] = 0;
+  out[n - 1] = 255;
+  return out;
+}
+
+const makeModel = (version: string, minute: number, extra: Partial<ModelEntry> = {}): ModelEntry => ({
+  version,
+  created_at: new Date(T0 + minute * 60_000),
+  config: { window: 60, horizon: 5, units: [100, 50], dropout: 0.2, note: 'contract' },
+  scaler: { min: [-10, 0, -12, -14, -3, -3, -2], max: [10, 100, 12, 14, 3, 3, 2] },
+  metrics: { mse: [2.3, 2.4, 2.4, 2.5, 2.5], epochs: 12 },
+  data_range: { stream: 'synthetic', from_seq: 0, to_seq: 9999 },
+  // weights.bin crosses GridFS's 255 KiB chunk size; the empty file checks the zero-length edge.
+  artifact: {
+    'model.json': new TextEncoder().encode('{"format":"layers-model"}'),
+    'weights.bin': bytes(300_000, minute),
+  },
+  ...extra,
+});
+
+async function rejectsWith(code: string, fn: () => Promise<unknown>, match?: RegExp) {
+  await assert.rejects(fn, (e: unknown) => {
+    assert.ok(isBynerError(e), `expected a BynerError ${code}, got ${String(e)}`);
+    assert.equal(e.code, code);
+    if (match) assert.match(e.message, match);
+    return true;
+  });
+}
+
+/** Invalid batches: each must be rejected whole (the valid documents around the bad one are not stored). */
+const INVALID_TICKS: [string, (t: Tick) => unknown, RegExp][] = [
+  ['NaN price', (t) => ({ ...t, price: Number.NaN }), /field price/],
+  ['Infinity price', (t) => ({ ...t, price: Number.POSITIVE_INFINITY }), /field price/],
+  ['string price', (t) => ({ ...t, price: '3' }), /field price/],
+  ['missing timestamp', ({ timestamp, ...t }) => t, /field timestamp/],
+  ['invalid Date', (t) => ({ ...t, timestamp: new Date(Number.NaN) }), /field timestamp/],
+  ['negative seq', (t) => ({ ...t, seq: -1 }), /field seq/],
+  ['fractional seq', (t) => ({ ...t, seq: 1.5 }), /field seq/],
+  ['empty stream', (t) => ({ ...t, stream: '' }), /field stream/],
+  [
+    'missing indicator',
+    (t) => ({ ...t, indicators: { ...t.indicators, rsi: undefined } }),
+    /indicators\.rsi/,
+  ],
+  ['NaN indicator (use null)', (t) => ({ ...t, indicators: { ...t.indicators, macd: Number.NaN } }), /macd/],
+  ['unknown indicator', (t) => ({ ...t, indicators: { ...t.indicators, ema: 1 } }), /indicators\.ema/],
+  ['not an object', () => 42, /\(document\)/],
+];
+
+export function runStoreContract(name: string, factory: StoreFactory | { skip: string }): void {
+  if ('skip' in factory) {
+    console.warn(`\n*** ${name} store contract SKIPPED: ${factory.skip} ***\n`);
+    describe(`${name} store contract`, () => {
+      it('every contract case', { skip: factory.skip }, () => {});
+    });
+    return;
+  }
+
+  describe(`${name} store contract`, () => {
+    const open: StoreUnderTest[] = [];
+    const fresh = async () => {
+      const s = await factory();
+      open.push(s);
+      return s.store;
+    };
+    after(async () => {
+      const results = await Promise.allSettled(open.map((s) => s.dispose()));
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+
+    it('round-trips ticks exactly: nulls before warm-up, integral and fractional values, dates', async () => {
+      const store = await fresh();
+      const ticks = makeTicks(0, 40);
+      ticks[35] = { ...ticks[35], price: 2.5 };
+      await store.writeTicks('historical_data', ticks);
+      assert.deepEqual(await store.lastTicks('historical_data', 'synthetic', 40), ticks);
+      assert.deepEqual(await store.lastTicks('historical_data', 'synthetic', 3), ticks.slice(37));
+      assert.deepEqual(await store.lastTicks('historical_data', 'synthetic', 0), []);
+    });
+
+    it('stores a re-sent tick once, first write wins (across and within batches)', async () => {
+      const store = await fresh();
+      await store.writeTicks('historical_data', makeTicks(0, 50));
+      await store.writeTicks('historical_data', makeTicks(0, 50));
+      const resent = makeTicks(40, 20).map((t) => ({ ...t, price: t.price + 100 }));
+      await store.writeTicks('historical_data', [...resent, ...resent]);
+      await store.flush();
+      assert.equal(await store.countTicks('historical_data'), 60);
+      const got = await store.ticksRange('historical_data', 'synthetic', 0, 100);
+      assert.deepEqual(
+        got.map((t) => t.seq),
+        Array.from({ length: 60 }, (_, i) => i),
+      );
+      assert.deepEqual(got.slice(0, 50), makeTicks(0, 50), 'the first write wins');
+      assert.equal(got[55].price, makeTick(55).price + 100);
+      const w = store.writeStats();
+      assert.equal(w.stored, 60);
+      assert.equal(w.duplicates, 50 + 10 + 20);
+      assert.equal(w.pending, 0);
+    });
+
+    it('reads in seq order whatever the write order; ranges are inclusive', async () => {
+      const store = await fresh();
+      const ticks = makeTicks(0, 200);
+      const shuffled = [...ticks].sort((a, b) => ((a.seq * 7919) % 200) - ((b.seq * 7919) % 200));
+      for (let i = 0; i < shuffled.length; i += 37)
+        await store.writeTicks('historical_data', shuffled.slice(i, i + 37));
+      assert.deepEqual(await store.ticksRange('historical_data', 'synthetic', 10, 19), ticks.slice(10, 20));
+      assert.deepEqual(await store.lastTicks('historical_data', 'synthetic', 60), ticks.slice(140));
+      assert.deepEqual(await store.ticksRange('historical_data', 'synthetic', 500, 600), []);
+    });
+
+    it('resumes after a seq: ticksAfter with limits, -1 for the start, streams and collections apart', async () => {
+      const store = await fresh();
+      await store.writeTicks('historical_data', [...makeTicks(0, 30), ...makeTicks(0, 5, 'other')]);
+      await store.writeTicks('inf_historical_db', makeTicks(100, 3));
+      const ticks = makeTicks(0, 30);
+      assert.deepEqual(await store.ticksAfter('historical_data', 'synthetic', 9, 5), ticks.slice(10, 15));
+      assert.deepEqual(await store.ticksAfter('historical_data', 'synthetic', -1, 2), ticks.slice(0, 2));
+      assert.deepEqual(await store.ticksAfter('historical_data', 'synthetic', 25, 100), ticks.slice(26));
+      assert.deepEqual(await store.ticksAfter('historical_data', 'synthetic', 29, 100), []);
+      assert.deepEqual(await store.ticksAfter('historical_data', 'other', 2, 100), makeTicks(3, 2, 'other'));
+      assert.equal(await store.lastSeq('historical_data', 'synthetic'), 29);
+      assert.equal(await store.lastSeq('historical_data', 'other'), 4);
+      assert.equal(await store.lastSeq('historical_data', 'none'), null);
+      assert.equal(await store.lastSeq('inf_historical_db', 'synthetic'), 102);
+      assert.equal(await store.countTicks('historical_data'), 35);
+      assert.equal(await store.countTicks('historical_data', 'other'), 5);
+      assert.equal(await store.countTicks('inf_historical_db'), 3);
+    });
+
+    it('reads see every acknowledged write without an explicit flush', async () => {
+      const store = await fresh();
+      for (let i = 0; i < 20; i++) await store.writeTicks('inf_historical_db', [makeTick(i)]);
+      assert.equal((await store.ticksAfter('inf_historical_db', 'synthetic', 14, 10)).length, 5);
+    });
+
+    for (const [label, corrupt, field] of INVALID_TICKS) {
+      it(`rejects a batch with an invalid tick (${label}) and stores none of it`, async () => {
+        const store = await fresh();
+        const batch: unknown[] = makeTicks(0, 5);
+        batch[3] = corrupt(batch[3] as Tick);
+        await rejectsWith(
+          'BYNER_INVALID_DOCUMENT',
+          () => store.writeTicks('historical_data', batch as Tick[]),
+          field,
+        );
+        await rejectsWith(
+          'BYNER_INVALID_DOCUMENT',
+          () => store.writeTicks('historical_data', batch as Tick[]),
+          /index 3/,
+        );
+        await store.flush();
+        assert.equal(await store.countTicks('historical_data'), 0);
+      });
+    }
+
+    it('rejects invalid forecasts, predictions, metrics and models with the field named', async () => {
+      const store = await fresh();
+      const f = makeForecast(1);
+      const cases: [() => Promise<unknown>, RegExp][] = [
+        [
+          () => store.writeForecasts([f, { ...f, forecast: [1, Number.NaN, 3, 4, 5] }]),
+          /index 1, field forecast\[1\]/,
+        ],
+        [() => store.writeForecasts([{ ...f, input_sequence: [[1, 2, 3]] }]), /input_sequence\[0\]/],
+        [() => store.writeForecasts([{ ...f, model_version: '' }]), /model_version/],
+        [
+          () => store.writeTrainingPredictions([{ ...makePrediction(0), predicted_next_sequence: [1, 2] }]),
+          /predicted_next_sequence/,
+        ],
+        [
+          () =>
+            store.writeMetrics('inf_metrics', [
+              { ...makeMetrics(0), metrics: { mse: [1], mae: [1], accuracy: [1] } },
+            ]),
+          /metrics\.mse/,
+        ],
+        [() => store.writeMetrics('tr_metrics', [{ ...makeMetrics(0), extra: Number.NaN }]), /field extra/],
+        [
+          () => store.saveModel({ ...makeModel('v1', 0), artifact: { '../x': new Uint8Array(1) } }),
+          /artifact/,
+        ],
+        [() => store.saveModel({ ...makeModel('v1', 0), artifact: {} }), /artifact/],
+        [() => store.saveModel({ ...makeModel('a/b', 0) }), /version/],
+      ];
+      for (const [fn, match] of cases) await rejectsWith('BYNER_INVALID_DOCUMENT', fn, match);
+      await rejectsWith('BYNER_INPUT', () => store.lastTicks('historical_data', 'synthetic', -1));
+      await store.flush();
+      const stats = await store.stats();
+      assert.ok(
+        Object.values(stats).every((n) => n === 0),
+        JSON.stringify(stats),
+      );
+    });
+
+    it('stores a re-sent forecast once per (stream, seq, model_version); lists the latest in seq order', async () => {
+      const store = await fresh();
+      const forecasts = Array.from({ length: 30 }, (_, i) => makeForecast(100 + i));
+      await store.writeForecasts(forecasts);
+      await store.writeForecasts(forecasts.slice(10, 20));
+      await store.writeForecasts([makeForecast(105, 'v2'), makeForecast(3, 'v1', 'other')]);
+      await store.flush();
+      assert.equal((await store.stats()).inf_predictions, 32);
+      assert.deepEqual(await store.recentForecasts('synthetic', 3, 'v1'), forecasts.slice(27));
+      assert.deepEqual(await store.recentForecasts('synthetic', 1, 'v2'), [makeForecast(105, 'v2')]);
+      assert.equal((await store.recentForecasts('synthetic', 100)).length, 31);
+      assert.deepEqual(await store.recentForecasts('other', 5), [makeForecast(3, 'v1', 'other')]);
+    });
+
+    it('round-trips training predictions (60×7 windows) in write order', async () => {
+      const store = await fresh();
+      const preds = Array.from({ length: 25 }, (_, i) => makePrediction(i));
+      await store.writeTrainingPredictions(preds.slice(0, 10));
+      await store.writeTrainingPredictions([makePrediction(0, 'v2')]);
+      await store.writeTrainingPredictions(preds.slice(10));
+      assert.deepEqual(await store.trainingPredictions('v1'), preds);
+      assert.deepEqual(await store.trainingPredictions('v1', 2), preds.slice(0, 2));
+      assert.equal((await store.trainingPredictions('v2')).length, 1);
+    });
+
+    it('round-trips metrics with nulls and extra fields; recent ones oldest first', async () => {
+      const store = await fresh();
+      const docs = Array.from({ length: 6 }, (_, i) => makeMetrics(i));
+      await store.writeMetrics('inf_metrics', docs);
+      await store.writeMetrics('inf_metrics', [makeMetrics(2, 'v2')]);
+      await store.writeMetrics('tr_metrics', [makeMetrics(0)]);
+      assert.deepEqual(await store.recentMetrics('inf_metrics', 2, 'v1'), docs.slice(4));
+      assert.deepEqual(await store.recentMetrics('inf_metrics', 1, 'v2'), [makeMetrics(2, 'v2')]);
+      assert.equal((await store.recentMetrics('inf_metrics', 100)).length, 7);
+      assert.deepEqual(await store.recentMetrics('tr_metrics', 5), [makeMetrics(0)]);
+    });
+
+    it('keeps a model registry: artifact bytes round trip, latest vs pinned, serving flag', async () => {
+      const store = await fresh();
+      assert.equal(await store.getModel(), null);
+      const v1 = makeModel('v1', 1);
+      const v2 = makeModel('v2', 2, {
+        artifact: { 'model.json': new Uint8Array([123, 125]), 'empty.bin': new Uint8Array(0) },
+      });
+      await store.saveModel(v1);
+      await store.saveModel(v2);
+      assert.deepEqual(await store.getModel('v1'), { ...v1, serving: false });
+      assert.deepEqual(await store.getModel(), { ...v2, serving: false }, 'newest when none serves');
+      await store.setServing('v1');
+      assert.equal((await store.getModel())?.version, 'v1', 'the serving one when pinned');
+      await store.saveModel(makeModel('v3', 3, { serving: true }));
+      assert.equal((await store.getModel())?.version, 'v3');
+      const list = await store.listModels();
+      assert.deepEqual(
+        list.map((m) => [m.version, m.serving, m.files]),
+        [
+          [
+            'v1',
+            false,
+            [
+              { name: 'model.json', bytes: 25 },
+              { name: 'weights.bin', bytes: 300_000 },
+            ],
+          ],
+          [
+            'v2',
+            false,
+            [
+              { name: 'model.json', bytes: 2 },
+              { name: 'empty.bin', bytes: 0 },
+            ],
+          ],
+          [
+            'v3',
+            true,
+            [
+              { name: 'model.json', bytes: 25 },
+              { name: 'weights.bin', bytes: 300_000 },
+            ],
+          ],
+        ],
+      );
+      assert.deepEqual(list[0].config, v1.config);
+      assert.deepEqual(list[0].data_range, v1.data_range);
+      await rejectsWith('BYNER_STORE', () => store.saveModel(makeModel('v1', 9)), /already exists/);
+      await rejectsWith('BYNER_STORE', () => store.setServing('nope'), /no model version nope/);
+      assert.equal(await store.getModel('nope'), null);
+      assert.equal((await store.getModel('v1'))?.artifact['weights.bin'].length, 300_000);
+      assert.equal((await store.stats()).models, 3);
+    });
+
+    it('counts documents per collection and keeps them after close and reopen', async () => {
+      const s = await factory();
+      open.push(s);
+      await s.store.writeTicks('historical_data', makeTicks(0, 12));
+      await s.store.writeTicks('inf_historical_db', makeTicks(0, 3));
+      await s.store.writeTrainingPredictions([makePrediction(0)]);
+      await s.store.writeForecasts([makeForecast(1), makeForecast(2)]);
+      await s.store.writeMetrics('tr_metrics', [makeMetrics(0)]);
+      await s.store.writeMetrics('inf_metrics', [makeMetrics(0), makeMetrics(1)]);
+      await s.store.saveModel(makeModel('v1', 0));
+      await s.store.close();
+      const again = await s.reopen();
+      assert.deepEqual(await again.stats(), {
+        historical_data: 12,
+        inf_historical_db: 3,
+        tr_predictions: 1,
+        tr_metrics: 1,
+        inf_predictions: 2,
+        inf_metrics: 2,
+        models: 1,
+      });
+      await again.close();
+    });
+
+    it('stores 10,000 ticks in batches of 1,000 (throughput reported)', async (t) => {
+      const store = await fresh();
+      const ticks = makeTicks(0, 10_000);
+      const started = performance.now();
+      for (let i = 0; i < ticks.length; i += 1000)
+        await store.writeTicks('historical_data', ticks.slice(i, i + 1000));
+      await store.flush();
+      const ms = performance.now() - started;
+      t.diagnostic(
+        `${name}: 10,000 ticks stored in ${ms.toFixed(0)} ms (${Math.round(10_000 / (ms / 1000))} ticks/s)`,
+      );
+      assert.equal(await store.countTicks('historical_data'), 10_000);
+      const readStart = performance.now();
+      assert.equal((await store.ticksRange('historical_data', 'synthetic', 0, 9999)).length, 10_000);
+      t.diagnostic(`${name}: 10,000 ticks read back in ${(performance.now() - readStart).toFixed(0)} ms`);
+    });
+  });
+}

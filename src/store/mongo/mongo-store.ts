@@ -1,0 +1,606 @@
+// MongoDB Store: SPEC §4 collections and document shapes through the official driver, writes behind a
+// bounded retrying backlog, model artifacts in GridFS. Works on FerretDB 1.24 (no transactions or streams).
+
+import {
+  type Db,
+  type Document,
+  Double,
+  GridFSBucket,
+  MongoClient,
+  MongoServerError,
+  ObjectId,
+} from 'mongodb';
+import { BynerError } from '../../errors.js';
+import { FEATURE_NAMES, INDICATOR_NAMES, type Indicators, type Tick } from '../../ticks/types.js';
+import type {
+  Forecast,
+  MetricsCollection,
+  MetricsDoc,
+  ModelEntry,
+  ModelSummary,
+  Store,
+  StoreLogger,
+  StoreStats,
+  TickCollection,
+  TrainingPrediction,
+  WriteStats,
+} from '../types.js';
+import { COLLECTIONS, silentLogger } from '../types.js';
+import {
+  checkReadArgs,
+  validateForecasts,
+  validateMetrics,
+  validateModel,
+  validateTicks,
+  validateTrainingPredictions,
+} from '../validate.js';
+import { bulkOutcome, DUPLICATE_KEY, isTransient, redactUri } from './errors.js';
+import { WriteQueue } from './write-queue.js';
+
+export interface MongoStoreOptions {
+  uri: string;
+  /** Default `byner_analyzer`. */
+  dbName?: string;
+  logger?: StoreLogger;
+  /** How long to look for a server before an operation fails (and, at start, before giving up). Default 5 s. */
+  serverSelectionTimeoutMS?: number;
+  /** Most documents held while the server is unreachable; writers wait beyond. Default 100,000. */
+  maxBacklog?: number;
+  /** Documents per insertMany. Default 1,000. */
+  batchSize?: number;
+  /** Retry backoff for writes. Default 100 ms doubling to 5 s. */
+  backoff?: { initialMs: number; maxMs: number };
+  /** How long a read keeps retrying a lost connection before it throws. Default 30 s. */
+  readRetryMs?: number;
+}
+
+export const DEFAULT_DB_NAME = 'byner_analyzer';
+const ARTIFACT_BUCKET = 'model_artifacts';
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Which collections get which unique/sort indexes at start. */
+const INDEXES: { collection: string; key: Document; unique?: boolean }[] = [
+  { collection: 'historical_data', key: { stream: 1, seq: 1 }, unique: true },
+  { collection: 'inf_historical_db', key: { stream: 1, seq: 1 }, unique: true },
+  { collection: 'inf_predictions', key: { stream: 1, seq: 1, model_version: 1 }, unique: true },
+  { collection: 'tr_predictions', key: { model_version: 1 } },
+  { collection: 'tr_metrics', key: { timestamp: 1 } },
+  { collection: 'inf_metrics', key: { timestamp: 1 } },
+  { collection: 'models', key: { version: 1 }, unique: true },
+];
+
+const unreachableHint = (uri: string) =>
+  [
+    'start MongoDB or FerretDB, or leave MONGODB_URI / --mongo-uri unset to use the embedded store',
+    /localhost/i.test(uri) ? 'try 127.0.0.1 instead of localhost (which may resolve to ::1)' : undefined,
+    'check host, port and credentials',
+  ]
+    .filter(Boolean)
+    .join('; ');
+
+/** Connects, pings, creates the indexes; throws BYNER_STORE_UNREACHABLE naming the URI (password hidden). */
+export async function openMongoStore(options: MongoStoreOptions): Promise<MongoStore> {
+  const dbName = options.dbName ?? DEFAULT_DB_NAME;
+  const shown = redactUri(options.uri);
+  let client: MongoClient;
+  try {
+    client = new MongoClient(options.uri, {
+      serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 5000,
+      connectTimeoutMS: options.serverSelectionTimeoutMS ?? 5000,
+      heartbeatFrequencyMS: 2000,
+      appName: 'byner',
+    });
+  } catch (cause) {
+    throw new BynerError('BYNER_CONFIG', `invalid MongoDB URI ${shown}`, {
+      expected: 'mongodb://[user:password@]host[:port][/db][?options]',
+      received: shown,
+      cause,
+    });
+  }
+  try {
+    await client.connect();
+    await client.db(dbName).command({ ping: 1 });
+  } catch (cause) {
+    await client.close().catch(() => {});
+    throw new BynerError('BYNER_STORE_UNREACHABLE', `cannot reach MongoDB at ${shown}`, {
+      received: cause instanceof Error ? cause.message : String(cause),
+      hint: unreachableHint(options.uri),
+      cause,
+    });
+  }
+  const logger = options.logger ?? silentLogger;
+  const nestedArrays = await supportsNestedArrays(client.db(dbName));
+  const store = new MongoStore(client, client.db(dbName), `MongoDB at ${shown} (database ${dbName})`, {
+    ...options,
+    nestedArrays,
+  });
+  if (!nestedArrays) {
+    logger.warn(
+      { store: store.description },
+      'this server (FerretDB 1.x) cannot store arrays of arrays: input_sequence rows are stored as ' +
+        '{price, ma, rsi, upper_bb, lower_bb, macd, signal} documents instead of 7-number arrays',
+    );
+  }
+  try {
+    await store.createIndexes();
+  } catch (e) {
+    await client.close().catch(() => {});
+    throw e;
+  }
+  logger.info({ store: store.description }, `store: ${store.description}`);
+  return store;
+}
+
+/** FerretDB 1.x rejects arrays inside arrays (SPEC's input_sequence); FerretDB 2 and MongoDB accept them. */
+async function supportsNestedArrays(db: Db): Promise<boolean> {
+  const info = await db.command({ buildInfo: 1 }).catch(() => ({}) as Document);
+  const ferret = typeof info.ferretdbVersion === 'string' ? info.ferretdbVersion : undefined;
+  return ferret === undefined || !/^v?[01]\./.test(ferret);
+}
+
+type Rows = number[][];
+/** input_sequence as stored: the SPEC's (window, 7) arrays, or one document per row where arrays cannot nest. */
+const encodeRows = (rows: Rows, nested: boolean) =>
+  nested ? rows : rows.map((r) => Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, r[i]])));
+const decodeRows = (rows: unknown[]): Rows =>
+  rows.map((r) => (Array.isArray(r) ? r : FEATURE_NAMES.map((name) => (r as Record<string, number>)[name])));
+
+/** The first path holding an array directly inside an array, if any. */
+function nestedArrayPath(v: unknown, path: string): string | undefined {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      if (Array.isArray(v[i])) return `${path}[${i}]`;
+      const inner = nestedArrayPath(v[i], `${path}[${i}]`);
+      if (inner) return inner;
+    }
+  } else if (typeof v === 'object' && v !== null && !(v instanceof Date)) {
+    for (const [k, x] of Object.entries(v)) {
+      const inner = nestedArrayPath(x, path === '' ? k : `${path}.${k}`);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+/** BSON doubles for indicators so that whole-number values keep the float type of the original's documents. */
+const toDouble = (v: number | null) => (v === null ? null : new Double(v));
+
+function tickDoc(t: Tick): Document {
+  const indicators: Document = {};
+  for (const name of INDICATOR_NAMES) indicators[name] = toDouble(t.indicators[name]);
+  // An integral price serializes as a BSON int, like the original's; others as double.
+  return {
+    _id: new ObjectId(),
+    timestamp: t.timestamp,
+    price: t.price,
+    indicators,
+    seq: t.seq,
+    stream: t.stream,
+  };
+}
+
+function docTick(d: Document): Tick {
+  const indicators = {} as Indicators;
+  for (const name of INDICATOR_NAMES) indicators[name] = d.indicators?.[name] ?? null;
+  return { seq: d.seq, stream: d.stream, timestamp: d.timestamp, price: d.price, indicators };
+}
+
+function withoutId<T>(d: Document): T {
+  const { _id, ...rest } = d;
+  return rest as T;
+}
+
+export class MongoStore implements Store {
+  readonly kind = 'mongo' as const;
+  private readonly queue: WriteQueue<Document>;
+  private readonly bucket: GridFSBucket;
+  private readonly logger: StoreLogger;
+  private closed = false;
+
+  constructor(
+    private readonly client: MongoClient,
+    private readonly db: Db,
+    readonly description: string,
+    private readonly options: MongoStoreOptions & { nestedArrays: boolean },
+  ) {
+    this.logger = options.logger ?? silentLogger;
+    this.bucket = new GridFSBucket(db, { bucketName: ARTIFACT_BUCKET });
+    this.queue = new WriteQueue<Document>({
+      sink: (collection, docs) => this.insert(collection, docs),
+      isTransient,
+      maxBacklog: options.maxBacklog,
+      batchSize: options.batchSize,
+      backoff: options.backoff,
+      logger: this.logger,
+      target: description,
+    });
+  }
+
+  async createIndexes(): Promise<void> {
+    for (const { collection, key, unique } of INDEXES) {
+      try {
+        await this.db.collection(collection).createIndex(key, { unique: unique === true });
+      } catch (cause) {
+        const duplicate = cause instanceof MongoServerError && cause.code === DUPLICATE_KEY;
+        throw new BynerError(
+          'BYNER_STORE',
+          `cannot create the index ${JSON.stringify(key)} on ${collection}`,
+          {
+            received: cause instanceof Error ? cause.message : String(cause),
+            hint: duplicate
+              ? `${collection} holds documents without unique ${Object.keys(key).join(', ')} (written by the ` +
+                'original program?): use another database name, or add those fields'
+              : undefined,
+            cause,
+          },
+        );
+      }
+    }
+  }
+
+  /** One unordered insertMany; duplicate-key errors mean "already stored". */
+  private async insert(collection: string, docs: Document[]) {
+    try {
+      const r = await this.db.collection(collection).insertMany(docs, { ordered: false });
+      return { stored: r.insertedCount, duplicates: 0 };
+    } catch (error) {
+      const outcome = bulkOutcome(error, docs.length);
+      if (outcome?.onlyDuplicates) return outcome;
+      throw error;
+    }
+  }
+
+  private async enqueue(collection: string, docs: Document[]): Promise<void> {
+    if (this.closed) throw new BynerError('BYNER_STORE', `${this.description}: the store is closed`);
+    await this.queue.enqueue(collection, docs);
+  }
+
+  /** Runs a read after the backlog drains, retrying lost connections for up to readRetryMs. */
+  private async read<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    await this.queue.drained();
+    const deadline = Date.now() + (this.options.readRetryMs ?? 30_000);
+    let delay = 100;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (error) {
+        if (!isTransient(error)) {
+          if (error instanceof BynerError) throw error;
+          throw new BynerError('BYNER_STORE', `${this.description}: ${what} failed`, {
+            received: error instanceof Error ? error.message : String(error),
+            cause: error,
+          });
+        }
+        if (Date.now() + delay > deadline) {
+          throw new BynerError('BYNER_STORE_UNREACHABLE', `${this.description}: ${what}: store unreachable`, {
+            received: error instanceof Error ? error.message : String(error),
+            hint: unreachableHint(this.options.uri),
+            cause: error,
+          });
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  /** Where arrays cannot nest, refuses such documents up front (instead of failing later in the backlog). */
+  private checkNesting(doc: object, where: string): void {
+    if (this.options.nestedArrays) return;
+    const path = nestedArrayPath(doc, '');
+    if (path === undefined) return;
+    throw new BynerError('BYNER_INVALID_DOCUMENT', `${where}: field ${path} is an array inside an array`, {
+      expected: 'no arrays of arrays outside input_sequence (this server, FerretDB 1.x, cannot store them)',
+      received: 'a nested array',
+      hint: 'use MongoDB or FerretDB 2, or store such values as objects of arrays',
+    });
+  }
+
+  // --- ticks -------------------------------------------------------------------------------------------------
+
+  async writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<void> {
+    validateTicks(ticks, `writeTicks(${collection})`);
+    await this.enqueue(collection, ticks.map(tickDoc));
+  }
+
+  private async findTicks(collection: TickCollection, filter: Document, sort: 1 | -1, limit: number) {
+    return this.read(`reading ${collection}`, async () => {
+      const docs = await this.db
+        .collection(collection)
+        .find(filter, { projection: { _id: 0 } })
+        .sort({ seq: sort })
+        .limit(limit)
+        .toArray();
+      return docs.map(docTick);
+    });
+  }
+
+  async lastTicks(collection: TickCollection, stream: string, n: number): Promise<Tick[]> {
+    checkReadArgs('lastTicks', { n });
+    if (n === 0) return [];
+    return (await this.findTicks(collection, { stream }, -1, n)).reverse();
+  }
+
+  async ticksAfter(
+    collection: TickCollection,
+    stream: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<Tick[]> {
+    checkReadArgs('ticksAfter', { afterSeq, limit });
+    if (limit === 0) return [];
+    return this.findTicks(collection, { stream, seq: { $gt: afterSeq } }, 1, limit);
+  }
+
+  async ticksRange(
+    collection: TickCollection,
+    stream: string,
+    fromSeq: number,
+    toSeq: number,
+  ): Promise<Tick[]> {
+    checkReadArgs('ticksRange', { fromSeq, toSeq });
+    return this.findTicks(collection, { stream, seq: { $gte: fromSeq, $lte: toSeq } }, 1, 0);
+  }
+
+  async lastSeq(collection: TickCollection, stream: string): Promise<number | null> {
+    const [last] = await this.findTicks(collection, { stream }, -1, 1);
+    return last === undefined ? null : last.seq;
+  }
+
+  async countTicks(collection: TickCollection, stream?: string): Promise<number> {
+    return this.read(`counting ${collection}`, () =>
+      this.db.collection(collection).countDocuments(stream === undefined ? {} : { stream }),
+    );
+  }
+
+  // --- predictions and metrics -------------------------------------------------------------------------------
+
+  async writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<void> {
+    validateTrainingPredictions(docs, 'writeTrainingPredictions');
+    // A client-side _id makes a retried batch idempotent: the retry hits duplicate keys, not new documents.
+    await this.enqueue(
+      'tr_predictions',
+      docs.map((d) => ({
+        _id: new ObjectId(),
+        ...d,
+        input_sequence: encodeRows(d.input_sequence, this.options.nestedArrays),
+      })),
+    );
+  }
+
+  async trainingPredictions(modelVersion: string, limit = 0): Promise<TrainingPrediction[]> {
+    checkReadArgs('trainingPredictions', { limit });
+    return this.read('reading tr_predictions', async () => {
+      const docs = await this.db
+        .collection('tr_predictions')
+        .find({ model_version: modelVersion })
+        .sort({ _id: 1 })
+        .limit(limit)
+        .toArray();
+      return docs.map((d) => ({
+        ...withoutId<TrainingPrediction>(d),
+        input_sequence: decodeRows(d.input_sequence),
+      }));
+    });
+  }
+
+  async writeForecasts(docs: readonly Forecast[]): Promise<void> {
+    validateForecasts(docs, 'writeForecasts');
+    await this.enqueue(
+      'inf_predictions',
+      docs.map((d) => ({
+        _id: new ObjectId(),
+        timestamp: d.timestamp,
+        input_sequence: encodeRows(d.input_sequence, this.options.nestedArrays),
+        forecast: d.forecast,
+        model_version: d.model_version,
+        seq: d.seq,
+        stream: d.stream,
+      })),
+    );
+  }
+
+  async recentForecasts(stream: string, limit: number, modelVersion?: string): Promise<Forecast[]> {
+    checkReadArgs('recentForecasts', { limit });
+    if (limit === 0) return [];
+    const filter: Document =
+      modelVersion === undefined ? { stream } : { stream, model_version: modelVersion };
+    return this.read('reading inf_predictions', async () => {
+      const docs = await this.db
+        .collection('inf_predictions')
+        .find(filter)
+        .sort({ seq: -1, model_version: -1 })
+        .limit(limit)
+        .toArray();
+      return docs
+        .map((d) => ({ ...withoutId<Forecast>(d), input_sequence: decodeRows(d.input_sequence) }))
+        .reverse();
+    });
+  }
+
+  async writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<void> {
+    validateMetrics(docs, `writeMetrics(${collection})`);
+    for (let i = 0; i < docs.length; i++)
+      this.checkNesting(docs[i], `writeMetrics(${collection}) index ${i}`);
+    await this.enqueue(
+      collection,
+      docs.map((d) => ({ _id: new ObjectId(), ...d })),
+    );
+  }
+
+  async recentMetrics(
+    collection: MetricsCollection,
+    limit: number,
+    modelVersion?: string,
+  ): Promise<MetricsDoc[]> {
+    checkReadArgs('recentMetrics', { limit });
+    if (limit === 0) return [];
+    const filter = modelVersion === undefined ? {} : { model_version: modelVersion };
+    return this.read(`reading ${collection}`, async () => {
+      const docs = await this.db
+        .collection(collection)
+        .find(filter)
+        .sort({ timestamp: -1, _id: -1 })
+        .limit(limit)
+        .toArray();
+      return docs.map((d) => withoutId<MetricsDoc>(d)).reverse();
+    });
+  }
+
+  // --- model registry ----------------------------------------------------------------------------------------
+
+  async saveModel(entry: ModelEntry): Promise<void> {
+    validateModel(entry, 'saveModel');
+    const { artifact, ...fields } = entry;
+    this.checkNesting(fields, 'saveModel');
+    const models = this.db.collection('models');
+    const id = new ObjectId();
+    await this.read(`saving model ${entry.version}`, async () => {
+      const existing = await models.findOne({ version: entry.version });
+      if (existing !== null) {
+        if (existing._id.equals(id)) return; // an earlier attempt of this very call got through
+        throw new BynerError('BYNER_STORE', `model version ${entry.version} already exists`, {
+          hint: 'model versions are immutable: save under a new version',
+        });
+      }
+      // Files left by an earlier failed attempt of this version are orphans: remove them first.
+      for (const f of await this.bucket.find({ 'metadata.version': entry.version }).toArray()) {
+        await this.bucket.delete(f._id);
+      }
+      const files: { name: string; bytes: number; file_id: ObjectId }[] = [];
+      for (const [name, bytes] of Object.entries(entry.artifact)) {
+        const upload = this.bucket.openUploadStream(`${entry.version}/${name}`, {
+          metadata: { version: entry.version, name },
+        });
+        await new Promise<void>((resolve, reject) => {
+          upload.once('finish', () => resolve());
+          upload.once('error', reject);
+          upload.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        });
+        files.push({ name, bytes: bytes.byteLength, file_id: upload.id as ObjectId });
+      }
+      await models.insertOne({
+        _id: id,
+        version: entry.version,
+        created_at: entry.created_at,
+        config: entry.config,
+        scaler: entry.scaler,
+        metrics: entry.metrics,
+        data_range: entry.data_range,
+        serving: false,
+        files,
+      });
+    });
+    if (entry.serving === true) await this.setServing(entry.version);
+  }
+
+  private async download(fileId: ObjectId): Promise<Uint8Array> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.bucket.openDownloadStream(fileId)) chunks.push(chunk as Buffer);
+    return new Uint8Array(Buffer.concat(chunks));
+  }
+
+  async getModel(version?: string): Promise<ModelEntry | null> {
+    return this.read('reading models', async () => {
+      const models = this.db.collection('models');
+      const newest = { sort: { created_at: -1, _id: -1 } } as const;
+      const doc =
+        version !== undefined
+          ? await models.findOne({ version })
+          : ((await models.findOne({ serving: true }, newest)) ?? (await models.findOne({}, newest)));
+      if (doc === null) return null;
+      const artifact: Record<string, Uint8Array> = {};
+      for (const f of doc.files as { name: string; file_id: ObjectId }[]) {
+        artifact[f.name] = await this.download(f.file_id);
+      }
+      return {
+        version: doc.version,
+        created_at: doc.created_at,
+        config: doc.config,
+        scaler: doc.scaler,
+        metrics: doc.metrics,
+        data_range: doc.data_range,
+        serving: doc.serving === true,
+        artifact,
+      };
+    });
+  }
+
+  async listModels(): Promise<ModelSummary[]> {
+    return this.read('reading models', async () => {
+      const docs = await this.db.collection('models').find({}).sort({ created_at: 1, _id: 1 }).toArray();
+      return docs.map((d) => ({
+        version: d.version,
+        created_at: d.created_at,
+        config: d.config,
+        scaler: d.scaler,
+        metrics: d.metrics,
+        data_range: d.data_range,
+        serving: d.serving === true,
+        files: (d.files as { name: string; bytes: number }[]).map(({ name, bytes }) => ({ name, bytes })),
+      }));
+    });
+  }
+
+  async setServing(version: string): Promise<void> {
+    await this.read(`setting serving model ${version}`, async () => {
+      const models = this.db.collection('models');
+      // No transactions on FerretDB: mark the new one first, so some model always serves.
+      const r = await models.updateOne({ version }, { $set: { serving: true } });
+      if (r.matchedCount === 0) {
+        throw new BynerError('BYNER_STORE', `no model version ${version} in the registry`, {
+          hint: 'list the versions with listModels() / `byner models`',
+        });
+      }
+      await models.updateMany({ serving: true, version: { $ne: version } }, { $set: { serving: false } });
+    });
+  }
+
+  // --- housekeeping ------------------------------------------------------------------------------------------
+
+  async stats(): Promise<StoreStats> {
+    return this.read('counting documents', async () => {
+      const out = {} as StoreStats;
+      for (const c of COLLECTIONS) out[c] = await this.db.collection(c).countDocuments({});
+      return out;
+    });
+  }
+
+  writeStats(): WriteStats {
+    return this.queue.stats();
+  }
+
+  flush(): Promise<void> {
+    return this.queue.flush();
+  }
+
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (options.timeoutMs === undefined) {
+        await this.queue.flush();
+      } else {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), options.timeoutMs);
+        });
+        const outcome = await Promise.race([this.queue.flush().then(() => 'ok' as const), timeout]);
+        clearTimeout(timer);
+        if (outcome === 'timeout') {
+          const { pending } = this.queue.stats();
+          this.queue.abandon();
+          throw new BynerError(
+            'BYNER_STORE',
+            `${this.description}: ${pending} document(s) not stored at close`,
+            {
+              hint: 'the store stayed unreachable; those documents are lost unless re-sent',
+            },
+          );
+        }
+      }
+    } finally {
+      await this.client.close();
+    }
+  }
+}

@@ -1,0 +1,449 @@
+// Embedded Store: one better-sqlite3 file (`<dataDir>/byner.db`, WAL), every write one transaction, so a
+// write resolves only once stored. Same contract as the MongoDB store; the SPEC §4 shapes are Mongo's concern.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { BynerError } from '../../errors.js';
+import { INDICATOR_NAMES, type Indicators, type Tick } from '../../ticks/types.js';
+import type {
+  DataRange,
+  Forecast,
+  JsonObject,
+  MetricsCollection,
+  MetricsDoc,
+  ModelEntry,
+  ModelSummary,
+  Store,
+  StoreLogger,
+  StoreStats,
+  TickCollection,
+  TrainingPrediction,
+  WriteStats,
+} from '../types.js';
+import { COLLECTIONS, silentLogger } from '../types.js';
+import {
+  checkReadArgs,
+  validateForecasts,
+  validateMetrics,
+  validateModel,
+  validateTicks,
+  validateTrainingPredictions,
+} from '../validate.js';
+
+export interface SqliteStoreOptions {
+  /** Directory of `byner.db`; created when missing. */
+  dataDir: string;
+  logger?: StoreLogger;
+}
+
+export const SQLITE_FILE = 'byner.db';
+const SCHEMA_VERSION = '1';
+const IND_COLUMNS = INDICATOR_NAMES.map((n) => `"${n}"`).join(', ');
+
+const tickTable = (name: string) => `
+  CREATE TABLE IF NOT EXISTS ${name} (
+    stream TEXT NOT NULL, seq INTEGER NOT NULL, timestamp INTEGER NOT NULL, price REAL NOT NULL,
+    ${INDICATOR_NAMES.map((n) => `"${n}" REAL`).join(', ')},
+    PRIMARY KEY (stream, seq)
+  ) WITHOUT ROWID;`;
+
+const metricsTable = (name: string) => `
+  CREATE TABLE IF NOT EXISTS ${name} (
+    id INTEGER PRIMARY KEY, timestamp INTEGER NOT NULL, model_version TEXT NOT NULL, doc TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS ${name}_time ON ${name} (timestamp, id);
+  CREATE INDEX IF NOT EXISTS ${name}_model ON ${name} (model_version, timestamp, id);`;
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  ${tickTable('historical_data')}
+  ${tickTable('inf_historical_db')}
+  CREATE TABLE IF NOT EXISTS tr_predictions (
+    id INTEGER PRIMARY KEY, timestamp INTEGER NOT NULL, model_version TEXT NOT NULL,
+    input_sequence TEXT NOT NULL, true_next_sequence TEXT NOT NULL, predicted_next_sequence TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS tr_predictions_model ON tr_predictions (model_version, id);
+  CREATE TABLE IF NOT EXISTS inf_predictions (
+    stream TEXT NOT NULL, seq INTEGER NOT NULL, model_version TEXT NOT NULL, timestamp INTEGER NOT NULL,
+    input_sequence TEXT NOT NULL, forecast TEXT NOT NULL,
+    PRIMARY KEY (stream, seq, model_version)
+  ) WITHOUT ROWID;
+  ${metricsTable('tr_metrics')}
+  ${metricsTable('inf_metrics')}
+  CREATE TABLE IF NOT EXISTS models (
+    version TEXT PRIMARY KEY, created_at INTEGER NOT NULL, serving INTEGER NOT NULL DEFAULT 0,
+    config TEXT NOT NULL, scaler TEXT NOT NULL, metrics TEXT NOT NULL, data_range TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS model_files (
+    version TEXT NOT NULL REFERENCES models (version), name TEXT NOT NULL, bytes BLOB NOT NULL,
+    PRIMARY KEY (version, name)
+  );`;
+
+type Row = Record<string, unknown>;
+
+function rowTick(r: Row): Tick {
+  const indicators = {} as Indicators;
+  for (const n of INDICATOR_NAMES) indicators[n] = r[n] as number | null;
+  return {
+    seq: r.seq as number,
+    stream: r.stream as string,
+    timestamp: new Date(r.timestamp as number),
+    price: r.price as number,
+    indicators,
+  };
+}
+
+/** Opens (creating when missing) the database; throws BYNER_STORE_UNREACHABLE when the file cannot be opened. */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const path = join(options.dataDir, SQLITE_FILE);
+  let db: Database.Database;
+  try {
+    mkdirSync(options.dataDir, { recursive: true });
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    db.exec(SCHEMA);
+    const version = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version');
+    if (version === undefined)
+      db.prepare('INSERT INTO meta VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
+    else if (version !== SCHEMA_VERSION) {
+      throw new BynerError('BYNER_STORE', `${path} has schema version ${version}`, {
+        expected: `schema version ${SCHEMA_VERSION}`,
+        hint: 'use another BYNER_DATA_DIR, or move the old file away',
+      });
+    }
+  } catch (cause) {
+    if (cause instanceof BynerError) throw cause;
+    throw new BynerError('BYNER_STORE_UNREACHABLE', `cannot open the embedded store at ${path}`, {
+      received: cause instanceof Error ? cause.message : String(cause),
+      hint: 'check that the directory is writable, or set BYNER_DATA_DIR / --data-dir to another one',
+      cause,
+    });
+  }
+  const store = new SqliteStore(db, `embedded SQLite at ${path}`);
+  (options.logger ?? silentLogger).info({ store: store.description }, `store: ${store.description}`);
+  return store;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly counters = { stored: 0, duplicates: 0 };
+  private closed = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly description: string,
+  ) {}
+
+  /** Runs `fn` in one transaction; SQLite errors become BYNER_STORE naming what was being done. */
+  private tx<T>(what: string, fn: () => T): T {
+    if (this.closed) throw new BynerError('BYNER_STORE', `${this.description}: the store is closed`);
+    try {
+      return this.db.transaction(fn)();
+    } catch (cause) {
+      if (cause instanceof BynerError) throw cause;
+      throw new BynerError('BYNER_STORE', `${this.description}: ${what} failed`, {
+        received: cause instanceof Error ? cause.message : String(cause),
+        cause,
+      });
+    }
+  }
+
+  private count(inserted: number, total: number): void {
+    this.counters.stored += inserted;
+    this.counters.duplicates += total - inserted;
+  }
+
+  // --- ticks -------------------------------------------------------------------------------------------------
+
+  async writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<void> {
+    validateTicks(ticks, `writeTicks(${collection})`);
+    const insert = this.db.prepare(
+      `INSERT OR IGNORE INTO ${collection} (stream, seq, timestamp, price, ${IND_COLUMNS})
+       VALUES (?, ?, ?, ?, ${INDICATOR_NAMES.map(() => '?').join(', ')})`,
+    );
+    const inserted = this.tx(`writing ${collection}`, () => {
+      let n = 0;
+      for (const t of ticks) {
+        const ind = INDICATOR_NAMES.map((name) => t.indicators[name]);
+        n += insert.run(t.stream, t.seq, t.timestamp.getTime(), t.price, ...ind).changes;
+      }
+      return n;
+    });
+    this.count(inserted, ticks.length);
+  }
+
+  private selectTicks(collection: TickCollection, where: string, order: string, ...args: unknown[]): Tick[] {
+    const rows = this.db
+      .prepare(
+        `SELECT stream, seq, timestamp, price, ${IND_COLUMNS} FROM ${collection} WHERE ${where} ${order}`,
+      )
+      .all(...args) as Row[];
+    return rows.map(rowTick);
+  }
+
+  async lastTicks(collection: TickCollection, stream: string, n: number): Promise<Tick[]> {
+    checkReadArgs('lastTicks', { n });
+    return this.selectTicks(collection, 'stream = ?', 'ORDER BY seq DESC LIMIT ?', stream, n).reverse();
+  }
+
+  async ticksAfter(
+    collection: TickCollection,
+    stream: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<Tick[]> {
+    checkReadArgs('ticksAfter', { afterSeq, limit });
+    return this.selectTicks(
+      collection,
+      'stream = ? AND seq > ?',
+      'ORDER BY seq LIMIT ?',
+      stream,
+      afterSeq,
+      limit,
+    );
+  }
+
+  async ticksRange(
+    collection: TickCollection,
+    stream: string,
+    fromSeq: number,
+    toSeq: number,
+  ): Promise<Tick[]> {
+    checkReadArgs('ticksRange', { fromSeq, toSeq });
+    return this.selectTicks(
+      collection,
+      'stream = ? AND seq BETWEEN ? AND ?',
+      'ORDER BY seq',
+      stream,
+      fromSeq,
+      toSeq,
+    );
+  }
+
+  async lastSeq(collection: TickCollection, stream: string): Promise<number | null> {
+    const seq = this.db.prepare(`SELECT MAX(seq) FROM ${collection} WHERE stream = ?`).pluck().get(stream);
+    return (seq as number | null) ?? null;
+  }
+
+  async countTicks(collection: TickCollection, stream?: string): Promise<number> {
+    const sql = `SELECT COUNT(*) FROM ${collection}${stream === undefined ? '' : ' WHERE stream = ?'}`;
+    const stmt = this.db.prepare(sql).pluck();
+    return (stream === undefined ? stmt.get() : stmt.get(stream)) as number;
+  }
+
+  // --- predictions and metrics -------------------------------------------------------------------------------
+
+  async writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<void> {
+    validateTrainingPredictions(docs, 'writeTrainingPredictions');
+    const insert = this.db.prepare(
+      `INSERT INTO tr_predictions (timestamp, model_version, input_sequence, true_next_sequence,
+       predicted_next_sequence) VALUES (?, ?, ?, ?, ?)`,
+    );
+    this.tx('writing tr_predictions', () => {
+      for (const d of docs) {
+        insert.run(
+          d.timestamp.getTime(),
+          d.model_version,
+          JSON.stringify(d.input_sequence),
+          JSON.stringify(d.true_next_sequence),
+          JSON.stringify(d.predicted_next_sequence),
+        );
+      }
+    });
+    this.count(docs.length, docs.length);
+  }
+
+  async trainingPredictions(modelVersion: string, limit = 0): Promise<TrainingPrediction[]> {
+    checkReadArgs('trainingPredictions', { limit });
+    const rows = this.db
+      .prepare('SELECT * FROM tr_predictions WHERE model_version = ? ORDER BY id LIMIT ?')
+      .all(modelVersion, limit === 0 ? -1 : limit) as Row[];
+    return rows.map((r) => ({
+      timestamp: new Date(r.timestamp as number),
+      input_sequence: JSON.parse(r.input_sequence as string),
+      true_next_sequence: JSON.parse(r.true_next_sequence as string),
+      predicted_next_sequence: JSON.parse(r.predicted_next_sequence as string),
+      model_version: r.model_version as string,
+    }));
+  }
+
+  async writeForecasts(docs: readonly Forecast[]): Promise<void> {
+    validateForecasts(docs, 'writeForecasts');
+    const insert = this.db.prepare(
+      `INSERT OR IGNORE INTO inf_predictions (stream, seq, model_version, timestamp, input_sequence, forecast)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+    const inserted = this.tx('writing inf_predictions', () => {
+      let n = 0;
+      for (const d of docs) {
+        n += insert.run(
+          d.stream,
+          d.seq,
+          d.model_version,
+          d.timestamp.getTime(),
+          JSON.stringify(d.input_sequence),
+          JSON.stringify(d.forecast),
+        ).changes;
+      }
+      return n;
+    });
+    this.count(inserted, docs.length);
+  }
+
+  async recentForecasts(stream: string, limit: number, modelVersion?: string): Promise<Forecast[]> {
+    checkReadArgs('recentForecasts', { limit });
+    const byModel = modelVersion === undefined ? '' : ' AND model_version = ?';
+    const args = modelVersion === undefined ? [stream, limit] : [stream, modelVersion, limit];
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM inf_predictions WHERE stream = ?${byModel} ORDER BY seq DESC, model_version DESC LIMIT ?`,
+      )
+      .all(...args) as Row[];
+    return rows.reverse().map((r) => ({
+      timestamp: new Date(r.timestamp as number),
+      input_sequence: JSON.parse(r.input_sequence as string),
+      forecast: JSON.parse(r.forecast as string),
+      model_version: r.model_version as string,
+      seq: r.seq as number,
+      stream: r.stream as string,
+    }));
+  }
+
+  async writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<void> {
+    validateMetrics(docs, `writeMetrics(${collection})`);
+    const insert = this.db.prepare(
+      `INSERT INTO ${collection} (timestamp, model_version, doc) VALUES (?, ?, ?)`,
+    );
+    this.tx(`writing ${collection}`, () => {
+      for (const { timestamp, ...rest } of docs)
+        insert.run(timestamp.getTime(), rest.model_version, JSON.stringify(rest));
+    });
+    this.count(docs.length, docs.length);
+  }
+
+  async recentMetrics(
+    collection: MetricsCollection,
+    limit: number,
+    modelVersion?: string,
+  ): Promise<MetricsDoc[]> {
+    checkReadArgs('recentMetrics', { limit });
+    const byModel = modelVersion === undefined ? '' : 'WHERE model_version = ?';
+    const args = modelVersion === undefined ? [limit] : [modelVersion, limit];
+    const rows = this.db
+      .prepare(`SELECT timestamp, doc FROM ${collection} ${byModel} ORDER BY timestamp DESC, id DESC LIMIT ?`)
+      .all(...args) as Row[];
+    return rows
+      .reverse()
+      .map((r) => ({ timestamp: new Date(r.timestamp as number), ...JSON.parse(r.doc as string) }));
+  }
+
+  // --- model registry ----------------------------------------------------------------------------------------
+
+  async saveModel(entry: ModelEntry): Promise<void> {
+    validateModel(entry, 'saveModel');
+    this.tx(`saving model ${entry.version}`, () => {
+      const exists = this.db.prepare('SELECT 1 FROM models WHERE version = ?').get(entry.version);
+      if (exists !== undefined) {
+        throw new BynerError('BYNER_STORE', `model version ${entry.version} already exists`, {
+          hint: 'model versions are immutable: save under a new version',
+        });
+      }
+      this.db
+        .prepare('INSERT INTO models VALUES (?, ?, 0, ?, ?, ?, ?)')
+        .run(
+          entry.version,
+          entry.created_at.getTime(),
+          JSON.stringify(entry.config),
+          JSON.stringify(entry.scaler),
+          JSON.stringify(entry.metrics),
+          JSON.stringify(entry.data_range),
+        );
+      const file = this.db.prepare('INSERT INTO model_files (version, name, bytes) VALUES (?, ?, ?)');
+      for (const [name, bytes] of Object.entries(entry.artifact)) {
+        file.run(entry.version, name, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      }
+      if (entry.serving === true) this.serve(entry.version);
+    });
+  }
+
+  private summary(r: Row) {
+    return {
+      version: r.version as string,
+      created_at: new Date(r.created_at as number),
+      config: JSON.parse(r.config as string) as JsonObject,
+      scaler: JSON.parse(r.scaler as string) as JsonObject,
+      metrics: JSON.parse(r.metrics as string) as JsonObject,
+      data_range: JSON.parse(r.data_range as string) as DataRange,
+      serving: r.serving === 1,
+    };
+  }
+
+  async getModel(version?: string): Promise<ModelEntry | null> {
+    const newest = 'ORDER BY created_at DESC, rowid DESC LIMIT 1';
+    const row = (
+      version !== undefined
+        ? this.db.prepare('SELECT * FROM models WHERE version = ?').get(version)
+        : (this.db.prepare(`SELECT * FROM models WHERE serving = 1 ${newest}`).get() ??
+          this.db.prepare(`SELECT * FROM models ${newest}`).get())
+    ) as Row | undefined;
+    if (row === undefined) return null;
+    const files = this.db
+      .prepare('SELECT name, bytes FROM model_files WHERE version = ? ORDER BY rowid')
+      .all(row.version) as { name: string; bytes: Buffer }[];
+    const artifact: Record<string, Uint8Array> = {};
+    for (const f of files) artifact[f.name] = new Uint8Array(f.bytes);
+    return { ...this.summary(row), artifact };
+  }
+
+  async listModels(): Promise<ModelSummary[]> {
+    const rows = this.db.prepare('SELECT * FROM models ORDER BY created_at, rowid').all() as Row[];
+    const files = this.db.prepare(
+      'SELECT name, length(bytes) AS bytes FROM model_files WHERE version = ? ORDER BY rowid',
+    );
+    return rows.map((r) => ({
+      ...this.summary(r),
+      files: files.all(r.version) as { name: string; bytes: number }[],
+    }));
+  }
+
+  private serve(version: string): void {
+    const r = this.db.prepare('UPDATE models SET serving = (version = ?)').run(version);
+    if (
+      r.changes === 0 ||
+      this.db.prepare('SELECT 1 FROM models WHERE version = ?').get(version) === undefined
+    ) {
+      throw new BynerError('BYNER_STORE', `no model version ${version} in the registry`, {
+        hint: 'list the versions with listModels() / `byner models`',
+      });
+    }
+  }
+
+  async setServing(version: string): Promise<void> {
+    this.tx(`setting serving model ${version}`, () => this.serve(version));
+  }
+
+  // --- housekeeping ------------------------------------------------------------------------------------------
+
+  async stats(): Promise<StoreStats> {
+    const out = {} as StoreStats;
+    for (const c of COLLECTIONS)
+      out[c] = this.db.prepare(`SELECT COUNT(*) FROM ${c}`).pluck().get() as number;
+    return out;
+  }
+
+  writeStats(): WriteStats {
+    return { ...this.counters, pending: 0, retries: 0 };
+  }
+
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}

@@ -1,0 +1,184 @@
+// The Store contract: everything the pipeline persists (ticks, predictions, metrics, model registry) and the
+// reads it needs. Implementations live in store/sqlite and store/mongo; opening one is store/index.ts's job.
+
+import type { Tick } from '../ticks/types.js';
+
+/** Tick collections: `historical_data` (generated / served ticks), `inf_historical_db` (as received live). */
+export const TICK_COLLECTIONS = ['historical_data', 'inf_historical_db'] as const;
+export type TickCollection = (typeof TICK_COLLECTIONS)[number];
+
+export const METRICS_COLLECTIONS = ['tr_metrics', 'inf_metrics'] as const;
+export type MetricsCollection = (typeof METRICS_COLLECTIONS)[number];
+
+/** Every collection of SPEC §4, in `db stats` order. `models` is the registry (artifacts in GridFS on MongoDB). */
+export const COLLECTIONS = [
+  'historical_data',
+  'inf_historical_db',
+  'tr_predictions',
+  'tr_metrics',
+  'inf_predictions',
+  'inf_metrics',
+  'models',
+] as const;
+export type CollectionName = (typeof COLLECTIONS)[number];
+
+/** JSON-compatible value: what config, scaler, metrics and extra fields may hold (both stores round-trip it). */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** One test window of training (`tr_predictions`). */
+export interface TrainingPrediction {
+  timestamp: Date;
+  /** (window, 7): price then the six indicators, raw (unscaled) values. */
+  input_sequence: number[][];
+  /** (horizon) */
+  true_next_sequence: number[];
+  /** (horizon) */
+  predicted_next_sequence: number[];
+  model_version: string;
+}
+
+/** One live forecast (`inf_predictions`); unique on (stream, seq, model_version). */
+export interface Forecast {
+  timestamp: Date;
+  /** (window, 7) */
+  input_sequence: number[][];
+  /** (horizon): the next values after tick `seq`. */
+  forecast: number[];
+  model_version: string;
+  /** Seq of the last input tick. */
+  seq: number;
+  stream: string;
+}
+
+/** Per-horizon metrics; `null` where nothing has been scored yet for that horizon. */
+export interface MetricValues {
+  mse: (number | null)[];
+  mae: (number | null)[];
+  accuracy: (number | null)[];
+  /** Further per-horizon arrays (e.g. `mse_rounded`) are allowed. */
+  [name: string]: (number | null)[];
+}
+
+/** A metrics document (`tr_metrics`, `inf_metrics`); extra top-level JSON fields (baselines, counts) allowed. */
+export interface MetricsDoc {
+  timestamp: Date;
+  metrics: MetricValues;
+  forecast_horizon: number;
+  model_version: string;
+  [extra: string]: JsonValue | Date | MetricValues | undefined;
+}
+
+/** Which ticks a model was trained on (inclusive seq range of one stream). */
+export interface DataRange {
+  stream: string;
+  from_seq: number;
+  to_seq: number;
+}
+
+/** A registry entry with its artifact files (e.g. `model.json`, `weights.bin`). */
+export interface ModelEntry {
+  version: string;
+  created_at: Date;
+  config: JsonObject;
+  scaler: JsonObject;
+  metrics: JsonObject;
+  data_range: DataRange;
+  /** The model `getModel()` returns when no version is given. At most one entry serves. */
+  serving?: boolean;
+  /** File name (`[A-Za-z0-9._-]+`) → bytes. At least one file. */
+  artifact: Record<string, Uint8Array>;
+}
+
+/** A registry entry without its bytes, as `listModels()` returns it. */
+export interface ModelSummary extends Omit<ModelEntry, 'artifact' | 'serving'> {
+  serving: boolean;
+  files: { name: string; bytes: number }[];
+}
+
+export type StoreStats = Record<CollectionName, number>;
+
+/** Counters of the write path since the store was opened (for logs and tests). */
+export interface WriteStats {
+  /** Documents newly stored. */
+  stored: number;
+  /** Documents that were already stored (same key), counted once each time they were re-sent. */
+  duplicates: number;
+  /** Documents accepted but not stored yet (the backlog; always 0 for the embedded store). */
+  pending: number;
+  /** Write attempts that failed on a connection error and were retried. */
+  retries: number;
+}
+
+/**
+ * Everything byner persists. Semantics shared by both implementations (checked by store/contract.ts):
+ * - A write resolves when its documents are *acknowledged*: validated (all-or-nothing: one invalid document
+ *   rejects the whole call with BYNER_INVALID_DOCUMENT and stores nothing of it) and either stored or held in
+ *   a bounded backlog that is retried until stored. A full backlog makes writers wait; nothing is dropped.
+ * - Ticks are unique on (stream, seq), forecasts on (stream, seq, model_version): re-sending stores nothing
+ *   new, the first write wins. Other documents are stored once per write call.
+ * - Reads see every write acknowledged before the read was called (they wait for the backlog to drain).
+ * - Lists come back in chronological order (ascending seq for ticks and forecasts, oldest first otherwise).
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'mongo';
+  /** Which store this is, for the start-up line: "embedded SQLite at data/byner.db", "MongoDB at …" (no password). */
+  readonly description: string;
+
+  // --- ticks -------------------------------------------------------------------------------------------------
+  /** Stores ticks (any streams, any order). Duplicates of stored (stream, seq) are skipped. */
+  writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<void>;
+  /** The last `n` ticks of `stream` by seq, ascending. */
+  lastTicks(collection: TickCollection, stream: string, n: number): Promise<Tick[]>;
+  /** Ticks with seq > `afterSeq`, ascending, at most `limit` (stream resume, Last-Event-ID replay). */
+  ticksAfter(collection: TickCollection, stream: string, afterSeq: number, limit: number): Promise<Tick[]>;
+  /** Ticks with `fromSeq` ≤ seq ≤ `toSeq`, ascending (a training range). */
+  ticksRange(collection: TickCollection, stream: string, fromSeq: number, toSeq: number): Promise<Tick[]>;
+  /** Highest stored seq of `stream`, or null when the stream is empty. */
+  lastSeq(collection: TickCollection, stream: string): Promise<number | null>;
+  /** Number of ticks, of one stream or of all. */
+  countTicks(collection: TickCollection, stream?: string): Promise<number>;
+
+  // --- predictions and metrics -------------------------------------------------------------------------------
+  writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<void>;
+  /** Training predictions of one model, in write order; the first `limit` of them (all when 0 or omitted). */
+  trainingPredictions(modelVersion: string, limit?: number): Promise<TrainingPrediction[]>;
+  /** Stores live forecasts; duplicates of stored (stream, seq, model_version) are skipped. */
+  writeForecasts(docs: readonly Forecast[]): Promise<void>;
+  /** The last `limit` forecasts of `stream` by seq (optionally of one model), ascending. */
+  recentForecasts(stream: string, limit: number, modelVersion?: string): Promise<Forecast[]>;
+  writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<void>;
+  /** The last `limit` metrics documents by timestamp (optionally of one model), oldest first. */
+  recentMetrics(collection: MetricsCollection, limit: number, modelVersion?: string): Promise<MetricsDoc[]>;
+
+  // --- model registry ----------------------------------------------------------------------------------------
+  /**
+   * Stores a model and its artifact bytes; resolves once stored (not buffered). Versions are immutable: saving
+   * an existing version throws BYNER_STORE. `serving: true` also makes it the serving model.
+   */
+  saveModel(entry: ModelEntry): Promise<void>;
+  /** The given version; without one, the serving model, or the newest when none serves. Null when absent. */
+  getModel(version?: string): Promise<ModelEntry | null>;
+  /** All models without bytes, oldest first. */
+  listModels(): Promise<ModelSummary[]>;
+  /** Makes `version` the only serving model; throws BYNER_STORE when it does not exist. */
+  setServing(version: string): Promise<void>;
+
+  // --- housekeeping ------------------------------------------------------------------------------------------
+  /** Document count per collection. */
+  stats(): Promise<StoreStats>;
+  writeStats(): WriteStats;
+  /** Resolves when every write acknowledged before the call is stored; rejects if some could not be stored. */
+  flush(): Promise<void>;
+  /** Flushes, then releases the store. With `timeoutMs`, gives up flushing after that long (BYNER_STORE). */
+  close(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/** Minimal logger (pino-compatible): the store reports outages and retries through it. */
+export interface StoreLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };
