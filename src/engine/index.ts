@@ -1,0 +1,22 @@
+// Public API of the LSTM engine (SPEC §5): config, createModel / loadModel, fit / predict, TF.js-format files.
+// Leaves data preparation (scaling, windows), model registries and the CLI to other stages.
+export {
+  type Activation,
+  DEFAULT_MODEL_CONFIG,
+  type LayerConfig,
+  type ModelConfig,
+  type ResolvedConfig,
+  resolveConfig,
+} from './config.js';
+export { loadModel, MODEL_JSON, saveModel, WEIGHTS_BIN } from './io.js';
+export {
+  type BatchEndInfo,
+  createModel,
+  type EpochEndInfo,
+  type FitHistory,
+  type FitOptions,
+  LstmModel,
+  type NamedWeight,
+  type StopReason,
+} from './model.js';
+export type { Tensor2, Tensor3 } from './validate.js';

@@ -1,0 +1,404 @@
+// One kernel instance and its memory: parameter / gradient / Adam-moment regions (one offset table), the per-batch
+// workspace, and forward, backward and Adam over a batch. Leaves epochs, shuffling, threads and files to model.ts.
+import { type ParamLayout, paramLayout, type ResolvedConfig } from './config.js';
+import { hashSeed } from './init.js';
+import { instantiateKernels, type Kernels } from './wasm.js';
+
+const F32 = 4;
+const PAGE = 65536;
+/** Windows per forward chunk at inference: bounds the workspace (≈ 8 MB for the seed network). */
+export const PREDICT_CHUNK = 64;
+
+export interface AdamSettings {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+interface LayerBuffers {
+  h: number; // (T, B, H)
+  c: number; // (T, B, H)
+  gates: number; // (T, B, 4H)
+  dh: number; // (T, B, H), training
+  mask: number; // (T, B, H) dropout mask of this layer's sequence output (not the last layer), training
+  xd: number; // (T, B, H) dropped output = next layer's input, training
+  dxd: number; // (T, B, H) ∂L/∂(next layer's input), training
+}
+
+interface Workspace {
+  capacity: number;
+  training: boolean;
+  x: number; // (T, B, F)
+  layers: LayerBuffers[];
+  dz: number; // (T, B, 4·maxH), training
+  dcNext: number; // (B, maxH), training
+  ut: number; // (4·maxH, maxH), training
+  wt: number; // (4·maxH, maxC), training
+  lastMask: number; // (B, H_last), training with dropout
+  lastDropped: number; // (B, H_last), training with dropout
+  dLast: number; // (B, H_last), training: ∂L/∂(dense input)
+  y: number; // (B, horizon)
+  target: number; // (B, horizon)
+  dy: number; // (B, horizon), training
+  denseWt: number; // (horizon, H_last), training
+}
+
+const ACT = { relu: 0, tanh: 1 } as const;
+
+export class Net {
+  readonly k: Kernels;
+  readonly cfg: ResolvedConfig;
+  readonly layout: ParamLayout;
+  /** Byte offsets of the four identically laid-out regions. */
+  readonly params: number;
+  readonly grads: number;
+  readonly m: number;
+  readonly v: number;
+  private readonly regionBytes: number;
+  private readonly wsBase: number;
+  private ws: Workspace | null = null;
+  private readonly offsets: Map<string, number>;
+  private view: Float32Array;
+  /** Adam state, TF.js style: β^t accumulated in float32 by repeated multiplication. */
+  private adamT = 0;
+  private accBeta1 = 0;
+  private accBeta2 = 0;
+  private adamBetas: [number, number] = [Number.NaN, Number.NaN];
+
+  constructor(cfg: ResolvedConfig, kernels: Kernels = instantiateKernels()) {
+    this.k = kernels;
+    this.cfg = cfg;
+    this.layout = paramLayout(cfg);
+    this.offsets = new Map(this.layout.tensors.map((t) => [t.name, t.offset * F32]));
+    const base = Math.ceil(kernels.heapBase() / 64) * 64;
+    this.regionBytes = this.layout.regionSize * F32;
+    this.params = base;
+    this.grads = base + this.regionBytes;
+    this.m = base + 2 * this.regionBytes;
+    this.v = base + 3 * this.regionBytes;
+    this.wsBase = base + 4 * this.regionBytes;
+    this.ensureBytes(this.wsBase);
+    this.view = new Float32Array(this.k.memory.buffer);
+    this.k.fill(this.grads, 3 * this.layout.regionSize, 0);
+  }
+
+  /** A Float32Array over `n` floats at byte offset `ptr` (re-created when memory grows). */
+  f32(ptr: number, n: number): Float32Array {
+    if (this.view.buffer !== this.k.memory.buffer) this.view = new Float32Array(this.k.memory.buffer);
+    return this.view.subarray(ptr / F32, ptr / F32 + n);
+  }
+
+  /** Size of the WASM memory in bytes (for leak tests). */
+  get memoryBytes(): number {
+    return this.k.memory.buffer.byteLength;
+  }
+
+  regionView(which: 'params' | 'grads' | 'm' | 'v'): Float32Array {
+    return this.f32(this[which], this.layout.regionSize);
+  }
+
+  setSimd(on: boolean): void {
+    this.k.setSimd(on ? 1 : 0);
+  }
+
+  private ensureBytes(bytes: number): void {
+    const have = this.k.memory.buffer.byteLength;
+    if (bytes > have) this.k.memory.grow(Math.ceil((bytes - have) / PAGE));
+  }
+
+  /** Workspace for batches of up to `batch` windows; grows (never shrinks), so repeated calls keep memory flat. */
+  private workspace(batch: number, training: boolean): Workspace {
+    const ws = this.ws;
+    if (ws && ws.capacity >= batch && (ws.training || !training)) return ws;
+    const B = Math.max(batch, ws?.capacity ?? 0);
+    const train = training || (ws?.training ?? false);
+    const { window: T, features: F, layers, dropout, horizon: N } = this.cfg;
+    let at = this.wsBase;
+    const alloc = (n: number, when = true): number => {
+      if (!when) return 0;
+      const p = at;
+      at += Math.ceil((n * F32) / 64) * 64;
+      return p;
+    };
+    const drop = train && dropout > 0;
+    const L = layers.length;
+    const maxH = Math.max(...layers.map((l) => l.units));
+    const maxC = Math.max(F, maxH);
+    const HL = layers[L - 1].units;
+    const next: Workspace = {
+      capacity: B,
+      training: train,
+      x: alloc(T * B * F),
+      layers: layers.map((l, i) => ({
+        h: alloc(T * B * l.units),
+        c: alloc(T * B * l.units),
+        gates: alloc(T * B * 4 * l.units),
+        dh: alloc(T * B * l.units, train),
+        mask: alloc(T * B * l.units, drop && i < L - 1),
+        xd: alloc(T * B * l.units, drop && i < L - 1),
+        dxd: alloc(T * B * l.units, drop && i < L - 1),
+      })),
+      dz: alloc(T * B * 4 * maxH, train),
+      dcNext: alloc(B * maxH, train),
+      ut: alloc(4 * maxH * maxH, train),
+      wt: alloc(4 * maxH * maxC, train),
+      lastMask: alloc(B * HL, drop),
+      lastDropped: alloc(B * HL, drop),
+      dLast: alloc(B * HL, train),
+      y: alloc(B * N),
+      target: alloc(B * N),
+      dy: alloc(B * N, train),
+      denseWt: alloc(N * HL, train),
+    };
+    this.ensureBytes(at);
+    this.ws = next;
+    return next;
+  }
+
+  /** Byte offset of a tensor inside any of the four regions (the one offset table). */
+  ptr(name: string): number {
+    const off = this.offsets.get(name);
+    if (off === undefined) throw new Error(`no tensor ${name}`);
+    return off;
+  }
+
+  /**
+   * Copies windows into the workspace, time-major: x (N, T, F) rows `idx[from..from+count)` (or `from..` when
+   * idx is null) → (T, B, F); targets y (N, horizon) → (B, horizon) when given.
+   */
+  private load(
+    ws: Workspace,
+    x: Float32Array,
+    y: Float32Array | null,
+    idx: ArrayLike<number> | null,
+    from: number,
+    count: number,
+  ): void {
+    const { window: T, features: F, horizon: N } = this.cfg;
+    const xs = this.f32(ws.x, T * count * F);
+    const ys = y ? this.f32(ws.target, count * N) : null;
+    for (let b = 0; b < count; b++) {
+      const s = idx ? idx[from + b] : from + b;
+      const src = s * T * F;
+      for (let t = 0; t < T; t++) {
+        const dst = (t * count + b) * F;
+        const o = src + t * F;
+        for (let f = 0; f < F; f++) xs[dst + f] = x[o + f];
+      }
+      if (ys && y) for (let j = 0; j < N; j++) ys[b * N + j] = y[s * N + j];
+    }
+  }
+
+  /** Forward pass over the B windows already loaded; with `epoch` set, training mode (dropout on). */
+  private forward(
+    ws: Workspace,
+    B: number,
+    dropoutSeeds: ((b: number, layer: number) => number) | null,
+  ): number {
+    const { window: T, features: F, layers, horizon: N } = this.cfg;
+    const rate = dropoutSeeds ? this.cfg.dropout : 0;
+    const k = this.k;
+    let input = ws.x;
+    let C = F;
+    layers.forEach((l, i) => {
+      const H = l.units;
+      const buf = ws.layers[i];
+      const name = lstmName(i);
+      k.lstmForward(
+        buf.h,
+        buf.c,
+        buf.gates,
+        input,
+        this.params + this.ptr(`${name}/kernel`),
+        this.params + this.ptr(`${name}/recurrent_kernel`),
+        this.params + this.ptr(`${name}/bias`),
+        B,
+        T,
+        C,
+        H,
+        ACT[l.activation],
+      );
+      input = buf.h;
+      if (i < layers.length - 1 && rate > 0 && dropoutSeeds) {
+        for (let b = 0; b < B; b++) k.dropoutMask(buf.mask, T, B, H, b, dropoutSeeds(b, i), rate);
+        k.mulInto(buf.xd, buf.h, buf.mask, T * B * H);
+        input = buf.xd;
+      }
+      C = H;
+    });
+    const L = layers.length;
+    const HL = layers[L - 1].units;
+    let last = ws.layers[L - 1].h + (T - 1) * B * HL * F32; // (B, H_last)
+    if (rate > 0 && dropoutSeeds) {
+      for (let b = 0; b < B; b++) k.dropoutMask(ws.lastMask, 1, B, HL, b, dropoutSeeds(b, L - 1), rate);
+      k.mulInto(ws.lastDropped, last, ws.lastMask, B * HL);
+      last = ws.lastDropped;
+    }
+    k.denseForward(
+      ws.y,
+      last,
+      this.params + this.ptr('dense/kernel'),
+      this.params + this.ptr('dense/bias'),
+      B,
+      HL,
+      N,
+    );
+    return last;
+  }
+
+  /** Backward pass after a training forward; ADDS into the gradient region. Returns Σ(y − target)². */
+  private backward(ws: Workspace, B: number, denseInput: number, scale: number, dropout: boolean): number {
+    const { window: T, features: F, layers, horizon: N } = this.cfg;
+    const k = this.k;
+    const L = layers.length;
+    const HL = layers[L - 1].units;
+    const sse = k.mseLoss(ws.dy, ws.y, ws.target, B * N, scale);
+    const top = ws.layers[L - 1];
+    k.fill(top.dh, T * B * HL, 0);
+    const dhLast = top.dh + (T - 1) * B * HL * F32;
+    const drop = dropout && this.cfg.dropout > 0;
+    k.denseBackward(
+      drop ? ws.dLast : dhLast,
+      this.grads + this.ptr('dense/kernel'),
+      this.grads + this.ptr('dense/bias'),
+      ws.dy,
+      denseInput,
+      this.params + this.ptr('dense/kernel'),
+      ws.denseWt,
+      B,
+      HL,
+      N,
+    );
+    if (drop) k.mulInto(dhLast, ws.dLast, ws.lastMask, B * HL);
+    for (let i = L - 1; i >= 0; i--) {
+      const l = layers[i];
+      const H = l.units;
+      const buf = ws.layers[i];
+      const below = i > 0 ? ws.layers[i - 1] : null;
+      const C = i > 0 ? layers[i - 1].units : F;
+      const input = below ? (drop ? below.xd : below.h) : ws.x;
+      const dx = below ? (drop ? below.dxd : below.dh) : 0;
+      const name = lstmName(i);
+      k.lstmBackward(
+        dx,
+        this.grads + this.ptr(`${name}/kernel`),
+        this.grads + this.ptr(`${name}/recurrent_kernel`),
+        this.grads + this.ptr(`${name}/bias`),
+        buf.dh,
+        ws.dz,
+        ws.dcNext,
+        ws.ut,
+        ws.wt,
+        input,
+        buf.h,
+        buf.c,
+        buf.gates,
+        this.params + this.ptr(`${name}/kernel`),
+        this.params + this.ptr(`${name}/recurrent_kernel`),
+        B,
+        T,
+        C,
+        H,
+        ACT[l.activation],
+      );
+      if (below && drop) k.mulInto(below.dh, below.dxd, below.mask, T * B * C);
+    }
+    return sse;
+  }
+
+  zeroGrads(): void {
+    this.k.fill(this.grads, this.layout.regionSize, 0);
+  }
+
+  /**
+   * Forward + backward of windows idx[from..from+count) of (x, y), adding ∂L/∂θ into the gradient region, where
+   * L = scale·Σ(y − target)² (scale = 1 / (whole batch · horizon) gives Keras' MSE). Dropout masks depend on
+   * (seed, epoch, sample index, layer) only. Returns Σ(y − target)² of these windows.
+   */
+  trainShard(
+    x: Float32Array,
+    y: Float32Array,
+    idx: ArrayLike<number>,
+    from: number,
+    count: number,
+    epoch: number,
+    scale: number,
+    dropout = true,
+  ): number {
+    const ws = this.workspace(count, true);
+    this.load(ws, x, y, idx, from, count);
+    const seed = this.cfg.seed;
+    const seeds = dropout
+      ? (b: number, layer: number) => hashSeed(seed, epoch, idx[from + b], layer, 0xd0)
+      : null;
+    const denseInput = this.forward(ws, count, seeds);
+    return this.backward(ws, count, denseInput, scale, dropout);
+  }
+
+  /** Inference over all n windows of x (n, T, F) → (n, horizon); also Σ(y − target)² when targets are given. */
+  predictInto(out: Float32Array, x: Float32Array, n: number, y?: Float32Array): number {
+    const N = this.cfg.horizon;
+    let sse = 0;
+    for (let from = 0; from < n; from += PREDICT_CHUNK) {
+      const count = Math.min(PREDICT_CHUNK, n - from);
+      const ws = this.workspace(count, false);
+      this.load(ws, x, y ?? null, null, from, count);
+      this.forward(ws, count, null);
+      if (y) sse += this.k.mseLoss(0, ws.y, ws.target, count * N, 0);
+      out.set(this.f32(ws.y, count * N), from * N);
+    }
+    return sse;
+  }
+
+  /** Adds a gradient block laid out like the gradient region (from another thread) into ours. */
+  addGrads(other: Float32Array): void {
+    const g = this.regionView('grads');
+    for (let i = 0; i < g.length; i++) g[i] += other[i];
+  }
+
+  /** One TF.js-exact Adam step with the current gradients. */
+  adamStep(s: AdamSettings): void {
+    const f = Math.fround;
+    if (this.adamBetas[0] !== s.beta1 || this.adamBetas[1] !== s.beta2) {
+      this.adamBetas = [s.beta1, s.beta2];
+      this.accBeta1 = f(s.beta1);
+      this.accBeta2 = f(s.beta2);
+      for (let t = 0; t < this.adamT; t++) {
+        this.accBeta1 = f(this.accBeta1 * f(s.beta1));
+        this.accBeta2 = f(this.accBeta2 * f(s.beta2));
+      }
+    }
+    this.k.adamStep(
+      this.params,
+      this.grads,
+      this.m,
+      this.v,
+      this.layout.regionSize,
+      s.learningRate,
+      s.beta1,
+      s.beta2,
+      f(1 - s.beta1),
+      f(1 - s.beta2),
+      f(1 - this.accBeta1),
+      f(1 - this.accBeta2),
+      s.epsilon,
+    );
+    this.accBeta1 = f(this.accBeta1 * f(s.beta1));
+    this.accBeta2 = f(this.accBeta2 * f(s.beta2));
+    this.adamT++;
+  }
+
+  /** Resets the Adam moments and step count (new optimizer). */
+  resetOptimizer(): void {
+    this.k.fill(this.m, 2 * this.layout.regionSize, 0);
+    this.adamT = 0;
+    this.adamBetas = [Number.NaN, Number.NaN];
+  }
+
+  get optimizerSteps(): number {
+    return this.adamT;
+  }
+}
+
+const lstmName = (i: number): string => (i === 0 ? 'lstm' : `lstm_${i}`);
