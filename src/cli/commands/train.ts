@@ -1,0 +1,257 @@
+// `byner train`: runs the training job (src/train/train.ts) with progress bars, Ctrl-C handling, the result
+// table and `--json`. `byner models` lists the registry.
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { BynerError } from '../../errors.js';
+import { mean } from '../../features/metrics.js';
+import type { Logger } from '../../log/logger.js';
+import { BAYES_LIMIT, DEFAULT_FIT, type TrainSummary, train } from '../../train/train.js';
+import { makeContext } from '../context.js';
+import { addSettings, readSettings } from '../options.js';
+import { startProgress } from '../progress.js';
+import { formatTable } from '../table.js';
+import { openStoreFor, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom } from './shared.js';
+
+const NAMES = [
+  'stream',
+  'ticks',
+  'window',
+  'horizon',
+  'units',
+  'activation',
+  'dropout',
+  'epochs',
+  'batchSize',
+  'patience',
+  'learningRate',
+  'split',
+  'season',
+  'workers',
+  'outputDir',
+  ...SOURCE_SETTINGS,
+  ...STORE_SETTINGS,
+] as const;
+
+export function trainCommand(program: Command): Command {
+  const cmd = program
+    .command('train')
+    .description(
+      'trains the LSTM on the stored ticks (seeding 10,000 if empty), evaluates it against baselines, registers it',
+    );
+  addSettings(cmd, NAMES);
+  cmd
+    .addOption(new Option('--resume', 'continue the interrupted run of this stream from its last epoch'))
+    .addOption(
+      new Option('--force', 'serve the new model even if the seasonal-naive baseline beats it on validation'),
+    )
+    .addOption(new Option('--json', 'print one JSON summary on stdout at the end'));
+  cmd.action(async () => {
+    const s = readSettings(cmd, NAMES);
+    const flags = cmd.opts() as { resume?: boolean; force?: boolean; json?: boolean };
+    const { logger } = makeContext(cmd);
+    if (s.season! > s.window!) {
+      throw new BynerError(
+        'BYNER_CONFIG',
+        'invalid configuration (1):\n  - --season: must not exceed --window',
+        {
+          expected: `a season <= window (${s.window})`,
+          received: String(s.season),
+        },
+      );
+    }
+    const store = await openStoreFor(s, logger);
+    const abort = new AbortController();
+    const onSigint = () => {
+      if (abort.signal.aborted) return;
+      logger.warn(
+        'interrupted: finishing the current batch, then keeping the best model so far (Ctrl-C again to quit)',
+      );
+      abort.abort();
+      process.once('SIGINT', () => process.kill(process.pid, 'SIGKILL'));
+    };
+    process.once('SIGINT', onSigint);
+    const quiet = (cmd.optsWithGlobals() as { quiet?: boolean }).quiet === true;
+    const bar = epochBar(logger, quiet);
+    let seed: ReturnType<typeof startProgress> | null = null;
+    try {
+      const summary = await train(
+        store,
+        {
+          stream: s.stream!,
+          ticks: s.ticks!,
+          source: sourceFrom(s),
+          model: {
+            window: s.window,
+            horizon: s.horizon,
+            layers: s.units!.map((units) => ({ units, activation: s.activation })),
+            dropout: s.dropout,
+            seed: s.seed,
+          },
+          fit: {
+            ...DEFAULT_FIT,
+            epochs: s.epochs!,
+            batchSize: s.batchSize!,
+            patience: s.patience!,
+            learningRate: s.learningRate!,
+            workers: s.workers,
+          },
+          split: { train: s.split![0], validation: s.split![1], test: s.split![2] },
+          season: s.season!,
+          outputDir: s.outputDir === 'none' ? null : s.outputDir!,
+          workDir: s.dataDir!,
+          resume: flags.resume === true,
+          force: flags.force === true,
+          signal: abort.signal,
+        },
+        {
+          logger,
+          onSeedProgress: (done, total) => {
+            seed ??= startProgress('storing ticks', total, logger, quiet);
+            seed.update(done);
+            if (done >= total) seed.stop();
+          },
+          onBatch: bar.batch,
+          onEpoch: bar.epoch,
+        },
+      );
+      bar.stop();
+      if (flags.json) {
+        const {
+          plots: _p,
+          windows: _w,
+          data_range: _d,
+          validation: _v,
+          stopped_reason: _s,
+          serving: _sv,
+          ...json
+        } = summary;
+        process.stdout.write(
+          `${JSON.stringify({ ...json, serving: summary.serving, stopped_reason: summary.stopped_reason })}\n`,
+        );
+      } else process.stdout.write(`${report(summary, s.stream!)}\n`);
+    } finally {
+      bar.stop();
+      process.off('SIGINT', onSigint);
+      await store.close();
+    }
+  });
+  return cmd;
+}
+
+/** A per-epoch progress bar (batch, loss, ETA) on a terminal; one log line per epoch otherwise. */
+function epochBar(logger: Logger, quiet: boolean) {
+  const tty = process.stderr.isTTY === true && !quiet;
+  let bar: cliProgress.SingleBar | null = null;
+  let lastLoss = Number.NaN;
+  const started = performance.now();
+  return {
+    batch(b: { epoch: number; batch: number; batches: number; loss: number }) {
+      lastLoss = b.loss;
+      if (!tty) return;
+      if (bar === null) {
+        bar = new cliProgress.SingleBar(
+          {
+            format: 'epoch {epoch} [{bar}] {value}/{total} batches | loss {loss} | ETA {eta_formatted}',
+            stream: process.stderr,
+            hideCursor: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(b.batches, 0, { epoch: b.epoch + 1, loss: '-' });
+      }
+      bar.update(b.batch + 1, { epoch: b.epoch + 1, loss: b.loss.toFixed(4) });
+    },
+    epoch(e: { epoch: number; epochs: number; loss: number; valLoss?: number; improved: boolean }) {
+      bar?.stop();
+      bar = null;
+      const elapsed = (performance.now() - started) / 1000;
+      logger.info(
+        `epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)}, val_loss ${e.valLoss?.toFixed(4) ?? '-'}` +
+          `${e.improved ? ' (best)' : ''}, ${elapsed.toFixed(1)} s${Number.isNaN(lastLoss) ? '' : ''}`,
+      );
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
+
+function report(r: TrainSummary, stream: string): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const rows = (name: string, m: { mse: number[]; mae: number[]; accuracy: number[] }) => [
+    [`${name} MSE`, ...m.mse, mean(m.mse)],
+    [`${name} MAE`, ...m.mae, mean(m.mae)],
+    [`${name} accuracy`, ...m.accuracy.map(pct), pct(mean(m.accuracy))],
+  ];
+  const H = r.test.mse.length;
+  const header = ['', ...Array.from({ length: H }, (_, h) => `h${h + 1}`), 'mean'];
+  const table = formatTable(header, [
+    ...rows('LSTM', r.test),
+    [`LSTM MSE (rounded)`, ...r.test_rounded.mse, mean(r.test_rounded.mse)],
+    ...rows('naive', r.baselines.naive),
+    ...rows('seasonal naive', r.baselines.seasonal_naive),
+  ]);
+  return [
+    '',
+    `model ${r.model_version} — ${r.epochs} epochs (${r.stopped_reason}), ${r.seconds.toFixed(1)} s, stream "${stream}" ` +
+      `seq ${r.data_range.from_seq}..${r.data_range.to_seq}`,
+    `windows: train ${r.windows.train}, validation ${r.windows.validation}, test ${r.windows.test}`,
+    '',
+    `test metrics per horizon (accuracy = exact match of the rounded forecast; Bayes limit on the default source: ` +
+      `MSE ${BAYES_LIMIT.mse}, MAE ${BAYES_LIMIT.mae}, accuracy ${pct(BAYES_LIMIT.accuracy)}):`,
+    '',
+    table,
+    '',
+    `validation MSE: LSTM ${r.validation.model_mse.toFixed(3)}, seasonal naive ${r.validation.seasonal_naive_mse.toFixed(3)}` +
+      ` → ${r.serving ? 'this model now serves' : 'NOT serving (worse than the baseline; --force to override)'}`,
+    ...(r.plots.length > 0 ? ['', `plots: ${r.plots.join(', ')}`] : []),
+  ].join('\n');
+}
+
+export function modelsCommand(program: Command): Command {
+  const cmd = program.command('models').description('lists the registered models with their test metrics');
+  addSettings(cmd, STORE_SETTINGS);
+  cmd.addOption(new Option('--json', 'print the list as JSON'));
+  cmd.action(async () => {
+    const s = readSettings(cmd, STORE_SETTINGS);
+    const { logger } = makeContext(cmd);
+    const store = await openStoreFor(s, logger);
+    try {
+      const models = await store.listModels();
+      if ((cmd.opts() as { json?: boolean }).json) {
+        process.stdout.write(`${JSON.stringify(models.map(({ files: _f, ...m }) => m))}\n`);
+        return;
+      }
+      if (models.length === 0) {
+        process.stdout.write('no models yet: run `byner train`\n');
+        return;
+      }
+      const num = (x: unknown) => (Array.isArray(x) && x.length > 0 ? mean(x as number[]) : null);
+      const get = (o: unknown, ...path: string[]) =>
+        path.reduce<unknown>(
+          (v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined),
+          o,
+        );
+      process.stdout.write(
+        `${formatTable(
+          ['version', 'serving', 'created', 'ticks', 'test MSE', 'test acc', 'seasonal MSE', 'epochs'],
+          models.map((m) => [
+            m.version,
+            m.serving ? '*' : '',
+            m.created_at.toISOString().slice(0, 19).replace('T', ' '),
+            `${m.data_range.stream}:${m.data_range.from_seq}..${m.data_range.to_seq}`,
+            num(get(m.metrics, 'test', 'mse')),
+            num(get(m.metrics, 'test', 'accuracy')),
+            num(get(m.metrics, 'baselines', 'seasonal_naive', 'mse')),
+            (get(m.metrics, 'history', 'loss') as number[] | undefined)?.length ?? null,
+          ]),
+        )}\n`,
+      );
+    } finally {
+      await store.close();
+    }
+  });
+  return cmd;
+}

@@ -1,0 +1,103 @@
+// Min-max scaling of the 7 features to [0, 1], fitted on training rows only (the original fitted on all data:
+// leakage). `fitScaler` takes a Split's training part by design; serialisation is plain JSON for the registry.
+import { BynerError, describe } from '../errors.js';
+
+export interface ScalerJson {
+  kind: 'minmax';
+  min: number[];
+  max: number[];
+  /** Rows the scaler was fitted on (seq range of the training part), for the registry. */
+  fitted_rows: number;
+}
+
+export class MinMaxScaler {
+  private constructor(
+    readonly min: Float64Array,
+    readonly max: Float64Array,
+    readonly fittedRows: number,
+  ) {}
+
+  /** Fits on `rows` (R, F) in a flat array. Constant features scale by 1 (as scikit-learn does). */
+  static fit(rows: Float64Array, features: number): MinMaxScaler {
+    const n = rows.length / features;
+    if (!Number.isInteger(n) || n < 1) {
+      throw new BynerError('BYNER_SHAPE', 'scaler: cannot fit on these rows', {
+        expected: `a non-empty (R, ${features}) array`,
+        received: `${rows.length} values`,
+      });
+    }
+    const min = new Float64Array(features).fill(Number.POSITIVE_INFINITY);
+    const max = new Float64Array(features).fill(Number.NEGATIVE_INFINITY);
+    for (let r = 0; r < n; r++) {
+      for (let f = 0; f < features; f++) {
+        const v = rows[r * features + f];
+        if (!Number.isFinite(v)) {
+          throw new BynerError('BYNER_NOT_FINITE', `scaler: row ${r}, feature ${f} is not finite`, {
+            expected: 'finite numbers',
+            received: String(v),
+          });
+        }
+        if (v < min[f]) min[f] = v;
+        if (v > max[f]) max[f] = v;
+      }
+    }
+    return new MinMaxScaler(min, max, n);
+  }
+
+  static fromJSON(json: unknown): MinMaxScaler {
+    const j = json as Partial<ScalerJson> | null;
+    const ok =
+      j !== null &&
+      typeof j === 'object' &&
+      j.kind === 'minmax' &&
+      Array.isArray(j.min) &&
+      Array.isArray(j.max) &&
+      j.min.length === j.max.length &&
+      j.min.length > 0 &&
+      [...j.min, ...j.max].every(Number.isFinite);
+    if (!ok) {
+      throw new BynerError('BYNER_MODEL', 'invalid scaler in the model registry', {
+        expected: '{kind: "minmax", min: number[F], max: number[F]}',
+        received: describe(json),
+        hint: 'retrain the model (byner train) to store a valid scaler',
+      });
+    }
+    return new MinMaxScaler(Float64Array.from(j.min!), Float64Array.from(j.max!), j.fitted_rows ?? 0);
+  }
+
+  get features(): number {
+    return this.min.length;
+  }
+
+  toJSON(): ScalerJson {
+    return {
+      kind: 'minmax',
+      min: Array.from(this.min),
+      max: Array.from(this.max),
+      fitted_rows: this.fittedRows,
+    };
+  }
+
+  /** Scales one feature value (out-of-range values map outside [0, 1], as they should). */
+  scale(value: number, feature: number): number {
+    const range = this.max[feature] - this.min[feature];
+    return (value - this.min[feature]) / (range === 0 ? 1 : range);
+  }
+
+  /** Scales a flat (R, F) array into `out` (Float32 for the engine). */
+  transform(
+    rows: ArrayLike<number>,
+    out: Float32Array = new Float32Array(rows.length),
+    offset = 0,
+  ): Float32Array {
+    const F = this.min.length;
+    if (rows.length % F !== 0) {
+      throw new BynerError('BYNER_SHAPE', 'scaler: rows do not have the fitted feature count', {
+        expected: `a multiple of ${F} values`,
+        received: `${rows.length} values`,
+      });
+    }
+    for (let i = 0; i < rows.length; i++) out[offset + i] = this.scale(rows[i], i % F);
+    return out;
+  }
+}

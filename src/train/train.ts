@@ -1,0 +1,473 @@
+// The training job of SPEC §5-6 (the original's training.py, done right): seed ticks if the stream is empty,
+// leak-free windows and scaler, fit with checkpoints, evaluation against baselines, stored results, registry
+// entry, plots. Progress display and exit codes are the CLI's; the network itself is src/engine.
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  createModel,
+  type EpochEndInfo,
+  type FitHistory,
+  type LstmModel,
+  type ModelConfig,
+} from '../engine/index.js';
+import { BynerError } from '../errors.js';
+import {
+  type FeatureWindow,
+  type Forecaster,
+  NaiveForecaster,
+  SeasonalNaiveForecaster,
+} from '../features/forecaster.js';
+import { type HorizonMetrics, mean, scoreForecasts } from '../features/metrics.js';
+import { MinMaxScaler } from '../features/scaler.js';
+import {
+  buildWindows,
+  inputRows,
+  rawWindow,
+  type SplitFractions,
+  splitWindows,
+  targets,
+  tensors,
+  type WindowSet,
+} from '../features/windows.js';
+import { syntheticTicks } from '../indicators/ticks.js';
+import type { Logger } from '../log/logger.js';
+import { type JsonObject, type Store, seedTicks, type TrainingPrediction } from '../store/index.js';
+import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../ticks/generator.js';
+import { LstmForecaster } from './load.js';
+
+/** SPEC §2: the best possible average MSE / accuracy on the default synthetic source. */
+export const BAYES_LIMIT = { mse: 2.253, mae: 1.19, accuracy: 0.256 } as const;
+
+export interface FitSettings {
+  epochs: number;
+  batchSize: number;
+  patience: number;
+  learningRate: number;
+  workers?: number;
+}
+
+export interface TrainOptions {
+  stream: string;
+  /** Ticks generated when the stream is empty, and the number of latest ticks trained on. */
+  ticks: number;
+  source: SineSource;
+  model: Partial<ModelConfig>;
+  fit: FitSettings;
+  split: SplitFractions;
+  /** Season of the seasonal-naive baseline (ticks). */
+  season: number;
+  /** Folder for the PNG plots (train_output). Null: no plots. */
+  outputDir: string | null;
+  /** Folder for checkpoints (resume) and saved model files. */
+  workDir: string;
+  /** Continue the interrupted run whose checkpoint is in workDir. */
+  resume: boolean;
+  /** Serve the new model even when it is worse than the seasonal-naive baseline on validation. */
+  force: boolean;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_FIT: FitSettings = { epochs: 50, batchSize: 32, patience: 5, learningRate: 0.001 };
+
+export interface TrainHooks {
+  logger: Logger;
+  onSeedProgress?: (done: number, total: number) => void;
+  onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number }) => void;
+  onEpoch?: (info: {
+    epoch: number;
+    epochs: number;
+    loss: number;
+    valLoss?: number;
+    improved: boolean;
+  }) => void;
+}
+
+export interface MetricTriple {
+  mse: number[];
+  mae: number[];
+  accuracy: number[];
+}
+
+export interface TrainSummary {
+  model_version: string;
+  epochs: number;
+  seconds: number;
+  test: MetricTriple;
+  test_rounded: { mse: number[]; mae: number[] };
+  baselines: {
+    naive: MetricTriple & { mse_rounded: number[] };
+    seasonal_naive: MetricTriple & { mse_rounded: number[] };
+  };
+  validation: { model_mse: number; seasonal_naive_mse: number };
+  serving: boolean;
+  stopped_reason: FitHistory['stoppedReason'];
+  windows: { train: number; validation: number; test: number };
+  data_range: { stream: string; from_seq: number; to_seq: number };
+  plots: string[];
+}
+
+const triple = (m: HorizonMetrics): MetricTriple => ({ mse: m.mse, mae: m.mae, accuracy: m.accuracy });
+
+interface Checkpoint {
+  version: string;
+  config: JsonObject;
+  data_range: { stream: string; from_seq: number; to_seq: number };
+  epochsDone: number;
+  loss: number[];
+  valLoss: number[];
+  bestEpoch: number;
+  bestLoss: number;
+}
+
+/** Version names sort by creation time: lstm-20261127T180512Z (a suffix when two start in the same second). */
+export function newVersion(now = new Date()): string {
+  return `lstm-${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}`;
+}
+
+function isDefaultSource(s: SineSource): boolean {
+  return (
+    s.amplitude === DEFAULT_SOURCE.amplitude &&
+    s.frequency === DEFAULT_SOURCE.frequency &&
+    s.noise === DEFAULT_SOURCE.noise &&
+    s.bound === DEFAULT_SOURCE.bound
+  );
+}
+
+/** Forecasts of `f` for windows [from, to) of the set, from raw rows. */
+function forecastRange(f: Forecaster, set: WindowSet, [from, to]: [number, number]): number[][] {
+  const ws: FeatureWindow[] = [];
+  for (let w = from; w < to; w++) ws.push(rawWindow(set, w));
+  return f.forecast(ws);
+}
+
+function actualRange(set: WindowSet, [from, to]: [number, number]): number[][] {
+  const out: number[][] = [];
+  for (let w = from; w < to; w++) out.push(targets(set, w));
+  return out;
+}
+
+export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks): Promise<TrainSummary> {
+  const started = performance.now();
+  const { logger } = hooks;
+
+  // 1. Ticks: seed the stream like the original when it is empty.
+  const seeded = await seedTicks(store, {
+    stream: opts.stream,
+    count: opts.ticks,
+    makeTicks: (start, count) =>
+      syntheticTicks(opts.source, {
+        start,
+        count,
+        stream: opts.stream,
+        origin: new Date(Math.floor(Date.now() / 1000) * 1000 - (count - 1) * TICK_MS),
+      }),
+    onProgress: hooks.onSeedProgress,
+  });
+  if (seeded.seeded)
+    logger.info(`stored ${seeded.written} synthetic ticks in historical_data (stream "${opts.stream}")`);
+  else logger.info(`using stored ticks: ${seeded.reason.replace(/ \(use --append.*\)$/, '')}`);
+
+  const ticks = await store.lastTicks('historical_data', opts.stream, opts.ticks);
+  const modelConfig = { ...opts.model };
+  const window = modelConfig.window ?? 60;
+  const horizon = modelConfig.horizon ?? 5;
+  const set = buildWindows(ticks, window, horizon);
+  const split = splitWindows(set.count, opts.split);
+  const dataRange = {
+    stream: opts.stream,
+    from_seq: ticks[0]?.seq ?? 0,
+    to_seq: ticks[ticks.length - 1]?.seq ?? 0,
+  };
+  logger.info(
+    `${ticks.length} ticks (seq ${dataRange.from_seq}..${dataRange.to_seq}) → ${set.count} windows of ${window}×7: ` +
+      `train ${split.train[1] - split.train[0]}, validation ${split.validation[1] - split.validation[0]}, ` +
+      `test ${split.test[1] - split.test[0]}`,
+  );
+
+  // 2. Scaler on the training part only; tensors for the three parts.
+  const scaler = MinMaxScaler.fit(inputRows(set, split.train), 7);
+  const scale = (r: ArrayLike<number>, out: Float32Array, off: number) => scaler.transform(r, out, off);
+  const tr = tensors(set, split.train, scale);
+  const va = tensors(set, split.validation, scale);
+  const T3 = (t: { x: Float32Array; n: number }) => ({ data: t.x, shape: [t.n, window, 7] as const });
+  const T2 = (t: { y: Float32Array; n: number }) => ({ data: t.y, shape: [t.n, horizon] as const });
+
+  // 3. Model, resumed from a checkpoint when asked.
+  const ckptDir = join(opts.workDir, 'checkpoints', opts.stream);
+  const model = createModel({ ...modelConfig, features: 7 });
+  const runConfig: JsonObject = JSON.parse(
+    JSON.stringify({
+      model: model.config,
+      fit: opts.fit,
+      split: opts.split,
+      season: opts.season,
+      source: opts.source,
+    }),
+  );
+  let ckpt: Checkpoint | null = null;
+  if (opts.resume) {
+    ckpt = await readCheckpoint(ckptDir);
+    if (ckpt === null) {
+      throw new BynerError('BYNER_STATE', `no checkpoint to resume in ${ckptDir}`, {
+        expected: 'an interrupted `byner train` run of this stream',
+        received: 'no checkpoint.json',
+        hint: 'run `byner train` without --resume',
+      });
+    }
+    if (
+      JSON.stringify(ckpt.config) !== JSON.stringify(runConfig) ||
+      JSON.stringify(ckpt.data_range) !== JSON.stringify(dataRange)
+    ) {
+      throw new BynerError('BYNER_STATE', 'the checkpoint was made with other options or data', {
+        expected: `the options and data range of the interrupted run (${JSON.stringify(ckpt.data_range)})`,
+        received: `options ${JSON.stringify(runConfig)}, data ${JSON.stringify(dataRange)}`,
+        hint: 'rerun with the same options, or start afresh without --resume',
+      });
+    }
+    model.setWeights(await readWeights(join(ckptDir, 'current')));
+    logger.info(
+      `resuming ${ckpt.version} after epoch ${ckpt.epochsDone} (best so far: epoch ${ckpt.bestEpoch + 1})`,
+    );
+  }
+  const runVersion = ckpt?.version ?? (await uniqueVersion(store));
+  const before = ckpt ?? {
+    version: runVersion,
+    config: runConfig,
+    data_range: dataRange,
+    epochsDone: 0,
+    loss: [],
+    valLoss: [],
+    bestEpoch: -1,
+    bestLoss: Number.POSITIVE_INFINITY,
+  };
+  const sinceBest = before.bestEpoch < 0 ? 0 : before.epochsDone - 1 - before.bestEpoch;
+  const remainingEpochs = Math.max(0, opts.fit.epochs - before.epochsDone);
+  const remainingPatience = opts.fit.patience - sinceBest;
+
+  let history: FitHistory = {
+    loss: [],
+    valLoss: [],
+    bestEpoch: -1,
+    bestLoss: Number.POSITIVE_INFINITY,
+    monitor: 'val_loss',
+    stoppedReason: 'completed',
+    epochs: 0,
+  };
+  if (remainingEpochs > 0 && remainingPatience > 0 && !opts.signal?.aborted) {
+    const state = { ...before, loss: [...before.loss], valLoss: [...before.valLoss] };
+    history = await model.fit(
+      { data: tr.x, shape: [tr.n, window, 7] },
+      { data: tr.y, shape: [tr.n, horizon] },
+      {
+        epochs: remainingEpochs,
+        batchSize: opts.fit.batchSize,
+        patience: remainingPatience,
+        learningRate: opts.fit.learningRate,
+        validation: { x: T3(va), y: T2(va) },
+        workers: opts.fit.workers,
+        signal: opts.signal,
+        onBatchEnd: (b) => hooks.onBatch?.({ ...b, epoch: b.epoch + before.epochsDone }),
+        onEpochEnd: async (e: EpochEndInfo) => {
+          const epoch = e.epoch + before.epochsDone;
+          state.loss.push(e.loss);
+          state.valLoss.push(e.valLoss ?? Number.NaN);
+          state.epochsDone = epoch + 1;
+          const monitored = e.valLoss ?? e.loss;
+          const improved = Number.isFinite(monitored) && monitored < state.bestLoss;
+          if (improved) {
+            state.bestLoss = monitored;
+            state.bestEpoch = epoch;
+            await e.model.save(join(ckptDir, 'best'));
+          }
+          await e.model.save(join(ckptDir, 'current'));
+          await writeFile(join(ckptDir, 'checkpoint.json'), JSON.stringify(state));
+          hooks.onEpoch?.({ epoch, epochs: opts.fit.epochs, loss: e.loss, valLoss: e.valLoss, improved });
+        },
+      },
+    );
+  }
+  // The best epoch over the whole run (before and after a resume) is the model we keep.
+  const loss = [...before.loss, ...history.loss];
+  const valLoss = [...before.valLoss, ...history.valLoss];
+  const finalCkpt = await readCheckpoint(ckptDir);
+  const bestEpoch = finalCkpt?.bestEpoch ?? before.bestEpoch;
+  if (bestEpoch < 0) {
+    throw new BynerError('BYNER_MODEL', 'training produced no usable epoch', {
+      expected: 'at least one epoch with a finite loss',
+      received: `stopped: ${history.stoppedReason}`,
+      hint: 'lower --learning-rate, or check the data',
+    });
+  }
+  model.setWeights(await readWeights(join(ckptDir, 'best')));
+  const stoppedReason = history.stoppedReason;
+  if (stoppedReason === 'non-finite-loss')
+    logger.warn('training stopped on a NaN/Infinity loss; keeping the best epoch');
+  // An interrupted run registers its best epoch under a version of its own; --resume later finishes `version`.
+  const version = stoppedReason === 'aborted' ? `${runVersion}-partial-e${loss.length}` : runVersion;
+
+  // 4. Evaluation on test windows, with the baselines.
+  const lstm = new LstmForecaster(version, model, scaler);
+  const naive = new NaiveForecaster(horizon);
+  const seasonal = new SeasonalNaiveForecaster(horizon, opts.season);
+  const actualTest = actualRange(set, split.test);
+  const predTest = forecastRange(lstm, set, split.test);
+  const mTest = scoreForecasts(predTest, actualTest);
+  const mNaive = scoreForecasts(forecastRange(naive, set, split.test), actualTest);
+  const mSeasonal = scoreForecasts(forecastRange(seasonal, set, split.test), actualTest);
+  const actualVal = actualRange(set, split.validation);
+  const valModel = mean(scoreForecasts(forecastRange(lstm, set, split.validation), actualVal).mse);
+  const valSeasonal = mean(scoreForecasts(forecastRange(seasonal, set, split.validation), actualVal).mse);
+
+  const better = valModel < valSeasonal && stoppedReason !== 'non-finite-loss';
+  const serving = better || opts.force;
+  if (!better) {
+    logger.warn(
+      `THE LSTM IS WORSE THAN THE SEASONAL-NAIVE BASELINE on validation (MSE ${valModel.toFixed(3)} vs ` +
+        `${valSeasonal.toFixed(3)})${opts.force ? '; serving it anyway (--force)' : '; it is stored but NOT made the serving model (use --force)'}`,
+    );
+  }
+
+  // 5. Registry entry with the TF.js files, then predictions and metrics.
+  const modelDir = join(opts.workDir, 'models', version);
+  await model.save(modelDir);
+  const artifact: Record<string, Uint8Array> = {};
+  for (const name of await readdir(modelDir))
+    artifact[name] = new Uint8Array(await readFile(join(modelDir, name)));
+  const seconds = (performance.now() - started) / 1000;
+  const baselineJson = (m: HorizonMetrics) => ({
+    ...triple(m),
+    mse_rounded: m.mse_rounded,
+    mae_rounded: m.mae_rounded,
+  });
+  const metricsJson = {
+    test: triple(mTest),
+    test_rounded: { mse: mTest.mse_rounded, mae: mTest.mae_rounded },
+    baselines: { naive: baselineJson(mNaive), seasonal_naive: baselineJson(mSeasonal) },
+    validation: { model_mse: valModel, seasonal_naive_mse: valSeasonal },
+    history: { loss, val_loss: valLoss, best_epoch: bestEpoch, stopped_reason: stoppedReason },
+  };
+  await store.saveModel({
+    version,
+    created_at: new Date(),
+    config: runConfig,
+    scaler: scaler.toJSON() as unknown as JsonObject,
+    metrics: JSON.parse(JSON.stringify(metricsJson)),
+    data_range: dataRange,
+    serving,
+    artifact,
+  });
+  const windowTick = (w: number) => ticks[ticks.length - set.seqs.length + w + window - 1];
+  const preds: TrainingPrediction[] = predTest.map((p, i) => ({
+    timestamp: windowTick(split.test[0] + i).timestamp,
+    input_sequence: rawWindow(set, split.test[0] + i),
+    true_next_sequence: actualTest[i],
+    predicted_next_sequence: p,
+    model_version: version,
+  }));
+  for (let i = 0; i < preds.length; i += 500) await store.writeTrainingPredictions(preds.slice(i, i + 500));
+  const counts = {
+    train: split.train[1] - split.train[0],
+    validation: split.validation[1] - split.validation[0],
+    test: split.test[1] - split.test[0],
+  };
+  await store.writeMetrics('tr_metrics', [
+    {
+      timestamp: new Date(),
+      metrics: {
+        mse: mTest.mse,
+        mae: mTest.mae,
+        accuracy: mTest.accuracy,
+        mse_rounded: mTest.mse_rounded,
+        mae_rounded: mTest.mae_rounded,
+      },
+      forecast_horizon: horizon,
+      model_version: version,
+      baselines: JSON.parse(JSON.stringify(metricsJson.baselines)),
+      counts,
+      epochs: loss.length,
+      best_epoch: bestEpoch + 1,
+      seconds,
+      serving,
+    },
+  ]);
+  await store.flush();
+
+  // 6. Plots.
+  const plots: string[] = [];
+  if (opts.outputDir !== null) {
+    const { plotForecasts, plotLossCurve, plotHorizonErrors } = await import('./plots.js');
+    const picks = [0, 1, 2, 3, 4].map((k) => Math.floor((k * (counts.test - 1)) / 4));
+    plots.push(
+      await plotForecasts(
+        join(opts.outputDir, 'multi_step_forecasts.png'),
+        picks.map((i) => ({
+          history: rawWindow(set, split.test[0] + i)
+            .slice(-20)
+            .map((r) => r[0]),
+          actual: actualTest[i],
+          predicted: predTest[i],
+          label: `test window ${i + 1} (seq ${windowTick(split.test[0] + i).seq})`,
+        })),
+      ),
+      await plotLossCurve(join(opts.outputDir, 'loss_curve.png'), {
+        loss,
+        val_loss: valLoss,
+        bestEpoch: bestEpoch + 1,
+      }),
+      await plotHorizonErrors(
+        join(opts.outputDir, 'horizon_errors.png'),
+        [
+          { model: `LSTM ${version}`, mse: mTest.mse },
+          { model: 'naive (last value)', mse: mNaive.mse },
+          { model: `seasonal naive (season ${opts.season})`, mse: mSeasonal.mse },
+        ],
+        isDefaultSource(opts.source) ? BAYES_LIMIT.mse : undefined,
+      ),
+    );
+  }
+  if (stoppedReason !== 'aborted') await rm(ckptDir, { recursive: true, force: true });
+
+  return {
+    model_version: version,
+    epochs: loss.length,
+    seconds: (performance.now() - started) / 1000,
+    test: triple(mTest),
+    test_rounded: { mse: mTest.mse_rounded, mae: mTest.mae_rounded },
+    baselines: metricsJson.baselines,
+    validation: metricsJson.validation,
+    serving,
+    stopped_reason: stoppedReason,
+    windows: counts,
+    data_range: dataRange,
+    plots,
+  };
+}
+
+async function uniqueVersion(store: Store): Promise<string> {
+  const taken = new Set((await store.listModels()).map((m) => m.version));
+  const base = newVersion();
+  let v = base;
+  for (let k = 2; taken.has(v); k++) v = `${base}-${k}`;
+  return v;
+}
+
+async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as Checkpoint;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new BynerError('BYNER_STATE', `unreadable checkpoint in ${dir}`, {
+      expected: 'checkpoint.json written by byner train',
+      received: (e as Error).message,
+      hint: `delete ${dir} and train without --resume`,
+    });
+  }
+}
+
+async function readWeights(dir: string): Promise<ReturnType<LstmModel['getWeights']>> {
+  const { loadModel } = await import('../engine/index.js');
+  return (await loadModel(dir)).getWeights();
+}
