@@ -8,6 +8,8 @@ import { dbCommand } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
 import { indicatorsCommand } from './commands/indicators.js';
+import { inferCommand } from './commands/infer.js';
+import { serveCommand } from './commands/serve.js';
 import { modelsCommand, trainCommand } from './commands/train.js';
 import { GLOBAL_SETTINGS } from './context.js';
 import { addSettings } from './options.js';
@@ -25,7 +27,17 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   addSettings(program, GLOBAL_SETTINGS);
-  for (const add of [generateCommand, indicatorsCommand, trainCommand, modelsCommand, dbCommand, demoCommand]) add(program).exitOverride();
+  for (const add of [
+    generateCommand,
+    indicatorsCommand,
+    trainCommand,
+    modelsCommand,
+    dbCommand,
+    serveCommand,
+    inferCommand,
+    demoCommand,
+  ])
+    add(program).exitOverride();
   return program;
 }
 

@@ -228,6 +228,7 @@ export function modelsCommand(program: Command): Command {
         process.stdout.write('no models yet: run `byner train`\n');
         return;
       }
+      const pct = (x: number | null) => (x === null ? null : `${(100 * x).toFixed(1)}%`);
       const num = (x: unknown) => (Array.isArray(x) && x.length > 0 ? mean(x as number[]) : null);
       const get = (o: unknown, ...path: string[]) =>
         path.reduce<unknown>(
@@ -243,7 +244,7 @@ export function modelsCommand(program: Command): Command {
             m.created_at.toISOString().slice(0, 19).replace('T', ' '),
             `${m.data_range.stream}:${m.data_range.from_seq}..${m.data_range.to_seq}`,
             num(get(m.metrics, 'test', 'mse')),
-            num(get(m.metrics, 'test', 'accuracy')),
+            pct(num(get(m.metrics, 'test', 'accuracy'))),
             num(get(m.metrics, 'baselines', 'seasonal_naive', 'mse')),
             (get(m.metrics, 'history', 'loss') as number[] | undefined)?.length ?? null,
           ]),

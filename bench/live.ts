@@ -1,0 +1,198 @@
+// `npm run bench:live [-- --json] [-- --ticks N] [-- --clients N] [-- --seconds S]`: in one run, replay throughput
+// tick → forecast → stored and scored (embedded store, and FerretDB when installed), and SSE fan-out delivery lag
+// with N clients at 10 ticks/s. The server runs as a child process (`byner serve`), so that it has its own core.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import os from 'node:os';
+import { join } from 'node:path';
+import { SeasonalNaiveForecaster } from '../src/features/forecaster.js';
+import { syntheticTicks } from '../src/indicators/ticks.js';
+import { runInference } from '../src/infer/runner.js';
+import { openStore, type StoreOptions, seedTicks } from '../src/store/index.js';
+import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
+import { ROOT } from '../test/helpers/cli.js';
+import { findFerretDB, freePort, startFerretDB } from '../test/helpers/ferretdb.js';
+import { tempDir } from '../test/live-helpers.js';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const arg = (name: string, fallback: number) =>
+  args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback;
+const N = arg('--ticks', 20_000);
+const CLIENTS = arg('--clients', 1000);
+const SECONDS = arg('--seconds', 10);
+const log = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
+
+function serve(port: number, dataDir: string, interval: number): Promise<ChildProcess> {
+  const main = join(ROOT, 'src', 'cli', 'main.ts');
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      main,
+      'serve',
+      '--port',
+      String(port),
+      '--interval',
+      String(interval),
+      '--data-dir',
+      dataDir,
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, BYNER_LOG_DIR: 'none', BYNER_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (d) => String(d).includes('streaming on') && resolve(child));
+    child.once('exit', (code) => reject(new Error(`byner serve exited with ${code}`)));
+  });
+}
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+
+/** CPU seconds (user + system) of a process, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** Seeds N ticks, serves them, and times a client replaying them all (Last-Event-ID 0) into `clientStore`. */
+async function replay(clientStore: StoreOptions, label: string): Promise<number> {
+  const dir = tempDir('byner-bench-live-');
+  try {
+    const seed = await openStore({ dataDir: join(dir.path, 'server') });
+    await seedTicks(seed, {
+      stream: 'synthetic',
+      count: N,
+      makeTicks: (start, count) =>
+        syntheticTicks(DEFAULT_SOURCE, { start, count, origin: new Date(Date.UTC(2026, 0, 1)) }),
+    });
+    await seed.close();
+    const port = await freePort();
+    const child = await serve(port, join(dir.path, 'server'), 3_600_000);
+    const store = await openStore(clientStore.mongoUri ? clientStore : { dataDir: join(dir.path, 'client') });
+    try {
+      const t0 = performance.now();
+      const run = runInference({
+        url: `http://127.0.0.1:${port}/realtime_data`,
+        store,
+        forecaster: new SeasonalNaiveForecaster(5, 10),
+        startAfter: 0,
+        out: null,
+      });
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (run.stats.accepted >= N - 1) {
+            clearInterval(timer);
+            resolve();
+          }
+        }, 2);
+      });
+      const stats = await run.stop(); // everything stored and flushed
+      const rate = (N - 1) / ((performance.now() - t0) / 1000);
+      log(
+        `replay ${label}: ${N - 1} ticks → ${stats.forecasts} forecasts, ${stats.scored} scores, ` +
+          `${stats.writes.metrics} metrics docs in ${(((N - 1) / rate) * 1000).toFixed(0)} ms = ${Math.round(rate)} ticks/s`,
+      );
+      return rate;
+    } finally {
+      await store.close();
+      await stop(child);
+    }
+  } finally {
+    dir.remove();
+  }
+}
+
+const MARK = Buffer.from('"timestamp":"');
+
+/** CLIENTS event streams on a server making 10 ticks/s; lag = arrival − the tick's timestamp. */
+async function fanout(): Promise<{ p50: number; p99: number; max: number; cpu: number; events: number }> {
+  const dir = tempDir('byner-bench-fanout-');
+  const port = await freePort();
+  const child = await serve(port, dir.path, 100);
+  const lags: number[] = [];
+  let measuring = false;
+  const reqs: ReturnType<typeof request>[] = [];
+  try {
+    await Promise.all(
+      Array.from(
+        { length: CLIENTS },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const req = request(`http://127.0.0.1:${port}/realtime_data`, { agent: false }, (res) => {
+              res.on('data', (chunk: Buffer) => {
+                const now = Date.now();
+                if (!measuring) return;
+                // Cheap scan (no decoding, no regex): the client's own cost is part of the measured lag.
+                for (let i = chunk.indexOf(MARK); i >= 0; i = chunk.indexOf(MARK, i + 1)) {
+                  const at = i + MARK.length;
+                  lags.push(now - Date.parse(chunk.toString('latin1', at, at + 24)));
+                }
+              });
+              res.on('error', () => {});
+              resolve();
+            });
+            req.on('error', reject);
+            req.end();
+            reqs.push(req);
+          }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    measuring = true;
+    const cpu0 = cpuSeconds(child.pid!);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    measuring = false;
+    const cpu = (cpuSeconds(child.pid!) - cpu0) / ((performance.now() - t0) / 1000);
+    lags.sort((a, b) => a - b);
+    const q = (p: number) => lags[Math.min(lags.length - 1, Math.floor(p * lags.length))] ?? Number.NaN;
+    return { p50: q(0.5), p99: q(0.99), max: lags[lags.length - 1], cpu, events: lags.length };
+  } finally {
+    for (const r of reqs) r.destroy();
+    await stop(child);
+    dir.remove();
+  }
+}
+
+const embedded = await replay({}, 'embedded store');
+let mongo: number | null = null;
+const ferret = findFerretDB();
+if ('path' in ferret) {
+  const db = await startFerretDB();
+  try {
+    mongo = await replay({ mongoUri: db.uri, dbName: 'byner_bench' }, 'FerretDB');
+  } finally {
+    await db.stop();
+  }
+} else log(`replay FerretDB: skipped (${ferret.reason})`);
+const f = await fanout();
+log(
+  `fan-out: ${CLIENTS} clients at 10 ticks/s for ${SECONDS} s: ${f.events} events, delivery lag p50 ${f.p50} ms, ` +
+    `p99 ${f.p99} ms, max ${f.max} ms; server CPU ${(f.cpu * 100).toFixed(0)}% of one core`,
+);
+if (json) {
+  process.stdout.write(
+    `${JSON.stringify({
+      replay_ticks: N - 1,
+      replay_ticks_per_s_embedded: Math.round(embedded),
+      replay_ticks_per_s_mongo: mongo === null ? null : Math.round(mongo),
+      fanout_clients: CLIENTS,
+      fanout_p50_ms: f.p50,
+      fanout_p99_ms: f.p99,
+      fanout_max_ms: f.max,
+      fanout_server_cpu: Number(f.cpu.toFixed(3)),
+      cpus: os.cpus().length,
+      node: process.version,
+    })}\n`,
+  );
+}

@@ -1,0 +1,109 @@
+// The JSON the dashboard reads from `byner serve` (src/stream/server.ts, src/dashboard/routes.ts), checked at
+// the boundary: the page draws only finite numbers. Fetching and drawing are app.ts's business.
+
+export interface LiveTick {
+  seq: number;
+  price: number;
+  timestamp: string;
+  stream: string;
+}
+
+export interface LiveForecast {
+  seq: number;
+  forecast: number[];
+  model_version: string;
+  timestamp: string;
+}
+
+export type PerHorizon = (number | null)[];
+
+export interface LiveMetrics {
+  timestamp: string;
+  model_version: string;
+  last_seq: number | null;
+  window: number | null;
+  scored: number[];
+  metrics: Record<string, PerHorizon>;
+}
+
+export interface TripleJson {
+  mse?: number[];
+  mae?: number[];
+  accuracy?: number[];
+}
+
+export interface ModelInfo {
+  version: string | null;
+  kind: 'baseline' | 'registry' | 'unknown' | 'none';
+  model: PublicModelJson | null;
+  serving: PublicModelJson | null;
+}
+
+export interface PublicModelJson {
+  version: string;
+  created_at: string;
+  serving: boolean;
+  data_range?: { stream: string; from_seq: number; to_seq: number };
+  metrics: { test?: TripleJson; baselines?: { naive?: TripleJson; seasonal_naive?: TripleJson } };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** One tick of `/realtime_data` or `/api/ticks`, or null when unusable. */
+export function parseTick(value: unknown): LiveTick | null {
+  if (!isRecord(value) || !isSeq(value.seq) || !isFiniteNumber(value.price)) return null;
+  return {
+    seq: value.seq,
+    price: value.price,
+    timestamp: typeof value.timestamp === 'string' ? value.timestamp : '',
+    stream: typeof value.stream === 'string' ? value.stream : '',
+  };
+}
+
+export function parseForecast(value: unknown): LiveForecast | null {
+  if (!isRecord(value) || !isSeq(value.seq) || !Array.isArray(value.forecast)) return null;
+  if (value.forecast.length === 0 || !value.forecast.every(isFiniteNumber)) return null;
+  return {
+    seq: value.seq,
+    forecast: value.forecast,
+    model_version: typeof value.model_version === 'string' ? value.model_version : '',
+    timestamp: typeof value.timestamp === 'string' ? value.timestamp : '',
+  };
+}
+
+export function parseMetrics(value: unknown): LiveMetrics | null {
+  if (!isRecord(value) || !isRecord(value.metrics) || typeof value.timestamp !== 'string') return null;
+  const metrics: Record<string, PerHorizon> = {};
+  for (const [name, xs] of Object.entries(value.metrics)) {
+    if (Array.isArray(xs)) metrics[name] = xs.map((x) => (isFiniteNumber(x) ? x : null));
+  }
+  return {
+    timestamp: value.timestamp,
+    model_version: typeof value.model_version === 'string' ? value.model_version : '',
+    last_seq: isSeq(value.last_seq) ? value.last_seq : null,
+    window: isSeq(value.window) ? value.window : null,
+    scored: Array.isArray(value.scored) ? value.scored.map((x) => (isFiniteNumber(x) ? x : 0)) : [],
+    metrics,
+  };
+}
+
+/** GETs JSON from the page's own server; throws with the status on anything but 200. */
+export async function getJson(path: string, signal?: AbortSignal): Promise<unknown> {
+  const res = await fetch(path, { headers: { accept: 'application/json' }, signal });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
+/** A list field of a REST answer (`{ticks: [...]}`) parsed item by item; unusable items are dropped. */
+export function listOf<T>(body: unknown, field: string, parse: (v: unknown) => T | null): T[] {
+  const xs = isRecord(body) ? body[field] : undefined;
+  if (!Array.isArray(xs)) return [];
+  const out: T[] = [];
+  for (const x of xs) {
+    const v = parse(x);
+    if (v !== null) out.push(v);
+  }
+  return out;
+}

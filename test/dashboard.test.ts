@@ -1,0 +1,283 @@
+// The live dashboard end to end: `byner serve` (in-process, with the dashboard plugin) and live inference
+// with the seasonal-naive baseline on a temporary store at 100 ticks/s, the page in Debian's Chromium
+// through playwright-core. Checks the shown numbers against the REST API, a clean console, bounded drawing,
+// a narrow window, and saves docs/dashboard.png (the README's screenshot). Skips loudly without Chromium.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { registerDashboard } from '../src/dashboard/routes.js';
+import { formatPrice } from '../src/dashboard/web/format.js';
+import { SeasonalNaiveForecaster } from '../src/features/forecaster.js';
+import { type InferenceRun, runInference } from '../src/infer/runner.js';
+import { openStore } from '../src/store/index.js';
+import type { Store } from '../src/store/types.js';
+import { type RunningServer, startServer } from '../src/stream/server.js';
+import { ROOT } from './helpers/cli.js';
+import { sleep, tempDir } from './live-helpers.js';
+
+const CHROMIUM = process.env.BYNER_CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOT = `${ROOT}/docs/dashboard.png`;
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does)`;
+if (skip) console.error(`SKIPPING the dashboard browser test: ${skip}`);
+
+interface Shown {
+  price: { text: string; value: string; seq: string };
+  forecastSeq: string;
+  forecast: { text: string; value: string }[];
+  state: string;
+  rate: number;
+  gaps: string;
+  points: number;
+  renders: number;
+}
+
+/** Reads what the page shows, in one synchronous pass (a string: tsx's helpers do not exist in the page). */
+const READ_PAGE = `(() => {
+  const q = (id) => document.querySelector('[data-testid="' + id + '"]');
+  const cell = (id) => ({ text: q(id).textContent, value: q(id).dataset.value });
+  return {
+    price: { ...cell('last-price'), seq: q('last-price').dataset.seq },
+    forecastSeq: q('forecast').dataset.seq,
+    forecast: [1, 2, 3, 4, 5].map((k) => cell('forecast-' + k)),
+    state: q('stream-state').dataset.state,
+    rate: Number(q('tick-rate').textContent),
+    gaps: q('gaps').textContent,
+    points: Number(q('price-chart').dataset.points),
+    renders: Number(q('price-chart').dataset.renders),
+  };
+})()`;
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200, `${url} answered ${res.status}`);
+  return (await res.json()) as T;
+}
+
+describe('dashboard routes', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: Store;
+  let server: RunningServer;
+  before(async () => {
+    dir = tempDir('byner-dash-routes-');
+    store = await openStore({ dataDir: dir.path });
+    server = await startServer({ port: 0, store, intervalMs: 60_000, routes: [registerDashboard] });
+  });
+  after(async () => {
+    await server.close();
+    await store.close();
+    dir.remove();
+  });
+
+  it('serves the page and its hashed assets with content types, caching and a CSP', async () => {
+    const page = await fetch(`${server.url}/`);
+    assert.equal(page.status, 200, 'is the dashboard built? run npm run build');
+    assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.equal(page.headers.get('cache-control'), 'no-cache');
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    const html = await page.text();
+    const assets = [...html.matchAll(/\/assets\/(app-[A-Z0-9]{8}\.(?:js|css))/g)].map((m) => m[1]);
+    assert.equal(assets.length, 2, html);
+    for (const name of assets) {
+      const res = await fetch(`${server.url}/assets/${name}`);
+      assert.equal(res.status, 200);
+      assert.match(
+        res.headers.get('content-type') ?? '',
+        name.endsWith('.js') ? /^text\/javascript/ : /^text\/css/,
+      );
+      assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+      assert.ok((await res.arrayBuffer()).byteLength > 1000);
+    }
+    assert.ok(assets.some((a) => a.endsWith('.css')));
+  });
+
+  it('answers 404 for unknown assets and 400 for bad parameters', async () => {
+    for (const path of ['/assets/app.js', '/assets/..%2Fpackage.json', '/assets/app-AAAAAAAA.js']) {
+      assert.equal((await fetch(`${server.url}${path}`)).status, 404, path);
+    }
+    for (const path of ['/?x=1', '/api/dashboard/model?version=a%2Fb', '/api/dashboard/model?other=1']) {
+      const res = await fetch(`${server.url}${path}`);
+      assert.equal(res.status, 400, path);
+      assert.ok(((await res.json()) as { expected?: string }).expected, path);
+    }
+  });
+
+  it('describes the model behind a version: baseline, unknown, none serving, or a registry entry', async () => {
+    const base = await getJson<{ kind: string; model: unknown }>(
+      `${server.url}/api/dashboard/model?version=seasonal_naive`,
+    );
+    assert.deepEqual(base, { version: 'seasonal_naive', kind: 'baseline', model: null, serving: null });
+    const unknown = await getJson<{ kind: string }>(`${server.url}/api/dashboard/model?version=v9`);
+    assert.equal(unknown.kind, 'unknown');
+    const none = await getJson<{ kind: string }>(`${server.url}/api/dashboard/model`);
+    assert.equal(none.kind, 'none');
+    const test = { mse: [1, 2, 3, 4, 5], mae: [1, 1, 1, 1, 1], accuracy: [0.5, 0.4, 0.3, 0.2, 0.1] };
+    await store.saveModel({
+      version: 'v-dash',
+      created_at: new Date(),
+      config: {},
+      scaler: { secret: 'not for the page' },
+      metrics: { test, baselines: { naive: test, seasonal_naive: test } },
+      data_range: { stream: 'synthetic', from_seq: 0, to_seq: 999 },
+      serving: true,
+      artifact: { 'model.json': new Uint8Array([123, 125]) },
+    });
+    const trained = await getJson<Record<string, unknown>>(
+      `${server.url}/api/dashboard/model?version=v-dash`,
+    );
+    assert.equal(trained.kind, 'registry');
+    assert.deepEqual((trained.model as { metrics: unknown }).metrics, {
+      test,
+      baselines: { naive: test, seasonal_naive: test },
+    });
+    assert.equal(trained.serving, null, 'the serving model is the one asked for');
+    assert.ok(!JSON.stringify(trained).includes('secret'), 'no scaler, config or files on the page');
+    const beside = await getJson<{ serving: { version: string } }>(
+      `${server.url}/api/dashboard/model?version=seasonal_naive`,
+    );
+    assert.equal(beside.serving.version, 'v-dash');
+  });
+});
+
+describe('dashboard in Chromium', { skip }, () => {
+  let dir: ReturnType<typeof tempDir>;
+  let profile: ReturnType<typeof tempDir>;
+  let store: Store;
+  let server: RunningServer;
+  let run: InferenceRun;
+  let context: BrowserContext;
+  let page: Page;
+  const errors: string[] = [];
+
+  before(async () => {
+    dir = tempDir('byner-dash-');
+    profile = tempDir('byner-chromium-');
+    store = await openStore({ dataDir: dir.path });
+    // 100 ticks/s: the fast end of the issue; the seasonal-naive baseline needs no training.
+    server = await startServer({ port: 0, store, intervalMs: 10, routes: [registerDashboard] });
+    run = runInference({
+      url: `${server.url}/realtime_data`,
+      store,
+      forecaster: new SeasonalNaiveForecaster(5, 10),
+      out: null,
+      resume: false,
+    });
+    context = await chromium.launchPersistentContext(profile.path, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' || msg.type() === 'warning')
+        errors.push(`console.${msg.type()}: ${msg.text()}`);
+    });
+    page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+    page.on('requestfailed', (r) => {
+      // The page's own EventSource is cut when the test closes the browser; anything else is a failure.
+      if (!r.url().endsWith('/realtime_data'))
+        errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+    });
+  });
+
+  after(async () => {
+    await context?.close();
+    await run?.stop();
+    await server?.close();
+    await store?.close();
+    dir?.remove();
+    profile?.remove();
+  });
+
+  it('shows live ticks, the latest forecast and metrics equal to the API, with a clean console', async () => {
+    await page.goto(`${server.url}/`);
+    await page.waitForFunction(
+      () => {
+        const seq = document.querySelector<HTMLElement>('[data-testid="forecast"]')?.dataset.seq;
+        const mse = document.querySelector('[data-testid="metrics"] tbody tr td')?.textContent;
+        const version = document.querySelector('[data-testid="model-version"]')?.textContent;
+        return Boolean(seq) && mse !== undefined && mse !== '—' && version === 'seasonal_naive';
+      },
+      undefined,
+      { timeout: 20_000 },
+    );
+    await sleep(1500); // let a second or two of 100 ticks/s go by: the page must keep up, drawing per frame
+
+    // One synchronous read of the page: every value below belongs to the same moment.
+    const shown = (await page.evaluate(READ_PAGE)) as Shown;
+    assert.deepEqual(errors, []);
+    const head = server.headSeq();
+    const lastForecast = (
+      await getJson<{ forecasts: { seq: number; forecast: number[] }[] }>(
+        `${server.url}/api/forecasts/latest`,
+      )
+    ).forecasts[0];
+
+    // The last price: the tick of that seq, as the API has it; and the page is at most ~1 s behind the head.
+    const seq = Number(shown.price.seq);
+    const { ticks } = await getJson<{ ticks: { seq: number; price: number }[] }>(
+      `${server.url}/api/ticks?after=${seq - 1}&limit=1`,
+    );
+    assert.equal(ticks[0].seq, seq);
+    assert.equal(Number(shown.price.value), ticks[0].price);
+    assert.equal(shown.price.text, formatPrice(ticks[0].price));
+    assert.ok(head - seq <= 100, `page shows seq ${seq}, server head ${head}`);
+
+    // The forecast: the stored one of that seq, value for value; at most ~1 s behind the newest stored one.
+    const fSeq = Number(shown.forecastSeq);
+    const { forecasts } = await getJson<{ forecasts: { seq: number; forecast: number[] }[] }>(
+      `${server.url}/api/forecasts/latest?limit=1000`,
+    );
+    const stored = forecasts.find((f) => f.seq === fSeq);
+    assert.ok(stored, `forecast after seq ${fSeq} is not among the stored ones`);
+    assert.deepEqual(
+      shown.forecast.map((f) => Number(f.value)),
+      stored.forecast,
+    );
+    assert.deepEqual(
+      shown.forecast.map((f) => f.text),
+      stored.forecast.map((v) => formatPrice(v)),
+    );
+    assert.ok(
+      lastForecast.seq - fSeq <= 100,
+      `page shows forecast ${fSeq}, newest stored ${lastForecast.seq}`,
+    );
+
+    // Status and drawing: connected, no gaps, ticks/s measured, bounded points, fewer redraws than ticks.
+    assert.equal(shown.state, 'connected');
+    assert.equal(shown.gaps, '0');
+    assert.ok(shown.rate >= 20, `ticks/s shown: ${shown.rate}`);
+    assert.ok(shown.points > 0 && shown.points <= 125, `points on the price chart: ${shown.points}`);
+    assert.ok(shown.renders < seq, `renders ${shown.renders} vs ${seq} ticks: redraws must be coalesced`);
+    console.error(
+      `dashboard: seq ${seq} (head ${head}), forecast ${fSeq} (newest ${lastForecast.seq}), ` +
+        `${shown.rate} ticks/s shown, ${shown.renders} redraws, ${shown.points} points`,
+    );
+
+    await page.screenshot({ path: SCREENSHOT });
+    assert.deepEqual(errors, []);
+  });
+
+  it('fits a narrow window: no horizontal scrolling, charts as wide as the window', async () => {
+    await page.setViewportSize({ width: 480, height: 900 });
+    await sleep(300);
+    const m = (await page.evaluate(`({
+      scroll: document.documentElement.scrollWidth,
+      client: document.documentElement.clientWidth,
+      charts: [...document.querySelectorAll('.uplot')].map((e) => e.getBoundingClientRect().right),
+    })`)) as { scroll: number; client: number; charts: number[] };
+    assert.ok(m.scroll <= m.client, `page is ${m.scroll} px wide in a ${m.client} px window`);
+    for (const right of m.charts) assert.ok(right <= m.client, `a chart ends at ${right} px`);
+    assert.deepEqual(errors, []);
+  });
+});

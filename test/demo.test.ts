@@ -1,0 +1,54 @@
+// `byner demo` (npm start) as a newcomer runs it: live forecasts in the terminal within seconds (the baseline
+// serves while the LSTM trains in a child process), the dashboard URL printed, Ctrl-C stopping everything cleanly.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT } from './helpers/cli.js';
+
+describe('byner demo', () => {
+  it('prints the dashboard URL and live forecasts at once, serves the page, and stops cleanly on SIGINT', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-demo-'));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        import.meta.resolve('tsx'),
+        join(ROOT, 'src/cli/main.ts'),
+        'demo',
+        '--port',
+        '0',
+        '--ticks',
+        '2000',
+      ],
+      { cwd: dir, env: { ...process.env, BYNER_DATA_DIR: join(dir, 'data'), BYNER_LOG_DIR: 'none' } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const started = Date.now();
+    while (!/forecast \[/.test(stdout) && Date.now() - started < 60_000 && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    assert.match(stdout, /forecast \[/, `no forecast after ${seconds} s\n${stderr}`);
+    console.log(`  first live forecast after ${seconds.toFixed(1)} s`);
+    const url = /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1];
+    assert.ok(url, stderr);
+    assert.match(stderr, /forecasting with seasonal_naive/);
+    assert.match(stderr, /training one in the background/);
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /byner/);
+    const forecasts = (await (await fetch(`${url}/api/forecasts/latest`)).json()) as { forecasts: unknown[] };
+    assert.equal(forecasts.forecasts.length, 1);
+    child.kill('SIGINT');
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
+    assert.equal(code, 0, stderr.slice(-2000));
+    assert.match(stderr, /SIGINT: stopping/);
+  });
+});

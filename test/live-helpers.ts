@@ -1,0 +1,70 @@
+// Helpers of the live suites (test/live-*.test.ts): a raw SSE reader over node:http that keeps the exact body
+// bytes, and temp dirs. Parsing for assertions uses eventsource-parser, like the real client.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+
+export interface SseRead {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body exactly as received (de-chunked). */
+  raw: string;
+  events: EventSourceMessage[];
+  /** True when the server ended the body cleanly (not aborted). */
+  ended: boolean;
+}
+
+/**
+ * GETs `url` and reads until `until(events)` holds (then aborts), the server ends the body, or `timeoutMs` passes.
+ */
+export function readSse(
+  url: string,
+  options: {
+    lastEventId?: string;
+    until?: (events: EventSourceMessage[], raw: string) => boolean;
+    timeoutMs?: number;
+  } = {},
+): Promise<SseRead> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId;
+    const req = request(url, { headers, agent: false });
+    const out: SseRead = { status: 0, headers: {}, raw: '', events: [], ended: false };
+    const parser = createParser({ onEvent: (e) => out.events.push(e) });
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve(out);
+    };
+    const timer = setTimeout(finish, options.timeoutMs ?? 10_000);
+    req.on('response', (res) => {
+      out.status = res.statusCode ?? 0;
+      out.headers = res.headers;
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        out.raw += chunk;
+        if (out.status === 200) parser.feed(chunk);
+        if (options.until?.(out.events, out.raw)) finish();
+      });
+      res.on('end', () => {
+        out.ended = true;
+        finish();
+      });
+      res.on('error', () => finish());
+    });
+    req.on('error', (e) => (settled ? undefined : reject(e)));
+    req.end();
+  });
+}
+
+export function tempDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
