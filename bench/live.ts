@@ -6,12 +6,16 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
-import { SeasonalNaiveForecaster } from '../src/features/forecaster.js';
+import { createModel } from '../src/engine/index.js';
+import { type Forecaster, SeasonalNaiveForecaster } from '../src/features/forecaster.js';
+import { MinMaxScaler } from '../src/features/scaler.js';
+import { buildWindows } from '../src/features/windows.js';
 import { syntheticTicks } from '../src/indicators/ticks.js';
 import { runInference } from '../src/infer/runner.js';
 import { openStore, type StoreOptions, seedTicks } from '../src/store/index.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
-import { ROOT } from '../test/helpers/cli.js';
+import { LstmForecaster } from '../src/train/load.js';
+import { childEnv, ROOT } from '../test/helpers/cli.js';
 import { findFerretDB, freePort, startFerretDB } from '../test/helpers/ferretdb.js';
 import { tempDir } from '../test/live-helpers.js';
 
@@ -42,7 +46,7 @@ function serve(port: number, dataDir: string, interval: number): Promise<ChildPr
     ],
     {
       cwd: ROOT,
-      env: { ...process.env, BYNER_LOG_DIR: 'none', BYNER_LOG_LEVEL: 'warn' },
+      env: childEnv({ BYNER_LOG_LEVEL: 'warn' }),
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -65,7 +69,11 @@ function cpuSeconds(pid: number): number {
 }
 
 /** Seeds N ticks, serves them, and times a client replaying them all (Last-Event-ID 0) into `clientStore`. */
-async function replay(clientStore: StoreOptions, label: string): Promise<number> {
+async function replay(
+  clientStore: StoreOptions,
+  label: string,
+  makeForecaster: () => Forecaster,
+): Promise<number> {
   const dir = tempDir('byner-bench-live-');
   try {
     const seed = await openStore({ dataDir: join(dir.path, 'server') });
@@ -84,7 +92,7 @@ async function replay(clientStore: StoreOptions, label: string): Promise<number>
       const run = runInference({
         url: `http://127.0.0.1:${port}/realtime_data`,
         store,
-        forecaster: new SeasonalNaiveForecaster(5, 10),
+        forecaster: makeForecaster(),
         startAfter: 0,
         out: null,
       });
@@ -164,13 +172,29 @@ async function fanout(): Promise<{ p50: number; p99: number; max: number; cpu: n
   }
 }
 
-const embedded = await replay({}, 'embedded store');
+/**
+ * The seed network (60×7 → LSTM 100 → LSTM 50 → Dense 5) with its scaler fitted on the replayed ticks. Its
+ * weights are freshly initialised: the cost of a forecast does not depend on their values.
+ */
+function lstm(): Forecaster {
+  const ticks = syntheticTicks(DEFAULT_SOURCE, {
+    start: 0,
+    count: N,
+    origin: new Date(Date.UTC(2026, 0, 1)),
+  });
+  const scaler = MinMaxScaler.fit(buildWindows(ticks, 60, 5).rows, 7);
+  return new LstmForecaster('lstm-bench', createModel({ seed: 1 }), scaler);
+}
+const baseline = () => new SeasonalNaiveForecaster(5, 10);
+
+const embedded = await replay({}, 'embedded store, LSTM', lstm);
+const embeddedBaseline = await replay({}, 'embedded store, seasonal naive', baseline);
 let mongo: number | null = null;
 const ferret = findFerretDB();
 if ('path' in ferret) {
   const db = await startFerretDB();
   try {
-    mongo = await replay({ mongoUri: db.uri, dbName: 'byner_bench' }, 'FerretDB');
+    mongo = await replay({ mongoUri: db.uri, dbName: 'byner_bench' }, 'FerretDB, LSTM', lstm);
   } finally {
     await db.stop();
   }
@@ -186,6 +210,8 @@ if (json) {
       replay_ticks: N - 1,
       replay_ticks_per_s_embedded: Math.round(embedded),
       replay_ticks_per_s_mongo: mongo === null ? null : Math.round(mongo),
+      replay_model: 'lstm 100/50 (seed network)',
+      replay_ticks_per_s_embedded_seasonal_naive: Math.round(embeddedBaseline),
       fanout_clients: CLIENTS,
       fanout_p50_ms: f.p50,
       fanout_p99_ms: f.p99,

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT } from './helpers/cli.js';
+import { childEnv, ROOT } from './helpers/cli.js';
 
 describe('byner demo', () => {
   it('prints the dashboard URL and live forecasts at once, serves the page, and stops cleanly on SIGINT', async () => {
@@ -23,7 +23,7 @@ describe('byner demo', () => {
         '--ticks',
         '2000',
       ],
-      { cwd: dir, env: { ...process.env, BYNER_DATA_DIR: join(dir, 'data'), BYNER_LOG_DIR: 'none' } },
+      { cwd: dir, env: childEnv({ BYNER_DATA_DIR: join(dir, 'data') }) },
     );
     let stdout = '';
     let stderr = '';

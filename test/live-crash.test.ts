@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { NaiveForecaster } from '../src/features/forecaster.js';
 import { runInference } from '../src/infer/runner.js';
 import { openStore } from '../src/store/index.js';
-import { ROOT } from './helpers/cli.js';
+import { childEnv, ROOT } from './helpers/cli.js';
 import { freePort } from './helpers/ferretdb.js';
 import { sleep, tempDir } from './live-helpers.js';
 
@@ -27,7 +27,7 @@ function serve(port: number, dataDir: string): Promise<ChildProcess> {
     ],
     {
       cwd: ROOT,
-      env: { ...process.env, BYNER_LOG_DIR: 'none', BYNER_DATA_DIR: dataDir },
+      env: childEnv({ BYNER_DATA_DIR: dataDir }),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

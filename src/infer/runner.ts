@@ -111,7 +111,8 @@ export function runInference(options: InferenceOptions): InferenceRun {
   const client = new SseClient({
     url: options.url,
     lastEventId: () => (tracker.last === null ? undefined : String(tracker.last)),
-    onEvent: (event) => handle(event),
+    onEvent: (event) => handleBatch([event]),
+    onEvents: (events) => handleBatch(events),
     idleTimeoutMs: options.idleTimeoutMs,
     backoff: options.backoff,
     logger,
@@ -134,14 +135,23 @@ export function runInference(options: InferenceOptions): InferenceRun {
     stream: client.stats,
   };
 
-  async function handle(event: EventSourceMessage): Promise<void> {
+  interface Accepted {
+    tick: Tick;
+    /** The full window ending at this tick (a snapshot), or null while it fills. */
+    window: number[][] | null;
+    recent: number[];
+    have: number;
+  }
+
+  /** Validates one event and advances the window; null when the event is skipped. */
+  function accept(event: EventSourceMessage): Accepted | null {
     stats.events += 1;
-    if (event.event !== undefined && event.event !== 'message') return; // other event types are not ticks
+    if (event.event !== undefined && event.event !== 'message') return null; // other event types are not ticks
     const verdict = parseTickEvent(event.data, event.id);
     if (!verdict.ok) {
       stats.invalid += 1;
       logger.warn({ id: event.id, reason: verdict.reason }, `skipped an invalid event: ${verdict.reason}`);
-      return;
+      return null;
     }
     const tick = verdict.tick;
     const order = tracker.check(tick.seq);
@@ -149,7 +159,7 @@ export function runInference(options: InferenceOptions): InferenceRun {
       if (order === 'duplicate') stats.duplicates += 1;
       else stats.outOfOrder += 1;
       logger.warn({ seq: tick.seq, last: tracker.last }, `skipped a ${order.replace('_', '-')} tick`);
-      return;
+      return null;
     }
     if (order === 'gap') {
       const gap = tracker.gaps[tracker.gaps.length - 1];
@@ -157,9 +167,6 @@ export function runInference(options: InferenceOptions): InferenceRun {
       rows = [];
     }
     stats.accepted += 1;
-    lastTick = tick;
-    const scored = scorer.observe(tick.seq, tick.price);
-    stats.scored += scored;
     const row = featureRow(tick);
     if (row === null) rows = [];
     else {
@@ -168,35 +175,75 @@ export function runInference(options: InferenceOptions): InferenceRun {
     }
     recent.push(tick.price);
     if (recent.length > 10) recent.shift();
+    return {
+      tick,
+      window: rows.length === windowSize ? rows.slice() : null,
+      recent: recent.slice(),
+      have: rows.length,
+    };
+  }
 
-    let forecast: number[] | null = null;
-    let doc: Forecast | null = null;
-    if (rows.length === windowSize) {
+  /** Forecasts every full window in one call (the engine batches them); a failing batch is retried one by one. */
+  function forecastAll(items: readonly Accepted[]): (number[] | null)[] {
+    const windows = items.filter((a) => a.window !== null).map((a) => a.window as FeatureWindow);
+    let results: (number[] | null)[] = [];
+    if (windows.length > 0) {
       try {
-        forecast = forecaster.forecast([rows as FeatureWindow])[0];
+        results = forecaster.forecast(windows);
+      } catch {
+        results = windows.map((w) => {
+          try {
+            return forecaster.forecast([w])[0];
+          } catch (error) {
+            stats.forecastErrors += 1;
+            logger.warn({ err: (error as Error).message }, 'forecast failed; skipping this tick');
+            return null;
+          }
+        });
+      }
+    }
+    let k = 0;
+    return items.map((a) => (a.window === null ? null : results[k++]));
+  }
+
+  /**
+   * Handles the events that arrived together (one when live, hundreds when replaying fast): validation and
+   * windows in order, one batched forecast call, then scoring, printing and storing in order.
+   */
+  async function handleBatch(events: readonly EventSourceMessage[]): Promise<void> {
+    const items: Accepted[] = [];
+    for (const event of events) {
+      const a = accept(event);
+      if (a !== null) items.push(a);
+    }
+    const forecasts = forecastAll(items);
+    for (let i = 0; i < items.length; i++) {
+      const { tick, window, recent: shown, have } = items[i];
+      const forecast = forecasts[i];
+      lastTick = tick;
+      const scored = scorer.observe(tick.seq, tick.price);
+      stats.scored += scored;
+      let doc: Forecast | null = null;
+      if (forecast !== null && window !== null) {
         scorer.addForecast(tick.seq, forecast);
         stats.forecasts += 1;
         doc = {
           timestamp: new Date(),
-          input_sequence: rows.slice(),
+          input_sequence: window,
           forecast,
           model_version: forecaster.version,
           seq: tick.seq,
           stream: tick.stream,
         };
-      } catch (error) {
-        forecast = null;
-        stats.forecastErrors += 1;
-        logger.warn({ seq: tick.seq, err: (error as Error).message }, 'forecast failed; skipping this tick');
       }
+      if (out !== null) {
+        let text = `${formatTickLine(tick.seq, shown, forecast, { have, need: windowSize })}\n`;
+        if (scored > 0) text += `${formatScoreLine(scorer.snapshot())}\n`;
+        out.write(text);
+      }
+      options.onTick?.(tick, forecast);
+      await writer.add(tick, doc, scored > 0);
     }
-    if (out !== null) {
-      let text = `${formatTickLine(tick.seq, recent, forecast, { have: rows.length, need: windowSize })}\n`;
-      if (scored > 0) text += `${formatScoreLine(scorer.snapshot())}\n`;
-      out.write(text);
-    }
-    options.onTick?.(tick, forecast);
-    await writer.add(tick, doc, scored > 0);
   }
 
   async function resumeFromStore(): Promise<void> {

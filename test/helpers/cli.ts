@@ -14,6 +14,17 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * The environment for a child `byner`: this process's, without MONGODB_URI and BYNER_* settings (CI exports
+ * MONGODB_URI for the MongoDB suites; a child uses a store only when the test says so), plus `extra`.
+ */
+export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (k !== 'MONGODB_URI' && !k.startsWith('BYNER_')) env[k] = v;
+  return { ...env, BYNER_LOG_DIR: 'none', ...extra };
+}
+
 export function byner(
   args: string[],
   opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
@@ -22,12 +33,7 @@ export function byner(
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
       cwd: opts.cwd ?? ROOT,
       // A fresh data folder per run unless the test names one: nothing lands in the work tree.
-      env: {
-        ...process.env,
-        BYNER_LOG_DIR: 'none',
-        BYNER_DATA_DIR: mkdtempSync(join(tmpdir(), 'byner-data-')),
-        ...opts.env,
-      },
+      env: childEnv({ BYNER_DATA_DIR: mkdtempSync(join(tmpdir(), 'byner-data-')), ...opts.env }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
