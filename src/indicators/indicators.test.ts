@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { talibIndicators } from '../../test/helpers/talib.js';
+import { mulberry32 } from '../engine/init.js';
 import { DEFAULT_SOURCE, generatePrices } from '../ticks/generator.js';
 import { INDICATOR_NAMES } from '../ticks/types.js';
 import { computeIndicators } from './batch.js';
@@ -13,17 +14,8 @@ import { IndicatorStream } from './streaming.js';
 const TOL = 1e-9;
 const close = (a: number, b: number) => Math.abs(a - b) <= TOL * Math.max(1, Math.abs(b));
 
-/** Deterministic PRNG for test series (mulberry32); the series are regenerated from these seeds. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG for the test series, so every series is regenerated from its seed. */
+const rng = mulberry32;
 
 /** Compares our six columns with TA-Lib's; returns the largest relative difference per indicator. */
 function compareWithTalib(prices: ArrayLike<number>) {

@@ -34,6 +34,53 @@ export function tickFrame(tick: Tick): Buffer {
 const COLLECTION = 'historical_data';
 const PAGE = 20_000;
 
+export interface ReplayedStream {
+  /** Indicator state after the last stored price. */
+  indicators: IndicatorStream;
+  /** Seq of the last stored tick, −1 for an empty stream. */
+  lastSeq: number;
+  /** Timestamp (ms) of the last stored tick, 0 for an empty stream. */
+  lastTime: number;
+  /** Jumps in the stored seqs. */
+  gaps: number;
+  /** The last `keepLast` stored ticks. */
+  tail: Tick[];
+}
+
+/**
+ * Replays every stored price of a stream through an IndicatorStream, page by page (the EMAs depend on the whole
+ * history; > 5 M ticks/s), so that new ticks continue its indicators exactly: for the live server and for
+ * `byner generate --append`.
+ */
+export async function replayStoredStream(
+  store: Store,
+  stream: string,
+  opts: { params?: IndicatorParams; keepLast?: number } = {},
+): Promise<ReplayedStream> {
+  const keep = opts.keepLast ?? 0;
+  const indicators = new IndicatorStream(opts.params ?? DEFAULT_INDICATOR_PARAMS);
+  let after = -1;
+  let lastTime = 0;
+  let gaps = 0;
+  let tail: Tick[] = [];
+  for (;;) {
+    const page = await store.ticksAfter(COLLECTION, stream, after, PAGE);
+    if (page.length === 0) break;
+    for (const t of page) {
+      if (after >= 0 && t.seq !== after + 1) gaps += 1;
+      indicators.push(t.price);
+      after = t.seq;
+    }
+    lastTime = page[page.length - 1].timestamp.getTime();
+    if (keep > 0) {
+      tail = page.length >= keep ? page : tail.concat(page);
+      if (tail.length > keep) tail = tail.slice(-keep);
+    }
+    if (page.length < PAGE) break;
+  }
+  return { indicators, lastSeq: after, lastTime, gaps, tail };
+}
+
 /**
  * Ticks of one stream, made one at a time with the streaming indicators. Each tick is written to the store
  * (and flushed) before it is published, so a tick a client has seen survives a crash as it was sent; the price
@@ -80,24 +127,16 @@ export class LiveTickSource {
       });
     }
     const { store, stream } = options;
-    const indicators = new IndicatorStream(options.indicatorParams ?? DEFAULT_INDICATOR_PARAMS);
-    let after = -1;
-    let lastTime = 0;
-    let gaps = 0;
-    let tail: Tick[] = [];
-    for (;;) {
-      const page = await store.ticksAfter(COLLECTION, stream, after, PAGE);
-      if (page.length === 0) break;
-      for (const t of page) {
-        if (after >= 0 && t.seq !== after + 1) gaps += 1;
-        indicators.push(t.price);
-        after = t.seq;
-      }
-      lastTime = page[page.length - 1].timestamp.getTime();
-      tail = page.length >= options.ringCapacity ? page : tail.concat(page);
-      if (tail.length > options.ringCapacity) tail = tail.slice(-options.ringCapacity);
-      if (page.length < PAGE) break;
-    }
+    const {
+      indicators,
+      lastSeq: after,
+      lastTime,
+      gaps,
+      tail,
+    } = await replayStoredStream(store, stream, {
+      params: options.indicatorParams,
+      keepLast: options.ringCapacity,
+    });
     if (gaps > 0) {
       options.logger?.warn(
         { stream, gaps },

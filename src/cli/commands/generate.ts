@@ -2,10 +2,11 @@
 // --append) or as JSON Lines on stdout (--format jsonl). The ticks come from src/ticks and src/indicators.
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { IndicatorStream } from '../../indicators/streaming.js';
+import type { IndicatorStream } from '../../indicators/streaming.js';
 import { syntheticTicks } from '../../indicators/ticks.js';
 import type { Store } from '../../store/index.js';
 import { seedTicks } from '../../store/index.js';
+import { replayStoredStream } from '../../stream/source.js';
 import { SinePriceSource, type SineSource, TICK_MS } from '../../ticks/generator.js';
 import { tickToJson } from '../../ticks/json.js';
 import type { Tick } from '../../ticks/types.js';
@@ -96,19 +97,10 @@ interface Continued {
   lastTime: number;
 }
 
-/** Replays a stored stream's prices to continue its indicators (EMAs depend on the whole history). */
+/** The stored stream's indicator state, to continue it exactly; null for an empty stream. */
 async function continueStream(store: Store, stream: string): Promise<Continued | null> {
-  const indicators = new IndicatorStream();
-  let after = -1;
-  let lastTime = 0;
-  for (;;) {
-    const page = await store.ticksAfter('historical_data', stream, after, 50_000);
-    for (const t of page) indicators.push(t.price);
-    if (page.length === 0) break;
-    after = page[page.length - 1].seq;
-    lastTime = page[page.length - 1].timestamp.getTime();
-  }
-  return after < 0 ? null : { indicators, next: after + 1, lastTime };
+  const r = await replayStoredStream(store, stream);
+  return r.lastSeq < 0 ? null : { indicators: r.indicators, next: r.lastSeq + 1, lastTime: r.lastTime };
 }
 
 function* continuedTicks(src: SineSource, c: Continued, stream: string, n: number): Generator<Tick> {

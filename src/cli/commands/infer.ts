@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import { BynerError } from '../../errors.js';
 import type { Forecaster } from '../../features/forecaster.js';
-import { NaiveForecaster, SeasonalNaiveForecaster } from '../../features/forecaster.js';
 import { runInference } from '../../infer/runner.js';
 import type { Store } from '../../store/types.js';
 import { makeContext } from '../context.js';
@@ -28,11 +27,9 @@ async function chooseForecaster(
       },
     );
   }
-  if (s.model === 'naive') return new NaiveForecaster(5);
-  if (s.model === 'seasonal_naive') return new SeasonalNaiveForecaster(5, s.season ?? 10);
-  // Imported here so that the live client loads the engine only when it needs the trained model.
+  // `naive` and `seasonal_naive` are baselines; `latest` or a version come from the registry.
   const { loadForecaster } = await import('../../train/load.js');
-  return loadForecaster(store, { version: s.modelVersion ?? 'latest' });
+  return loadForecaster(store, { version: s.modelVersion ?? s.model ?? 'latest', season: s.season });
 }
 
 export function inferCommand(program: Command): Command {
