@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { childEnv, ROOT } from './helpers/cli.js';
 
 describe('byner demo', () => {
-  it('prints the dashboard URL and live forecasts at once, serves the page, and stops cleanly on SIGINT', async () => {
+  it('prints the dashboard URL and live forecasts at once, switches to the trained model, stops cleanly on SIGINT', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-demo-'));
     const child = spawn(
       process.execPath,
@@ -46,6 +46,19 @@ describe('byner demo', () => {
     assert.match(await page.text(), /byner/);
     const forecasts = (await (await fetch(`${url}/api/forecasts/latest`)).json()) as { forecasts: unknown[] };
     assert.equal(forecasts.forecasts.length, 1);
+    // Once the trained model is registered as serving, the demo switches to it and keeps forecasting.
+    const switched = Date.now();
+    let version = '';
+    while (!version.startsWith('lstm-') && Date.now() - switched < 90_000 && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 500));
+      const latest = (await (await fetch(`${url}/api/forecasts/latest`)).json()) as {
+        forecasts: { model_version: string }[];
+      };
+      version = latest.forecasts[0]?.model_version ?? '';
+    }
+    assert.match(version, /^lstm-/, `no forecast by the trained model\n${stderr.slice(-3000)}`);
+    assert.match(stderr, /now forecasting with the trained model lstm-/);
+    assert.equal(child.exitCode, null, 'the demo keeps running after the switch');
     child.kill('SIGINT');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
     assert.equal(code, 0, stderr.slice(-2000));

@@ -122,7 +122,21 @@ export function demoCommand(program: Command): Command {
       });
     }
 
-    const signal = await Promise.race([nextStopSignal(), run.done.then(() => 'inference ended' as const)]);
+    // Runs until a signal, or until the inference run ends by itself (e.g. the store failed). Switching to the
+    // trained model ends the baseline's run on purpose: then wait on the new run instead.
+    const signalled = nextStopSignal();
+    let signal: string;
+    for (;;) {
+      const current = run;
+      const ended = current.done.then(
+        () => 'inference ended',
+        (e: Error) => `inference failed (${e.message})`,
+      );
+      signal = await Promise.race([signalled, ended]);
+      if (signal === 'SIGINT' || signal === 'SIGTERM') break;
+      await switching;
+      if (run === current) break;
+    }
     stopping = true;
     logger.info(`${signal}: stopping`);
     if (trainer && trainer.exitCode === null) {
