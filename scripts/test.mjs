@@ -34,7 +34,18 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-reporter=spec',
+    // A test never hangs CI: each fails after 5 minutes, and a file whose tests are done exits even if a
+    // child process or socket it forgot is still open.
+    '--test-timeout=300000',
+    '--test-force-exit',
+    ...files,
+  ],
   {
     cwd: root,
     stdio: 'inherit',

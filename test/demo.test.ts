@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { childEnv, ROOT } from './helpers/cli.js';
 
 describe('byner demo', () => {
-  it('prints the dashboard URL and live forecasts at once, switches to the trained model, stops cleanly on SIGINT', async () => {
+  it('prints the dashboard URL and live forecasts at once, switches to the trained model, stops cleanly on SIGINT', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-demo-'));
     const child = spawn(
       process.execPath,
@@ -21,15 +21,22 @@ describe('byner demo', () => {
         '--port',
         '0',
         '--ticks',
-        '2000',
+        '3000',
       ],
-      { cwd: dir, env: childEnv({ BYNER_DATA_DIR: join(dir, 'data') }) },
+      // The training child reads its settings from the environment: a small network trains in seconds.
+      {
+        cwd: dir,
+        env: childEnv({ BYNER_DATA_DIR: join(dir, 'data'), BYNER_UNITS: '16', BYNER_EPOCHS: '40' }),
+      },
     );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     const started = Date.now();
     while (!/forecast \[/.test(stdout) && Date.now() - started < 60_000 && child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 200));
