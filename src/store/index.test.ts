@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isBynerError } from '../errors.js';
 import { makeTicks } from './contract.js';
-import { describeStore, openStore, redactUri, seedTicks, storeOptionsFromEnv, storeStats } from './index.js';
+import { describeStore, openStore, redactUri, seedTicks } from './index.js';
 
 /** A port nothing listens on: bind one, note it, let it go. */
 const closedPort = () =>
@@ -38,15 +38,6 @@ describe('store entry points', () => {
       describeStore({ mongoUri: 'mongodb://a:b@h/', dbName: 'd' }),
       'MongoDB at mongodb://a:***@h/ (database d)',
     );
-  });
-
-  it('reads MONGODB_URI, BYNER_DATA_DIR and BYNER_MONGO_DB from an environment, ignoring empty values', () => {
-    assert.deepEqual(storeOptionsFromEnv({ MONGODB_URI: '', BYNER_DATA_DIR: '/d' }), {
-      mongoUri: undefined,
-      dataDir: '/d',
-      dbName: undefined,
-    });
-    assert.equal(storeOptionsFromEnv({ MONGODB_URI: 'mongodb://h/' }).mongoUri, 'mongodb://h/');
   });
 
   it('fails fast on an unreachable MongoDB, naming the URI without its password and what to try', async () => {
@@ -89,7 +80,7 @@ describe('store entry points', () => {
         written: 10,
         startSeq: 2500,
       });
-      assert.equal((await storeStats(store)).historical_data, 2510);
+      assert.equal((await store.stats()).historical_data, 2510);
       assert.equal(await store.lastSeq('historical_data', 'synthetic'), 2509);
     } finally {
       await store.close();

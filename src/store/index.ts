@@ -7,7 +7,7 @@ import type { Tick } from '../ticks/types.js';
 import { redactUri } from './mongo/errors.js';
 import { DEFAULT_DB_NAME, type MongoStoreOptions, openMongoStore } from './mongo/mongo-store.js';
 import { openSqliteStore, SQLITE_FILE } from './sqlite/sqlite-store.js';
-import type { Store, StoreLogger, StoreStats, TickCollection } from './types.js';
+import type { Store, StoreLogger, TickCollection } from './types.js';
 
 export { redactUri } from './mongo/errors.js';
 export { DEFAULT_DB_NAME } from './mongo/mongo-store.js';
@@ -25,12 +25,6 @@ export interface StoreOptions {
   logger?: StoreLogger;
   /** MongoDB tuning: server selection timeout, backlog size, batch size, retry backoff. */
   mongo?: Omit<MongoStoreOptions, 'uri' | 'dbName' | 'logger'>;
-}
-
-/** The store options the environment gives (`MONGODB_URI`, `BYNER_DATA_DIR`, `BYNER_MONGO_DB`). */
-export function storeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StoreOptions {
-  const pick = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
-  return { mongoUri: pick('MONGODB_URI'), dataDir: pick('BYNER_DATA_DIR'), dbName: pick('BYNER_MONGO_DB') };
 }
 
 /** "embedded SQLite at data/byner.db" or "MongoDB at mongodb://user:***@host/ (database byner_analyzer)". */
@@ -55,11 +49,6 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     });
   }
   return openSqliteStore({ dataDir: options.dataDir ?? DEFAULT_DATA_DIR, logger: options.logger });
-}
-
-/** Document count per collection (for `byner db stats`). */
-export function storeStats(store: Store): Promise<StoreStats> {
-  return store.stats();
 }
 
 export interface SeedOptions {
