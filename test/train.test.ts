@@ -69,7 +69,7 @@ describe('byner train (library)', () => {
     }
   });
 
-  it('stops cleanly when interrupted, keeps the best model so far, and --resume finishes the run', async () => {
+  it('stops cleanly when interrupted, keeps the best model so far, and --resume finishes the run exactly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-resume-'));
     const store = await openStore({ dataDir: dir });
     try {
@@ -91,6 +91,20 @@ describe('byner train (library)', () => {
       assert.equal(resumed.model_version, partial.model_version.replace(/-partial-e2$/, ''));
       const versions = (await store.listModels()).map((m) => m.version);
       assert.deepEqual(versions, [partial.model_version, resumed.model_version]);
+      // Exactly the uninterrupted run: same shuffles, dropout masks, Adam moments and early-stopping state.
+      const fullDir = mkdtempSync(join(tmpdir(), 'byner-full-'));
+      const fullStore = await openStore({ dataDir: fullDir });
+      try {
+        const full = await train(fullStore, small(fullDir, { outputDir: null }), { logger: silentLogger });
+        assert.deepEqual(resumed.test, full.test);
+        const history = async (s: typeof store, v: string) => (await s.getModel(v))?.metrics.history;
+        assert.deepEqual(
+          await history(store, resumed.model_version),
+          await history(fullStore, full.model_version),
+        );
+      } finally {
+        await fullStore.close();
+      }
       await assert.rejects(train(store, small(dir, { resume: true }), { logger: silentLogger }), {
         code: 'BYNER_STATE',
       });

@@ -17,6 +17,7 @@ export {
   type FitOptions,
   LstmModel,
   type NamedWeight,
+  type OptimizerState,
   type StopReason,
 } from './model.js';
 export type { Tensor2, Tensor3 } from './validate.js';

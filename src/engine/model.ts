@@ -46,6 +46,22 @@ export interface FitOptions extends Partial<AdamSettings> {
   signal?: AbortSignal;
   /** Threads computing each batch, main thread included (default min(2, cores)); 1 = no worker threads. */
   workers?: number;
+  /**
+   * Keras' `initial_epoch`: continue an interrupted run at this epoch (0-based; `epochs` stays the total). The
+   * shuffle order and dropout masks are those the uninterrupted run would use. Default 0.
+   */
+  initialEpoch?: number;
+  /** Early-stopping state of the interrupted run: its best monitored loss and the epochs since it. */
+  resumeEarlyStopping?: { bestLoss: number; wait: number };
+}
+
+/** Adam's state: what a checkpoint needs besides the weights to continue training exactly. */
+export interface OptimizerState {
+  /** Adam steps taken. */
+  step: number;
+  /** First and second moments, laid out like the parameters. */
+  m: Float32Array;
+  v: Float32Array;
 }
 
 export type StopReason = 'completed' | 'early-stopping' | 'aborted' | 'non-finite-loss';
@@ -194,6 +210,38 @@ export class LstmModel {
     });
   }
 
+  /** A copy of Adam's state (for checkpoints). */
+  getOptimizerState(): OptimizerState {
+    return {
+      step: this.net.optimizerSteps,
+      m: this.net.regionView('m').slice(),
+      v: this.net.regionView('v').slice(),
+    };
+  }
+
+  /** Puts back a state from getOptimizerState (same architecture), so training continues exactly. */
+  setOptimizerState(state: OptimizerState): void {
+    const size = this.net.regionView('m').length;
+    const ok =
+      state !== null &&
+      typeof state === 'object' &&
+      Number.isInteger(state.step) &&
+      state.step >= 0 &&
+      state.m instanceof Float32Array &&
+      state.v instanceof Float32Array &&
+      state.m.length === size &&
+      state.v.length === size;
+    if (!ok) {
+      throw new BynerError('BYNER_SHAPE', 'setOptimizerState: not the state of this architecture', {
+        expected: `{step: integer ≥ 0, m, v: Float32Array(${size})}`,
+        received: `step ${describe(state?.step)}, m ${describe(state?.m)}, v ${describe(state?.v)}`,
+      });
+    }
+    this.net.regionView('m').set(state.m);
+    this.net.regionView('v').set(state.v);
+    this.net.setOptimizerSteps(state.step);
+  }
+
   /** Trains with Adam on MSE. Resolves with the history; the model then holds the best weights. */
   async fit(x: Tensor3, y: Tensor2, options: FitOptions = {}): Promise<FitHistory> {
     if (this.fitting) throw new BynerError('BYNER_STATE', 'fit is already running on this model');
@@ -237,6 +285,23 @@ export class LstmModel {
       beta2: option('beta2', options.beta2, ADAM_DEFAULTS.beta2, unit, 'a number in [0, 1)'),
       epsilon: option('epsilon', options.epsilon, ADAM_DEFAULTS.epsilon, pos, 'a number > 0'),
     };
+    const initialEpoch = option(
+      'initialEpoch',
+      options.initialEpoch,
+      0,
+      (v) => Number.isInteger(v) && v >= 0,
+      'an integer ≥ 0',
+    );
+    const resumed = options.resumeEarlyStopping;
+    if (
+      resumed &&
+      !(Number.isInteger(resumed.wait) && resumed.wait >= 0 && !Number.isNaN(resumed.bestLoss))
+    ) {
+      throw new BynerError('BYNER_CONFIG', 'fit option resumeEarlyStopping is invalid', {
+        expected: '{bestLoss: a number, wait: an integer ≥ 0}',
+        received: JSON.stringify(resumed),
+      });
+    }
     const restoreBest = options.restoreBestWeights ?? true;
     const shuffle = options.shuffle ?? true;
     const rand = mulberry32(hashSeed(options.shuffleSeed ?? this.config.seed, 0x5f1e));
@@ -268,7 +333,7 @@ export class LstmModel {
       loss: [],
       valLoss: [],
       bestEpoch: -1,
-      bestLoss: Number.POSITIVE_INFINITY,
+      bestLoss: resumed?.bestLoss ?? Number.POSITIVE_INFINITY,
       monitor: vt ? 'val_loss' : 'loss',
       stoppedReason: 'completed',
       epochs: 0,
@@ -277,7 +342,7 @@ export class LstmModel {
     let best = params.slice(); // the weights we fall back to (initial ones until an epoch completes)
     const order = Int32Array.from({ length: n }, (_, i) => i);
     const batches = Math.ceil(n / batchSize);
-    let wait = 0;
+    let wait = resumed?.wait ?? 0;
 
     /** Splits [0, count) into `shards` contiguous ranges. */
     const split = (count: number): [number, number][] => {
@@ -308,16 +373,20 @@ export class LstmModel {
       return sse / (nv * H);
     };
 
+    const reshuffle = () => {
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        const t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+    };
+    // A resumed run replays the shuffles of the epochs already done, so its order is the uninterrupted one's.
+    if (shuffle) for (let e = 0; e < Math.min(initialEpoch, epochs); e++) reshuffle();
+
     try {
-      for (let epoch = 0; epoch < epochs; epoch++) {
-        if (shuffle) {
-          for (let i = n - 1; i > 0; i--) {
-            const j = Math.floor(rand() * (i + 1));
-            const t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-          }
-        }
+      for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+        if (shuffle) reshuffle();
         let epochSse = 0;
         let stop: StopReason | null = null;
         for (let b = 0; b < batches; b++) {
@@ -366,7 +435,7 @@ export class LstmModel {
         const valLoss = await evaluate();
         history.loss.push(loss);
         if (vt) history.valLoss.push(valLoss);
-        history.epochs = epoch + 1;
+        history.epochs = epoch + 1 - initialEpoch;
         const monitored = vt ? valLoss : loss;
         if (!Number.isFinite(monitored)) {
           history.stoppedReason = 'non-finite-loss';

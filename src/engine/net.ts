@@ -399,6 +399,12 @@ export class Net {
   get optimizerSteps(): number {
     return this.adamT;
   }
+
+  /** Sets the step count of restored moments; the bias-correction powers are recomputed at the next step. */
+  setOptimizerSteps(step: number): void {
+    this.adamT = step;
+    this.adamBetas = [Number.NaN, Number.NaN];
+  }
 }
 
 const lstmName = (i: number): string => (i === 0 ? 'lstm' : `lstm_${i}`);

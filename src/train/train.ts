@@ -9,6 +9,7 @@ import {
   type FitHistory,
   type LstmModel,
   type ModelConfig,
+  type OptimizerState,
 } from '../engine/index.js';
 import { BynerError } from '../errors.js';
 import {
@@ -117,6 +118,8 @@ interface Checkpoint {
   valLoss: number[];
   bestEpoch: number;
   bestLoss: number;
+  /** Adam steps taken; the moments are in optimizer.bin (m then v, float32 little-endian). */
+  optimizerStep?: number;
 }
 
 /** Version names sort by creation time: lstm-20261127T180512Z (a suffix when two start in the same second). */
@@ -228,6 +231,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
       });
     }
     model.setWeights(await readWeights(join(ckptDir, 'current')));
+    model.setOptimizerState(await readOptimizer(ckptDir, ckpt.optimizerStep ?? 0));
     logger.info(
       `resuming ${ckpt.version} after epoch ${ckpt.epochsDone} (best so far: epoch ${ckpt.bestEpoch + 1})`,
     );
@@ -244,8 +248,6 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     bestLoss: Number.POSITIVE_INFINITY,
   };
   const sinceBest = before.bestEpoch < 0 ? 0 : before.epochsDone - 1 - before.bestEpoch;
-  const remainingEpochs = Math.max(0, opts.fit.epochs - before.epochsDone);
-  const remainingPatience = opts.fit.patience - sinceBest;
 
   let history: FitHistory = {
     loss: [],
@@ -256,22 +258,27 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     stoppedReason: 'completed',
     epochs: 0,
   };
-  if (remainingEpochs > 0 && remainingPatience > 0 && !opts.signal?.aborted) {
+  if (before.epochsDone < opts.fit.epochs && sinceBest < opts.fit.patience && !opts.signal?.aborted) {
     const state = { ...before, loss: [...before.loss], valLoss: [...before.valLoss] };
     history = await model.fit(
       { data: tr.x, shape: [tr.n, window, 7] },
       { data: tr.y, shape: [tr.n, horizon] },
       {
-        epochs: remainingEpochs,
+        // A resumed run continues exactly: same epoch numbers (shuffles, dropout masks), Adam state and
+        // early-stopping state as the uninterrupted run would have had.
+        epochs: opts.fit.epochs,
+        initialEpoch: before.epochsDone,
+        resumeEarlyStopping:
+          before.bestEpoch < 0 ? undefined : { bestLoss: before.bestLoss, wait: sinceBest },
         batchSize: opts.fit.batchSize,
-        patience: remainingPatience,
+        patience: opts.fit.patience,
         learningRate: opts.fit.learningRate,
         validation: { x: T3(va), y: T2(va) },
         workers: opts.fit.workers,
         signal: opts.signal,
-        onBatchEnd: (b) => hooks.onBatch?.({ ...b, epoch: b.epoch + before.epochsDone }),
+        onBatchEnd: (b) => hooks.onBatch?.(b),
         onEpochEnd: async (e: EpochEndInfo) => {
-          const epoch = e.epoch + before.epochsDone;
+          const epoch = e.epoch;
           state.loss.push(e.loss);
           state.valLoss.push(e.valLoss ?? Number.NaN);
           state.epochsDone = epoch + 1;
@@ -283,6 +290,12 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
             await e.model.save(join(ckptDir, 'best'));
           }
           await e.model.save(join(ckptDir, 'current'));
+          const adam = e.model.getOptimizerState();
+          await writeFile(
+            join(ckptDir, 'optimizer.bin'),
+            Buffer.concat([f32Bytes(adam.m), f32Bytes(adam.v)]),
+          );
+          state.optimizerStep = adam.step;
           await writeFile(join(ckptDir, 'checkpoint.json'), JSON.stringify(state));
           hooks.onEpoch?.({ epoch, epochs: opts.fit.epochs, loss: e.loss, valLoss: e.valLoss, improved });
         },
@@ -465,6 +478,16 @@ async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
       hint: `delete ${dir} and train without --resume`,
     });
   }
+}
+
+const f32Bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** Adam's moments from a checkpoint's optimizer.bin. */
+async function readOptimizer(dir: string, step: number): Promise<OptimizerState> {
+  const bytes = await readFile(join(dir, 'optimizer.bin'));
+  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const half = all.length / 2;
+  return { step, m: all.slice(0, half), v: all.slice(half) };
 }
 
 async function readWeights(dir: string): Promise<ReturnType<LstmModel['getWeights']>> {
