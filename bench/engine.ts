@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { createModel, DEFAULT_MODEL_CONFIG, type ResolvedConfig } from '../src/engine/index.js';
+import { tfModel } from '../test/engine-tfjs.js';
 
 const json = process.argv.includes('--json');
 const log = (...a: unknown[]): void => {
@@ -95,20 +96,7 @@ async function ours(x: Float32Array, y: Float32Array) {
 async function tfjsWasm(x: Float32Array, y: Float32Array) {
   await tf.setBackend('wasm');
   tf.env().set('PROD', true);
-  const model = tf.sequential();
-  cfg.layers.forEach((l, i) => {
-    model.add(
-      tf.layers.lstm({
-        units: l.units,
-        activation: l.activation,
-        recurrentActivation: 'sigmoid',
-        returnSequences: i < cfg.layers.length - 1,
-        ...(i === 0 ? { inputShape: [T, F] } : {}),
-      }),
-    );
-    model.add(tf.layers.dropout({ rate: cfg.dropout }));
-  });
-  model.add(tf.layers.dense({ units: N }));
+  const model = tfModel(cfg); // the same network the oracle tests build
   model.compile({ optimizer: tf.train.adam(0.001, 0.9, 0.999, 1e-7), loss: 'meanSquaredError' });
   const n = y.length / N;
   const xs = tf.tensor3d(x, [n, T, F]);
