@@ -13,8 +13,7 @@ export type BynerErrorCode =
   | 'BYNER_MODEL'
   | 'BYNER_MODEL_FILE'
   | 'BYNER_NOT_FITTED'
-  | 'BYNER_STREAM'
-  | 'BYNER_INTERRUPTED';
+  | 'BYNER_STREAM';
 
 export interface BynerErrorDetails {
   /** What the code expected, in words a user understands (a shape, a range, a format). */

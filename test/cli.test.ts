@@ -102,6 +102,38 @@ describe('byner generate into the store', () => {
   });
 });
 
+describe('options that do not apply are refused, not ignored', () => {
+  const cases: [string, string[], RegExp][] = [
+    [
+      '--start-index into the store',
+      ['generate', '--ticks', '5', '--start-index', '100'],
+      /--start-index: only with --format jsonl/,
+    ],
+    [
+      '--append with JSON Lines',
+      ['generate', '--ticks', '5', '--append', '--format', 'jsonl'],
+      /--append: only with --format store/,
+    ],
+    [
+      '--start-time with --append',
+      ['generate', '--ticks', '5', '--append', '--start-time', '2026-01-01'],
+      /--start-time: not with --append/,
+    ],
+    [
+      'an unusable --log-dir',
+      ['--log-dir', '/proc/byner-nope', 'generate', '--ticks', '1', '--format', 'jsonl'],
+      /--log-dir: cannot create/,
+    ],
+  ];
+  for (const [name, args, message] of cases) {
+    it(`${name}: exit 2 with a message`, async () => {
+      const r = await byner(args, { timeoutMs: 20_000 });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    });
+  }
+});
+
 describe('byner indicators input', () => {
   it('reads CSV with a close column and passes timestamps through', async () => {
     const csv = `date;close\n${Array.from({ length: 30 }, (_, i) => `2026-01-${String(i + 1).padStart(2, '0')};${100 + Math.sin(i)}`).join('\n')}\n`;

@@ -117,6 +117,34 @@ describe('live inference client', () => {
     await store.close();
   });
 
+  it('after a restart, scores the forecasts made just before the stop as their targets arrive', async () => {
+    const serverDir = `${dir.path}/srv-restart`;
+    const server = await startServer({ port: 0, intervalMs: 0, storeOptions: { dataDir: serverDir } });
+    const store = await openStore({ dataDir: `${dir.path}/restart` });
+    const options = {
+      url: `${server.url}/realtime_data`,
+      store,
+      forecaster: new NaiveForecaster(5),
+      out: null,
+    };
+    const first = runInference(options);
+    await until(() => first.stats.forecasts >= 20);
+    await first.stop();
+    // The first tick after the restart completes horizon h of the forecast made h ticks earlier: 5 scores.
+    let scoredAtFirstTick = -1;
+    const second = runInference({
+      ...options,
+      onTick: () => {
+        if (scoredAtFirstTick < 0) scoredAtFirstTick = second.stats.scored;
+      },
+    });
+    await until(() => second.stats.accepted >= 10);
+    await second.stop();
+    await server.close();
+    assert.equal(scoredAtFirstTick, 5);
+    await store.close();
+  });
+
   it('stores every tick, forecast and score against the real server; metrics match the scorer', async () => {
     const serverDir = `${dir.path}/srv`;
     const server = await startServer({ port: 0, intervalMs: 0, storeOptions: { dataDir: serverDir } });

@@ -114,6 +114,29 @@ describe('byner train (library)', () => {
   });
 });
 
+describe('the serving model', () => {
+  it('is never one that training refused: `latest` fails clearly when none serves, a pinned version loads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-noserve-'));
+    const store = await openStore({ dataDir: dir });
+    try {
+      const fit = { ...DEFAULT_FIT, epochs: 1, batchSize: 32, patience: 5, workers: 1 };
+      const r = await train(store, small(dir, { outputDir: null, force: false, fit }), {
+        logger: silentLogger,
+      });
+      assert.equal(
+        r.serving,
+        false,
+        'one epoch of a small network does not beat the seasonal-naive baseline',
+      );
+      await assert.rejects(loadForecaster(store), { code: 'BYNER_MODEL', message: /no model serves/ });
+      await assert.rejects(loadForecaster(store, { version: 'latest' }), { code: 'BYNER_MODEL' });
+      assert.equal((await loadForecaster(store, { version: r.model_version })).version, r.model_version);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('byner train (command line)', () => {
   it('prints a JSON summary, and `byner models` lists the registered model', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-train-cli-'));

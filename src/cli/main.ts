@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `byner` command line: one subcommand per pipeline stage. The only place that turns errors into exit
-// codes (2: bad configuration or input, 1: anything else, 130: interrupted) and calls process.exit.
+// codes (2: bad configuration or input, 1: anything else) and sets the exit code.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isBynerError } from '../errors.js';
@@ -49,11 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (isBynerError(e)) {
       process.stderr.write(`byner: ${e.message}\n`);
-      return e.code === 'BYNER_CONFIG' || e.code === 'BYNER_INPUT'
-        ? 2
-        : e.code === 'BYNER_INTERRUPTED'
-          ? 130
-          : 1;
+      return e.code === 'BYNER_CONFIG' || e.code === 'BYNER_INPUT' ? 2 : 1;
     }
     process.stderr.write(`byner: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
     return 1;

@@ -267,6 +267,12 @@ export function runInference(options: InferenceOptions): InferenceRun {
     tracker.last = tail[tail.length - 1].seq;
     lastTick = tail[tail.length - 1];
     stats.resumedAfter = tracker.last;
+    // Forecasts made just before the stop whose targets are still to come: score them as those ticks arrive.
+    const resumedAt = tracker.last;
+    for (const f of await store.recentForecasts(stream, horizon, forecaster.version)) {
+      const open = f.seq <= resumedAt && f.seq + horizon > resumedAt;
+      if (open && f.forecast.length === horizon) scorer.addForecast(f.seq, f.forecast);
+    }
     logger.info({ seq: tracker.last, window: rows.length }, `resuming after seq ${tracker.last} (stored)`);
   }
 

@@ -89,9 +89,11 @@ export class SseClient {
       } catch (error) {
         if (error instanceof BynerError) throw error;
         if (this.stopped) break;
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        const why = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
         this.logger.warn(
-          { err: error instanceof Error ? error.message : String(error) },
-          'stream connection failed; reconnecting',
+          { url: this.options.url, err: why },
+          `cannot read the stream at ${this.options.url} (${why}); reconnecting`,
         );
       }
       if (this.stopped) break;
@@ -125,6 +127,13 @@ export class SseClient {
       const res = await fetch(this.options.url, { headers, signal: connection.signal });
       if (res.status !== 200 || !(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
         const body = (await res.text().catch(() => '')).slice(0, 300);
+        if (res.status === 200) {
+          throw new BynerError('BYNER_STREAM', `${this.options.url} is not an event stream`, {
+            expected: 'Content-Type: text/event-stream (a byner serve /realtime_data URL)',
+            received: `HTTP 200 ${res.headers.get('content-type') ?? 'without a content type'}`,
+            hint: 'check --url: it must end in /realtime_data',
+          });
+        }
         if (isFatalStatus(res.status)) {
           throw new BynerError(
             'BYNER_STREAM',

@@ -79,10 +79,23 @@ export async function loadForecaster(
   const horizon = opts.horizon ?? 5;
   if (opts.version === 'naive') return new NaiveForecaster(horizon);
   if (opts.version === 'seasonal_naive') return new SeasonalNaiveForecaster(horizon, opts.season ?? 10);
-  const version = opts.version === 'latest' ? undefined : opts.version;
-  const entry = await store.getModel(version);
+  const models = await store.listModels();
+  // `latest` means the serving model: never a model that training refused to serve (worse than the baseline,
+  // interrupted, or stopped on a NaN loss).
+  const version =
+    opts.version === undefined || opts.version === 'latest'
+      ? models.find((m) => m.serving)?.version
+      : opts.version;
+  const entry = version === undefined ? null : await store.getModel(version);
   if (entry === null) {
-    const versions = (await store.listModels()).map((m) => m.version);
+    const versions = models.map((m) => m.version);
+    if (version === undefined && versions.length > 0) {
+      throw new BynerError('BYNER_MODEL', 'no model serves: training registered none as serving', {
+        expected: 'a serving model (one that beat the seasonal-naive baseline on validation)',
+        received: `${versions.length} registered, none serving: ${versions.join(', ')}`,
+        hint: 'train again (byner train, or --force to serve anyway), pin one with --model-version, or use --model seasonal_naive',
+      });
+    }
     throw new BynerError(
       'BYNER_MODEL',
       version ? `model version ${version} is not in the registry` : 'no trained model in the registry',

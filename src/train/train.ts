@@ -122,12 +122,12 @@ interface Checkpoint {
   optimizerStep?: number;
 }
 
-/** Version names sort by creation time: lstm-20261127T180512Z (a suffix when two start in the same second). */
+/**
+ * Version names sort by creation time, to the millisecond (two runs started in the same second do not collide):
+ * lstm-20261127T180512.345Z, with a suffix in the rare same-millisecond case.
+ */
 export function newVersion(now = new Date()): string {
-  return `lstm-${now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z')}`;
+  return `lstm-${now.toISOString().replace(/[-:]/g, '')}`;
 }
 
 function isDefaultSource(s: SineSource): boolean {

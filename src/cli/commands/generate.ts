@@ -2,6 +2,7 @@
 // --append) or as JSON Lines on stdout (--format jsonl). The ticks come from src/ticks and src/indicators.
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { BynerError } from '../../errors.js';
 import type { IndicatorStream } from '../../indicators/streaming.js';
 import { syntheticTicks } from '../../indicators/ticks.js';
 import type { Store } from '../../store/index.js';
@@ -41,6 +42,28 @@ export function generateCommand(program: Command): Command {
     const { logger } = makeContext(cmd);
     const count = s.ticks!;
     const src = sourceFrom(s);
+    const append = (cmd.opts() as { append?: boolean }).append === true;
+    // Options that only one output honours are refused elsewhere rather than silently ignored.
+    const conflicts = [
+      s.format === 'store' && s.startIndex !== undefined
+        ? '--start-index: only with --format jsonl (a stored stream starts at seq 0, or continues with --append)'
+        : null,
+      s.format === 'jsonl' && append
+        ? '--append: only with --format store (JSON Lines output has no stream to continue)'
+        : null,
+      append && s.startTime !== undefined
+        ? '--start-time: not with --append (appended ticks continue 1 s after the last stored one)'
+        : null,
+    ].filter((x) => x !== null);
+    if (conflicts.length > 0) {
+      throw new BynerError(
+        'BYNER_CONFIG',
+        `invalid configuration (${conflicts.length}):\n  - ${conflicts.join('\n  - ')}`,
+        {
+          hint: '`byner generate --help` lists the options',
+        },
+      );
+    }
     if (s.format === 'jsonl') {
       const start = s.startIndex ?? 0;
       const started = performance.now();
@@ -58,7 +81,6 @@ export function generateCommand(program: Command): Command {
       return;
     }
     const quiet = (cmd.optsWithGlobals() as { quiet?: boolean }).quiet === true;
-    const append = (cmd.opts() as { append?: boolean }).append === true;
     const store = await openStoreFor(s, logger);
     try {
       const continued = append ? await continueStream(store, s.stream!) : null;
