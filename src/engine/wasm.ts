@@ -4,50 +4,29 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BynerError } from '../errors.js';
 
+/** C (M, N) (+)= A (M, K) · B (K, N): the dispatching kernel, its scalar reference and its SIMD variant. */
+export type GemmKernel = (
+  c: number,
+  a: number,
+  b: number,
+  M: number,
+  N: number,
+  K: number,
+  sai: number,
+  sak: number,
+  ldb: number,
+  ldc: number,
+  accumulate: number,
+) => void;
+
 /** Raw kernel exports; pointers are byte offsets into `memory`, sizes are element counts. */
 export interface Kernels {
   memory: WebAssembly.Memory;
   setSimd(on: number): void;
   heapBase(): number;
-  gemm(
-    c: number,
-    a: number,
-    b: number,
-    M: number,
-    N: number,
-    K: number,
-    sai: number,
-    sak: number,
-    ldb: number,
-    ldc: number,
-    accumulate: number,
-  ): void;
-  gemmScalar(
-    c: number,
-    a: number,
-    b: number,
-    M: number,
-    N: number,
-    K: number,
-    sai: number,
-    sak: number,
-    ldb: number,
-    ldc: number,
-    accumulate: number,
-  ): void;
-  gemmSimd(
-    c: number,
-    a: number,
-    b: number,
-    M: number,
-    N: number,
-    K: number,
-    sai: number,
-    sak: number,
-    ldb: number,
-    ldc: number,
-    accumulate: number,
-  ): void;
+  gemm: GemmKernel;
+  gemmScalar: GemmKernel;
+  gemmSimd: GemmKernel;
   transpose(out: number, inp: number, R: number, C: number): void;
   lstmForward(
     h: number,
