@@ -60,16 +60,16 @@ function block4x8(
   for (let k = 0; k < K; k++) {
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
-    const a0 = f32x4.splat(load<f32>(pa));
+    const a0 = v128.load32_splat(pa);
     c00 = f32x4.add(c00, f32x4.mul(a0, b0));
     c01 = f32x4.add(c01, f32x4.mul(a0, b1));
-    const a1 = f32x4.splat(load<f32>(pa + sa));
+    const a1 = v128.load32_splat(pa + sa);
     c10 = f32x4.add(c10, f32x4.mul(a1, b0));
     c11 = f32x4.add(c11, f32x4.mul(a1, b1));
-    const a2 = f32x4.splat(load<f32>(pa + 2 * sa));
+    const a2 = v128.load32_splat(pa + 2 * sa);
     c20 = f32x4.add(c20, f32x4.mul(a2, b0));
     c21 = f32x4.add(c21, f32x4.mul(a2, b1));
-    const a3 = f32x4.splat(load<f32>(pa + 3 * sa));
+    const a3 = v128.load32_splat(pa + 3 * sa);
     c30 = f32x4.add(c30, f32x4.mul(a3, b0));
     c31 = f32x4.add(c31, f32x4.mul(a3, b1));
     pa += sk;
@@ -122,10 +122,10 @@ function block4x4(
   let pb = b;
   for (let k = 0; k < K; k++) {
     const b0 = v128.load(pb);
-    c0 = f32x4.add(c0, f32x4.mul(f32x4.splat(load<f32>(pa)), b0));
-    c1 = f32x4.add(c1, f32x4.mul(f32x4.splat(load<f32>(pa + sa)), b0));
-    c2 = f32x4.add(c2, f32x4.mul(f32x4.splat(load<f32>(pa + 2 * sa)), b0));
-    c3 = f32x4.add(c3, f32x4.mul(f32x4.splat(load<f32>(pa + 3 * sa)), b0));
+    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pa), b0));
+    c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(pa + sa), b0));
+    c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(pa + 2 * sa), b0));
+    c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(pa + 3 * sa), b0));
     pa += sk;
     pb += sb;
   }
@@ -159,7 +159,7 @@ function row1(c: usize, a: usize, b: usize, N: i32, K: i32, sak: i32, ldb: i32, 
     let pa = a;
     let pb = at(b, j);
     for (let k = 0; k < K; k++) {
-      const av = f32x4.splat(load<f32>(pa));
+      const av = v128.load32_splat(pa);
       c0 = f32x4.add(c0, f32x4.mul(av, v128.load(pb)));
       c1 = f32x4.add(c1, f32x4.mul(av, v128.load(pb, 16)));
       c2 = f32x4.add(c2, f32x4.mul(av, v128.load(pb, 32)));
@@ -184,7 +184,7 @@ function row1(c: usize, a: usize, b: usize, N: i32, K: i32, sak: i32, ldb: i32, 
     let pa = a;
     let pb = at(b, j);
     for (let k = 0; k < K; k++) {
-      c0 = f32x4.add(c0, f32x4.mul(f32x4.splat(load<f32>(pa)), v128.load(pb)));
+      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
       pa += sk;
       pb += sb;
     }
