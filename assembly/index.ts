@@ -53,13 +53,40 @@ export function lstmForward(
   H: i32,
   act: i32,
 ): void {
+  lstmForwardRange(h, c, gates, x, W, U, bias, B, T, C, H, act, 0, T, true);
+}
+
+/**
+ * Steps t0 ≤ t < t1 of lstmForward (the steps before t0 already done), so that a layer can run while its input
+ * is still being produced (the two-thread forecast pipeline). With projectAll, the input projection x·W of the
+ * whole window is one GEMM done at t0 = 0 (x must then be complete); otherwise each step projects its own x_t.
+ * Either way every value is the same sum in the same order, so the results equal lstmForward's bit for bit.
+ */
+export function lstmForwardRange(
+  h: usize,
+  c: usize,
+  gates: usize,
+  x: usize,
+  W: usize,
+  U: usize,
+  bias: usize,
+  B: i32,
+  T: i32,
+  C: i32,
+  H: i32,
+  act: i32,
+  t0: i32,
+  t1: i32,
+  projectAll: bool,
+): void {
   const G = 4 * H;
-  gemm(gates, x, W, T * B, G, C, C, 1, G, G, false);
-  for (let t = 0; t < T; t++) {
+  if (projectAll && t0 === 0) gemm(gates, x, W, T * B, G, C, C, 1, G, G, false);
+  for (let t = t0; t < t1; t++) {
     const gt = at(gates, t * B * G);
     const ht = at(h, t * B * H);
     const ct = at(c, t * B * H);
     const cPrev: usize = t > 0 ? at(c, (t - 1) * B * H) : 0;
+    if (!projectAll) gemm(gt, at(x, t * B * C), W, B, G, C, C, 1, G, G, false);
     if (t > 0) gemm(gt, at(h, (t - 1) * B * H), U, B, G, H, H, 1, G, G, true);
     if (simd) cellForwardSimd(ht, ct, gt, cPrev, bias, B, H, act);
     else cellForwardScalar(ht, ct, gt, cPrev, bias, B, H, act, 0);

@@ -1,6 +1,7 @@
 // `npm run bench:engine [-- --json]`: trains the seed network (60×7 → LSTM 100 → LSTM 50 → Dense 5, dropout 0.2,
 // batch 32) with our engine and with @tensorflow/tfjs-backend-wasm on the same synthetic windows, then times
-// single-window forecasts. Prints ms/sample/epoch, the speed-up and latency p50/p99. Leaves CI budgets to the tests.
+// single-window forecasts (two threads pipelined, and the calling thread alone). Prints ms/sample/epoch, the
+// speed-up and latency p50/p99. Leaves CI budgets to the tests.
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -81,16 +82,23 @@ async function ours(x: Float32Array, y: Float32Array) {
   const epochMs = stamps.slice(1).map((t, i) => t - stamps[i]);
   const train =
     epochMs.length > 0 ? epochMs.reduce((s, v) => s + v, 0) / epochMs.length / n : (stamps[0] - t0) / n;
-  const lat: number[] = [];
-  const w = x.subarray(0, T * F);
-  for (let i = 0; i < 200; i++) model.predictOne(w);
-  for (let i = 0; i < PREDICTS; i++) {
-    const s = performance.now();
-    model.predictOne(x.subarray((i % n) * T * F, ((i % n) + 1) * T * F));
-    lat.push(performance.now() - s);
-  }
-  lat.sort((a, b) => a - b);
-  return { train, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+  const latency = (): { p50: number; p99: number } => {
+    const lat: number[] = [];
+    for (let i = 0; i < 200; i++) model.predictOne(x.subarray((i % n) * T * F, ((i % n) + 1) * T * F));
+    for (let i = 0; i < PREDICTS; i++) {
+      const s = performance.now();
+      model.predictOne(x.subarray((i % n) * T * F, ((i % n) + 1) * T * F));
+      lat.push(performance.now() - s);
+    }
+    lat.sort((a, b) => a - b);
+    return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
+  };
+  const one = latency(); // the calling thread alone
+  await model.startForecastThread(); // what byner infer does: the window pipelined over two threads
+  const two = latency();
+  const stats = model.forecastThreadStats;
+  await model.closeForecastThread();
+  return { train, ...two, oneThread: one, stats };
 }
 
 async function tfjsWasm(x: Float32Array, y: Float32Array) {
@@ -128,8 +136,11 @@ log(
 const a = await ours(data.x.subarray(0, OURS_SAMPLES * T * F), data.y.subarray(0, OURS_SAMPLES * N));
 log(
   `ours:       train ${a.train.toFixed(3)} ms/sample/epoch (${OURS_SAMPLES} windows, 2 threads); ` +
-    `forecast p50 ${a.p50.toFixed(3)} ms, p99 ${a.p99.toFixed(3)} ms`,
+    `forecast p50 ${a.p50.toFixed(3)} ms, p99 ${a.p99.toFixed(3)} ms (2 threads, pipelined; ` +
+    `one thread: p50 ${a.oneThread.p50.toFixed(3)} ms, p99 ${a.oneThread.p99.toFixed(3)} ms)`,
 );
+if (a.stats)
+  log(`            forecasts the helper thread joined: ${a.stats.one}, taken back: ${a.stats.cancelled}`);
 const b = await tfjsWasm(data.x.subarray(0, TFJS_SAMPLES * T * F), data.y.subarray(0, TFJS_SAMPLES * N));
 log(
   `tfjs-wasm:  train ${b.train.toFixed(3)} ms/sample/epoch (${TFJS_SAMPLES} windows, SIMD ${b.simd}); ` +
@@ -144,6 +155,8 @@ if (json) {
       train_speedup: b.train / a.train,
       ours_predict_p50_ms: a.p50,
       ours_predict_p99_ms: a.p99,
+      ours_predict_one_thread_p50_ms: a.oneThread.p50,
+      ours_predict_one_thread_p99_ms: a.oneThread.p99,
       tfjs_wasm_predict_p50_ms: b.p50,
     }),
   );

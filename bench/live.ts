@@ -72,7 +72,7 @@ function cpuSeconds(pid: number): number {
 async function replay(
   clientStore: StoreOptions,
   label: string,
-  makeForecaster: () => Forecaster,
+  makeForecaster: () => Forecaster | Promise<Forecaster>,
 ): Promise<number> {
   const dir = tempDir('byner-bench-live-');
   try {
@@ -92,7 +92,7 @@ async function replay(
       const run = runInference({
         url: `http://127.0.0.1:${port}/realtime_data`,
         store,
-        forecaster: makeForecaster(),
+        forecaster: await makeForecaster(),
         startAfter: 0,
         out: null,
       });
@@ -174,16 +174,19 @@ async function fanout(): Promise<{ p50: number; p99: number; max: number; cpu: n
 
 /**
  * The seed network (60×7 → LSTM 100 → LSTM 50 → Dense 5) with its scaler fitted on the replayed ticks. Its
- * weights are freshly initialised: the cost of a forecast does not depend on their values.
+ * weights are freshly initialised: the cost of a forecast does not depend on their values. Like `byner infer`, it
+ * forecasts on two threads (a replayed batch split in halves).
  */
-function lstm(): Forecaster {
+async function lstm(): Promise<Forecaster> {
   const ticks = syntheticTicks(DEFAULT_SOURCE, {
     start: 0,
     count: N,
     origin: new Date(Date.UTC(2026, 0, 1)),
   });
   const scaler = MinMaxScaler.fit(buildWindows(ticks, 60, 5).rows, 7);
-  return new LstmForecaster('lstm-bench', createModel({ seed: 1 }), scaler);
+  const model = createModel({ seed: 1 });
+  await model.startForecastThread(); // as byner infer does (modelFromEntry)
+  return new LstmForecaster('lstm-bench', model, scaler);
 }
 const baseline = () => new SeasonalNaiveForecaster(5, 10);
 

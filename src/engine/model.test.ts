@@ -232,6 +232,86 @@ describe('engine model: data parallelism', () => {
   });
 });
 
+describe('engine model: forecast thread', () => {
+  const THREE: Partial<ModelConfig> = { ...CFG, layers: [{ units: 8 }, { units: 6 }, { units: 5 }] };
+
+  for (const [name, cfg] of [
+    ['two LSTM layers', CFG],
+    ['three LSTM layers', THREE],
+  ] as const) {
+    it(`one window (pipelined) and batches (halved) equal the one-thread forecasts bit for bit: ${name}`, async () => {
+      const model = createModel(cfg);
+      const { x } = data(600, 9);
+      const n = x.shape[0];
+      const ref = model.predict(x);
+      // a tiny network's forecast is over before a helper wakes up: make the caller wait for it here
+      await model.startForecastThread({ claimGraceMs: 5000 });
+      try {
+        const stats = model.forecastThreadStats;
+        assert.ok(stats, 'the helper thread started');
+        for (let i = 0; i < n; i++) {
+          const one = model.predictOne(x.data.subarray(i * T * F, (i + 1) * T * F));
+          assert.deepEqual(one, ref.subarray(i * 2, i * 2 + 2), `window ${i}`);
+        }
+        for (const count of [2, 3, 255, 256, 257, 600]) {
+          const got = model.predict({ data: x.data.subarray(0, count * T * F), shape: [count, T, F] });
+          assert.deepEqual(got, ref.subarray(0, count * 2), `batch of ${count}`);
+        }
+        // both paths ran on the helper (a job it had not picked up yet is done by the caller instead)
+        const after = model.forecastThreadStats!;
+        assert.ok(after.one > 0 && after.batch > 0, JSON.stringify(after));
+      } finally {
+        await model.closeForecastThread();
+      }
+      assert.equal(model.forecastThreadStats, null);
+      assert.deepEqual(model.predict(x), ref, 'one thread again after close');
+    });
+  }
+
+  it('new weights (setWeights, fit) reach the helper before its next forecast', async () => {
+    const model = createModel(CFG);
+    const other = createModel({ ...CFG, seed: 99 });
+    const { x, y } = data(64, 5);
+    await model.startForecastThread();
+    try {
+      const before = model.predict(x);
+      model.setWeights(other.getWeights());
+      assert.deepEqual(model.predict(x), other.predict(x));
+      assert.notDeepEqual(model.predict(x), before);
+      await model.fit(x, y, { epochs: 1, batchSize: 16, workers: 1 });
+      const single = createModel(CFG);
+      single.setWeights(model.getWeights());
+      assert.deepEqual(model.predict(x), single.predict(x));
+      const w = x.data.subarray(0, T * F);
+      assert.deepEqual(model.predictOne(w), single.predictOne(w));
+    } finally {
+      await model.closeForecastThread();
+    }
+  });
+
+  it('an idle helper does not keep the process alive (dist build)', {
+    skip:
+      !existsSync(new URL('../../dist/engine/infer-worker.js', import.meta.url)) &&
+      'dist/engine not built (npm run build)',
+  }, () => {
+    const entry = fileURLToPath(new URL('../../dist/engine/index.js', import.meta.url));
+    const script = `
+      const { createModel } = await import(${JSON.stringify(entry)});
+      const m = createModel({ window: 4, features: 2, layers: [{ units: 4 }, { units: 3 }], horizon: 1 });
+      await m.startForecastThread();
+      const y = m.predict({ data: new Float32Array(3 * 8).fill(0.5), shape: [3, 4, 2] });
+      console.log(JSON.stringify({ y: Array.from(y), stats: m.forecastThreadStats }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''} ${r.stderr}`);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.y.length, 3);
+    assert.ok(out.y.every((v: number) => Number.isFinite(v)));
+  });
+});
+
 describe('engine model: fit mechanics', () => {
   it('callbacks, early stopping, and the best weights restored', async () => {
     const { x, y } = data(48, 5);

@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { BynerError, describe } from '../errors.js';
 import { type ModelConfig, type ResolvedConfig, resolveConfig } from './config.js';
+import { type ForecastThreadOptions, InferenceHelper } from './infer-pool.js';
 import { hashSeed, initParams, mulberry32 } from './init.js';
 import { saveModel } from './io.js';
 import { type AdamSettings, Net } from './net.js';
@@ -107,6 +108,10 @@ export class LstmModel {
   /** @internal the main thread's kernels and memory */
   readonly net: Net;
   private fitting = false;
+  /** Bumped whenever the parameters change (setWeights, fit), so the forecast helper re-reads them. */
+  private paramsVersion = 0;
+  private helper: InferenceHelper | null = null;
+  private helperStarting: Promise<void> | null = null;
 
   constructor(config: ResolvedConfig, init = true) {
     this.config = config;
@@ -122,9 +127,48 @@ export class LstmModel {
   /** Forecasts for N windows x (N, T, F) → (N, horizon) row-major. */
   predict(x: Tensor3 | Float32Array): Float32Array {
     const t = checkWindows('predict input', x, this.config.window, this.config.features);
-    const out = new Float32Array(t.shape[0] * this.config.horizon);
-    this.net.predictInto(out, t.data, t.shape[0]);
+    const n = t.shape[0];
+    const out = new Float32Array(n * this.config.horizon);
+    const helper = this.helper;
+    if (helper?.usable && !this.fitting) {
+      helper.syncParams(this.paramsVersion, this.net.regionView('params'));
+      if (n >= 2) helper.predictBatch(this.net, t.data, n, out);
+      else if (n === 1 && this.config.layers.length >= 2) helper.predictOne(this.net, t.data, 0, out, 0);
+      else this.net.predictInto(out, t.data, n);
+      return out;
+    }
+    this.net.predictInto(out, t.data, n);
     return out;
+  }
+
+  /**
+   * Starts a second thread for forecasts (idempotent; a no-op on a one-core machine): `predict` then pipelines a
+   * single window over the two threads (first layer here, the layers above there, overlapping) and splits a batch
+   * in halves. Same results bit for bit. The thread never keeps the process alive; `closeForecastThread` stops it.
+   */
+  startForecastThread(options: ForecastThreadOptions = {}): Promise<void> {
+    if (this.helper || availableParallelism() < 2) return Promise.resolve();
+    this.helperStarting ??= InferenceHelper.start(this.config, this.net.layout.regionSize, options).then(
+      (h) => {
+        this.helper = h;
+      },
+    );
+    return this.helperStarting;
+  }
+
+  /** Stops the forecast thread (if any); `predict` runs on the calling thread again. */
+  async closeForecastThread(): Promise<void> {
+    const starting = this.helperStarting;
+    this.helperStarting = null;
+    await starting?.catch(() => {});
+    const h = this.helper;
+    this.helper = null;
+    await h?.close();
+  }
+
+  /** Forecasts the helper thread did and the ones this thread took back (the helper was busy); null without one. */
+  get forecastThreadStats(): { one: number; batch: number; cancelled: number } | null {
+    return this.helper ? { ...this.helper.stats } : null;
   }
 
   /** Forecast for one window (T·F values, time-major rows of F features) → horizon values. */
@@ -208,6 +252,7 @@ export class LstmModel {
     tensors.forEach((t, i) => {
       p.set(ordered[i], t.offset);
     });
+    this.paramsVersion++;
   }
 
   /** A copy of Adam's state (for checkpoints). */
@@ -474,6 +519,7 @@ export class LstmModel {
       return history;
     } finally {
       this.fitting = false;
+      this.paramsVersion++;
       await pool?.close();
     }
   }

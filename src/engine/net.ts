@@ -59,6 +59,8 @@ export class Net {
   private readonly wsBase: number;
   private ws: Workspace | null = null;
   private readonly offsets: Map<string, number>;
+  /** Per LSTM layer: parameter pointers and sizes (step-wise inference calls these 60 times a window). */
+  private readonly layerArgs: { W: number; U: number; bias: number; C: number; H: number; act: number }[];
   private view: Float32Array;
   /** Adam state, TF.js style: β^t accumulated in float32 by repeated multiplication. */
   private adamT = 0;
@@ -81,6 +83,14 @@ export class Net {
     this.ensureBytes(this.wsBase);
     this.view = new Float32Array(this.k.memory.buffer);
     this.k.fill(this.grads, 3 * this.layout.regionSize, 0);
+    this.layerArgs = cfg.layers.map((l, i) => ({
+      W: this.params + this.ptr(`${lstmName(i)}/kernel`),
+      U: this.params + this.ptr(`${lstmName(i)}/recurrent_kernel`),
+      bias: this.params + this.ptr(`${lstmName(i)}/bias`),
+      C: i === 0 ? cfg.features : cfg.layers[i - 1].units,
+      H: l.units,
+      act: ACT[l.activation],
+    }));
   }
 
   /** A Float32Array over `n` floats at byte offset `ptr` (re-created when memory grows). */
@@ -349,6 +359,62 @@ export class Net {
       out.set(this.f32(ws.y, count * N), from * N);
     }
     return sse;
+  }
+
+  // Step-wise inference, for the two-thread forecast pipeline (infer-pool.ts): the same kernels as predictInto,
+  // driven one layer and a few time steps at a time, so two threads can work on one window.
+
+  /** Prepares the inference workspace for `count` windows and loads windows from..from+count of x (if given). */
+  beginInference(x: Float32Array | null, from: number, count: number): void {
+    const ws = this.workspace(count, false);
+    if (x) this.load(ws, x, null, null, from, count);
+  }
+
+  /** Steps t0 ≤ t < t1 of LSTM layer i over the `count` windows begun (see lstmForwardRange for projectAll). */
+  inferSteps(i: number, count: number, t0: number, t1: number, projectAll: boolean): void {
+    const ws = this.ws!;
+    const a = this.layerArgs[i];
+    this.k.lstmForwardRange(
+      ws.layers[i].h,
+      ws.layers[i].c,
+      ws.layers[i].gates,
+      i === 0 ? ws.x : ws.layers[i - 1].h,
+      a.W,
+      a.U,
+      a.bias,
+      count,
+      this.cfg.window,
+      a.C,
+      a.H,
+      a.act,
+      t0,
+      t1,
+      projectAll ? 1 : 0,
+    );
+  }
+
+  /** Outputs h of layer i for steps t0 ≤ t < t1 of `count` windows: a (t1 − t0, count, H) view, writable. */
+  layerOutput(i: number, count: number, t0: number, t1: number): Float32Array {
+    const H = this.cfg.layers[i].units;
+    return this.f32(this.ws!.layers[i].h + t0 * count * H * F32, (t1 - t0) * count * H);
+  }
+
+  /** The dense layer over the last layer's final step → a (count, horizon) view of the forecasts. */
+  inferDense(count: number): Float32Array {
+    const ws = this.ws!;
+    const { window: T, layers, horizon: N } = this.cfg;
+    const L = layers.length;
+    const HL = layers[L - 1].units;
+    this.k.denseForward(
+      ws.y,
+      ws.layers[L - 1].h + (T - 1) * count * HL * F32,
+      this.params + this.ptr('dense/kernel'),
+      this.params + this.ptr('dense/bias'),
+      count,
+      HL,
+      N,
+    );
+    return this.f32(ws.y, count * N);
   }
 
   /** Adds a gradient block laid out like the gradient region (from another thread) into ours. */

@@ -33,16 +33,16 @@ export function shareFloats(a: Float32Array): { buffer: SharedArrayBuffer; view:
  * The worker entry with the extension this module runs under: worker.js from dist, or worker.ts under tsx (tests),
  * where the worker first registers tsx's loader itself (a worker does not inherit `--import tsx` hooks on Node 20).
  */
-function startWorker(init: PoolInit): Worker {
+export function startWorker(module: 'worker' | 'infer-worker', workerData: unknown): Worker {
   // Inherit the parent's flags except those that only make sense for an entry script given as a string.
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
   if (!import.meta.url.endsWith('.ts')) {
-    return new Worker(new URL('./worker.js', import.meta.url), { workerData: init, execArgv });
+    return new Worker(new URL(`./${module}.js`, import.meta.url), { workerData, execArgv });
   }
   const api = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./worker.ts', import.meta.url).href;
+  const entry = new URL(`./${module}.ts`, import.meta.url).href;
   const boot = `import(${JSON.stringify(api)}).then((a) => { a.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData: init, execArgv });
+  return new Worker(boot, { eval: true, workerData, execArgv });
 }
 
 class EngineWorker {
@@ -53,7 +53,7 @@ class EngineWorker {
 
   constructor(init: PoolInit) {
     this.grads = new Float32Array(init.grads);
-    this.worker = startWorker(init);
+    this.worker = startWorker('worker', init);
     this.worker.on('message', (res: PoolResponse) => {
       const p = this.pending;
       this.pending = null;

@@ -42,6 +42,23 @@ export interface Kernels {
     H: number,
     act: number,
   ): void;
+  lstmForwardRange(
+    h: number,
+    c: number,
+    gates: number,
+    x: number,
+    W: number,
+    U: number,
+    bias: number,
+    B: number,
+    T: number,
+    C: number,
+    H: number,
+    act: number,
+    t0: number,
+    t1: number,
+    projectAll: number,
+  ): void;
   lstmBackward(
     dx: number,
     dW: number,

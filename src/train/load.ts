@@ -60,6 +60,8 @@ export async function modelFromEntry(entry: ModelEntry): Promise<LstmForecaster>
   try {
     for (const [name, bytes] of Object.entries(entry.artifact)) await writeFile(join(dir, name), bytes);
     const model = await loadModel(dir);
+    // Live forecasts use both cores: one window pipelined over two threads, a replayed batch split in halves.
+    await model.startForecastThread();
     return new LstmForecaster(entry.version, model, MinMaxScaler.fromJSON(entry.scaler));
   } finally {
     await rm(dir, { recursive: true, force: true });
