@@ -280,3 +280,18 @@ export function adamStep(
 export function fill(p: usize, n: i32, value: f32): void {
   for (let k = 0; k < n; k++) store<f32>(at(p, k), value);
 }
+
+/** 1 when all n values are finite, else 0 (x − x is 0 for a finite x and NaN otherwise; NaN survives sums). */
+export function allFinite(p: usize, n: i32): i32 {
+  let k = 0;
+  let acc = f32x4.splat(0);
+  if (simd)
+    for (; k + 4 <= n; k += 4) acc = f32x4.add(acc, f32x4.sub(v128.load(at(p, k)), v128.load(at(p, k))));
+  let s: f32 =
+    f32x4.extract_lane(acc, 0) +
+    f32x4.extract_lane(acc, 1) +
+    f32x4.extract_lane(acc, 2) +
+    f32x4.extract_lane(acc, 3);
+  for (; k < n; k++) s += load<f32>(at(p, k)) - load<f32>(at(p, k));
+  return s === 0 ? 1 : 0;
+}

@@ -371,6 +371,7 @@ export class LstmModel {
               vy: (VY.buffer ?? new SharedArrayBuffer(0)) as SharedArrayBuffer,
             },
             this.net.layout.regionSize,
+            batchSize,
           )
         : null;
 
@@ -457,10 +458,7 @@ export class LstmModel {
             this.net.addGrads(pool!.workers[s].grads);
           }
           const loss = sse / (B * H);
-          const grads = this.net.regionView('grads');
-          let gsum = 0;
-          for (let k = 0; k < grads.length; k++) gsum += grads[k];
-          if (!Number.isFinite(loss) || !Number.isFinite(gsum)) {
+          if (!Number.isFinite(loss) || !this.net.gradsFinite()) {
             stop = 'non-finite-loss';
             break;
           }

@@ -55,6 +55,8 @@ export class Net {
   readonly grads: number;
   readonly m: number;
   readonly v: number;
+  /** A fifth region-sized block: another thread's gradients are copied here to be summed into ours. */
+  private readonly scratch: number;
   private readonly regionBytes: number;
   private readonly wsBase: number;
   private ws: Workspace | null = null;
@@ -79,7 +81,8 @@ export class Net {
     this.grads = base + this.regionBytes;
     this.m = base + 2 * this.regionBytes;
     this.v = base + 3 * this.regionBytes;
-    this.wsBase = base + 4 * this.regionBytes;
+    this.scratch = base + 4 * this.regionBytes;
+    this.wsBase = base + 5 * this.regionBytes;
     this.ensureBytes(this.wsBase);
     this.view = new Float32Array(this.k.memory.buffer);
     this.k.fill(this.grads, 3 * this.layout.regionSize, 0);
@@ -419,8 +422,14 @@ export class Net {
 
   /** Adds a gradient block laid out like the gradient region (from another thread) into ours. */
   addGrads(other: Float32Array): void {
-    const g = this.regionView('grads');
-    for (let i = 0; i < g.length; i++) g[i] += other[i];
+    const n = this.layout.regionSize;
+    this.f32(this.scratch, n).set(other);
+    this.k.addInto(this.grads, this.scratch, n);
+  }
+
+  /** True when every gradient is finite (no NaN, no ±Infinity). */
+  gradsFinite(): boolean {
+    return this.k.allFinite(this.grads, this.layout.regionSize) === 1;
   }
 
   /** One TF.js-exact Adam step with the current gradients. */

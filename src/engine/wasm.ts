@@ -42,6 +42,7 @@ export interface Kernels {
     H: number,
     act: number,
   ): void;
+  allFinite(p: number, n: number): number;
   lstmForwardRange(
     h: number,
     c: number,
