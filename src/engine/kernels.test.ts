@@ -91,6 +91,15 @@ describe('engine kernels: SIMD vs scalar reference', () => {
     assert.ok(rate > 0.15 && rate < 0.25, `rate ${rate}`);
     k.dropoutMask(B, T, 5, H, 4, 1234, 0.2); // same seed, other batch size and column → same mask
     assert.deepEqual(col(B, 4, 5), kept);
+    for (const h of [H, 52, 3]) {
+      // the f32x4 hash (4 states at once, scalar tail) draws the scalar reference's stream
+      k.dropoutMask(A, T, Bt, h, 2, 99, 0.3);
+      const simd = mem().slice(A / 4, A / 4 + T * Bt * h);
+      k.setSimd(0);
+      k.dropoutMask(A, T, Bt, h, 2, 99, 0.3);
+      k.setSimd(1);
+      assert.deepEqual(simd, mem().slice(A / 4, A / 4 + T * Bt * h), `H = ${h}`);
+    }
   });
 
   for (const activation of ['relu', 'tanh'] as const) {
