@@ -209,36 +209,21 @@ export class Net {
     B: number,
     dropoutSeeds: ((b: number, layer: number) => number) | null,
   ): number {
-    const { window: T, features: F, layers, horizon: N } = this.cfg;
+    const { window: T, layers, horizon: N } = this.cfg;
     const rate = dropoutSeeds ? this.cfg.dropout : 0;
     const k = this.k;
     let input = ws.x;
-    let C = F;
-    layers.forEach((l, i) => {
-      const H = l.units;
+    layers.forEach((_, i) => {
+      const a = this.layerArgs[i];
+      const H = a.H;
       const buf = ws.layers[i];
-      const name = lstmName(i);
-      k.lstmForward(
-        buf.h,
-        buf.c,
-        buf.gates,
-        input,
-        this.params + this.ptr(`${name}/kernel`),
-        this.params + this.ptr(`${name}/recurrent_kernel`),
-        this.params + this.ptr(`${name}/bias`),
-        B,
-        T,
-        C,
-        H,
-        ACT[l.activation],
-      );
+      k.lstmForward(buf.h, buf.c, buf.gates, input, a.W, a.U, a.bias, B, T, a.C, H, a.act);
       input = buf.h;
       if (i < layers.length - 1 && rate > 0 && dropoutSeeds) {
         for (let b = 0; b < B; b++) k.dropoutMask(buf.mask, T, B, H, b, dropoutSeeds(b, i), rate);
         k.mulInto(buf.xd, buf.h, buf.mask, T * B * H);
         input = buf.xd;
       }
-      C = H;
     });
     const L = layers.length;
     const HL = layers[L - 1].units;
