@@ -1,7 +1,7 @@
 // C (+)= A·B on row-major f32 matrices, A read through strides (so Aᵀ·B needs no copy): scalar reference and a
 // register-blocked f32x4 kernel (4×8 block of C in eight registers). Leaves Bᵀ cases to transpose() and shapes to TS.
 
-const KC: i32 = 256; // k-panel length: keeps the 8-column panel of B in L1 while the rows of A stream by
+export const KC: i32 = 256; // k-panel length: keeps the 8-column panel of B in L1 while the rows of A stream by
 
 export function at(p: usize, idx: i32): usize {
   return p + ((<usize>idx) << 2);

@@ -3,14 +3,29 @@
 
 import { cellBackwardScalar, cellBackwardSimd, cellForwardScalar, cellForwardSimd } from './cell';
 import { at, gemmScalar, gemmSimd, transpose } from './gemm';
+import { gemmSkipZeroColumns, gemmTNKeptRows, invalidateSkipState, skipStateBytes } from './sparse';
 
-export { gemmScalar, gemmSimd, transpose };
+export {
+  gemmScalar,
+  gemmSimd,
+  gemmSkipZeroColumns,
+  gemmTNKeptRows,
+  invalidateSkipState,
+  skipStateBytes,
+  transpose,
+};
 
 let simd: bool = true;
+let skipZeros: bool = true;
 
 /** Switch every kernel between the f32x4 variant (default) and the scalar reference. */
 export function setSimd(on: bool): void {
   simd = on;
+}
+
+/** Switch the zero-skipping products (sparse.ts) on (default) or off; results are the same either way. */
+export function setSkipZeros(on: bool): void {
+  skipZeros = on;
 }
 
 /** First free byte after static data: the TS side lays out its regions from here. */
@@ -35,6 +50,22 @@ export function gemm(
   else gemmScalar(c, a, b, M, N, K, sai, sak, ldb, ldc, accumulate);
 }
 
+/** C (M, N) (+)= A (M, K) · B (K, N), all dense row-major; with a skip state (sparse.ts), without A's zero columns. */
+function product(
+  c: usize,
+  a: usize,
+  b: usize,
+  M: i32,
+  N: i32,
+  K: i32,
+  accumulate: bool,
+  st: usize,
+  scratch: usize,
+): void {
+  if (st !== 0 && simd && skipZeros) gemmSkipZeroColumns(c, a, b, M, N, K, K, N, accumulate, st, scratch);
+  else gemm(c, a, b, M, N, K, K, 1, N, N, accumulate);
+}
+
 /**
  * One LSTM layer over the whole window, time-major. Keras semantics: z = x·W + hPrev·U + b, gates (i, f, ĉ, o),
  * c = f⊙cPrev + i⊙act(zĉ), h = o⊙act(c), zero initial state.
@@ -52,8 +83,11 @@ export function lstmForward(
   C: i32,
   H: i32,
   act: i32,
+  stW: usize, // skip state for x·W (sparse.ts) when x is a ReLU layer's output, or 0
+  stU: usize, // skip state for hPrev·U when act is ReLU, or 0
+  scratch: usize, // (T·B, max(C, H)) when a skip state is given
 ): void {
-  lstmForwardRange(h, c, gates, x, W, U, bias, B, T, C, H, act, 0, T, true);
+  lstmForwardRange(h, c, gates, x, W, U, bias, B, T, C, H, act, 0, T, true, stW, stU, scratch);
 }
 
 /**
@@ -78,22 +112,30 @@ export function lstmForwardRange(
   t0: i32,
   t1: i32,
   projectAll: bool,
+  stW: usize,
+  stU: usize,
+  scratch: usize,
 ): void {
   const G = 4 * H;
-  if (projectAll && t0 === 0) gemm(gates, x, W, T * B, G, C, C, 1, G, G, false);
+  if (projectAll && t0 === 0) product(gates, x, W, T * B, G, C, false, stW, scratch);
   for (let t = t0; t < t1; t++) {
     const gt = at(gates, t * B * G);
     const ht = at(h, t * B * H);
     const ct = at(c, t * B * H);
     const cPrev: usize = t > 0 ? at(c, (t - 1) * B * H) : 0;
-    if (!projectAll) gemm(gt, at(x, t * B * C), W, B, G, C, C, 1, G, G, false);
-    if (t > 0) gemm(gt, at(h, (t - 1) * B * H), U, B, G, H, H, 1, G, G, true);
+    if (!projectAll) product(gt, at(x, t * B * C), W, B, G, C, false, stW, scratch);
+    if (t > 0) product(gt, at(h, (t - 1) * B * H), U, B, G, H, true, stU, scratch);
     if (simd) cellForwardSimd(ht, ct, gt, cPrev, bias, B, H, act);
     else cellForwardScalar(ht, ct, gt, cPrev, bias, B, H, act, 0);
   }
 }
 
-/** Backpropagation through time for lstmForward. ADDS into dW, dU, db; writes dx (if non-zero); clobbers dh. */
+/**
+ * Backpropagation through time for lstmForward. ADDS into dW, dU, db; writes dx (if non-zero); clobbers dh.
+ * With skip states (sparse.ts, simd only): stW / stU are the forward pass's (their skip lists are units whose
+ * input to W / U was 0 in every row of this batch, so those rows of dW / dU get nothing); stWt / stUt are this
+ * pass's own, for the zero columns of ∂L/∂z (gates of units that are off) in dz·Wᵀ and dz·Uᵀ.
+ */
 export function lstmBackward(
   dx: usize, // (T, B, C) out, or 0 when the input needs no gradient
   dW: usize, // (C, 4H) += ∂L/∂W
@@ -115,24 +157,45 @@ export function lstmBackward(
   C: i32,
   H: i32,
   act: i32,
+  stW: usize,
+  stU: usize,
+  stWt: usize,
+  stUt: usize,
+  scratchA: usize, // (T·B, max(C, 4H)) when any state is given
+  scratchC: usize, // (max(C, H), 4H) when stW or stU is given
 ): void {
   const G = 4 * H;
   transpose(ut, U, H, G);
+  invalidateSkipState(stUt);
   memory.fill(dcNext, 0, (<usize>(B * H)) << 2);
   for (let t = T - 1; t >= 0; t--) {
     const dht = at(dh, t * B * H);
-    if (t < T - 1) gemm(dht, at(dz, (t + 1) * B * G), ut, B, H, G, G, 1, H, H, true);
+    if (t < T - 1) {
+      const dzn = at(dz, (t + 1) * B * G);
+      if (stUt !== 0 && simd && skipZeros)
+        gemmSkipZeroColumns(dht, dzn, ut, B, H, G, G, H, true, stUt, scratchA);
+      else gemm(dht, dzn, ut, B, H, G, G, 1, H, H, true);
+    }
     const cPrev: usize = t > 0 ? at(c, (t - 1) * B * H) : 0;
     const gt = at(gates, t * B * G);
     if (simd) cellBackwardSimd(at(dz, t * B * G), dcNext, dht, gt, at(c, t * B * H), cPrev, B, H, act);
     else cellBackwardScalar(at(dz, t * B * G), dcNext, dht, gt, at(c, t * B * H), cPrev, B, H, act, 0);
   }
-  gemm(dW, x, dz, C, G, T * B, 1, C, G, G, true); // xᵀ·dz
-  if (T > 1) gemm(dU, h, at(dz, B * G), H, G, (T - 1) * B, 1, H, G, G, true); // h_{t−1}ᵀ·dz_t
+  // xᵀ·dz and h_{t−1}ᵀ·dz_t
+  if (!(simd && skipZeros && gemmTNKeptRows(dW, x, dz, C, G, T * B, stW, scratchA, scratchC)))
+    gemm(dW, x, dz, C, G, T * B, 1, C, G, G, true);
+  if (
+    T > 1 &&
+    !(simd && skipZeros && gemmTNKeptRows(dU, h, at(dz, B * G), H, G, (T - 1) * B, stU, scratchA, scratchC))
+  )
+    gemm(dU, h, at(dz, B * G), H, G, (T - 1) * B, 1, H, G, G, true);
   colSum(db, dz, T * B, G);
   if (dx !== 0) {
     transpose(wt, W, C, G);
-    gemm(dx, dz, wt, T * B, C, G, G, 1, C, C, false);
+    invalidateSkipState(stWt);
+    if (stWt !== 0 && simd && skipZeros)
+      gemmSkipZeroColumns(dx, dz, wt, T * B, C, G, G, C, false, stWt, scratchA);
+    else gemm(dx, dz, wt, T * B, C, G, G, 1, C, C, false);
   }
 }
 

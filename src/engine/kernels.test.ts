@@ -1,5 +1,6 @@
 // Each SIMD kernel against its scalar reference (GEMM in both stride modes over awkward shapes, the whole network's
-// forward and backward, Adam, dropout masks). Leaves agreement with TF.js to test/engine-oracle.test.ts.
+// forward and backward, Adam, dropout masks), and the zero-skipping products against the dense ones bit for bit.
+// Leaves agreement with TF.js to test/engine-oracle.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { randomFloats } from '../../test/engine-tfjs.js';
@@ -138,4 +139,113 @@ describe('engine kernels: SIMD vs scalar reference', () => {
       }
     });
   }
+
+  it('zero-skipping product = dense product bit for bit (K over one panel, shrinking skip set, accumulate)', () => {
+    const [M, N, K] = [6, 37, 300];
+    const st = 4 << 20;
+    const scratch = 5 << 20;
+    const have = k.memory.buffer.byteLength;
+    if (have < 8 << 20) k.memory.grow(((8 << 20) - have) / 65536);
+    const stBytes = k.skipStateBytes(K, N);
+    assert.ok(st + stBytes <= scratch);
+    const a = randomFloats(M * K, 21);
+    // zero columns: a run, scattered singles, one each side of the 256 panel edge, the first and the last
+    const zero = new Set([0, 3, 4, 5, 6, 7, 40, 41, 99, 255, 256, 257, 298, 299]);
+    for (let z = 100; z < 140; z += 3) zero.add(z); // 28 in all: enough for the skipping path (≥ K / 16)
+    for (let i = 0; i < M; i++) for (const z of zero) a[i * K + z] = 0;
+    const b = randomFloats(K * N, 22);
+    const c0 = randomFloats(M * N, 23);
+    new Int32Array(k.memory.buffer)[st / 4] = 0; // stale state
+    const check = (label: string, accumulate: number) => {
+      const m = mem();
+      m.set(a, A / 4);
+      m.set(b, B / 4);
+      m.set(c0, C1 / 4);
+      m.set(c0, C2 / 4);
+      k.gemmSimd(C1, A, B, M, N, K, K, 1, N, N, accumulate);
+      const skipped = k.gemmSkipZeroColumns(C2, A, B, M, N, K, K, N, accumulate, st, scratch);
+      const r = mem();
+      assert.deepEqual(r.slice(C2 / 4, C2 / 4 + M * N), r.slice(C1 / 4, C1 / 4 + M * N), label);
+      return skipped;
+    };
+    assert.equal(check('first use', 0), zero.size);
+    assert.equal(check('reused state', 1), zero.size);
+    a[2 * K + 41] = 0.5; // a skipped column turns on: put back
+    a[3 * K + 256] = -0.25;
+    assert.equal(check('after shrinking', 1), zero.size - 2);
+    // the TN form for weight gradients: rows of C whose column of A is skipped are left alone
+    const [Mt, Nt, Kt] = [K, 9, 7]; // C (K × 9) += Aᵀ (K × M→7 rows) · B (7 × 9): A stored (7 × K)
+    const at = randomFloats(Kt * Mt, 24);
+    for (let r = 0; r < Kt; r++) for (const z of zero) if (z !== 41 && z !== 256) at[r * Mt + z] = 0;
+    const bt = randomFloats(Kt * Nt, 25);
+    const ct = randomFloats(Mt * Nt, 26);
+    const m = mem();
+    m.set(at, A / 4);
+    m.set(bt, B / 4);
+    m.set(ct, C1 / 4);
+    m.set(ct, C2 / 4);
+    k.gemmSimd(C1, A, B, Mt, Nt, Kt, 1, Mt, Nt, Nt, 1);
+    assert.ok(k.gemmTNKeptRows(C2, A, B, Mt, Nt, Kt, st, scratch, 6 << 20));
+    const r = mem();
+    assert.deepEqual(r.slice(C2 / 4, C2 / 4 + Mt * Nt), r.slice(C1 / 4, C1 / 4 + Mt * Nt));
+    k.invalidateSkipState(st);
+    assert.equal(
+      k.gemmTNKeptRows(C2, A, B, Mt, Nt, Kt, st, scratch, 6 << 20),
+      0,
+      'a stale state is not used',
+    );
+  });
+
+  it('whole network with dead units: gradients and forecasts identical with zero-skipping on and off', () => {
+    const cfg = resolveConfig({
+      window: 12,
+      features: 7,
+      layers: [{ units: 40 }, { units: 21 }, { units: 10, activation: 'tanh' }],
+      horizon: 5,
+    });
+    const net = new Net(cfg);
+    initParams(net.regionView('params'), cfg, net.layout);
+    // a third of the units of each ReLU layer off for every input: very negative candidate bias
+    const p = net.regionView('params');
+    cfg.layers.forEach((l, i) => {
+      const bias = net.layout.tensors.find((t) => t.name === `${i === 0 ? 'lstm' : `lstm_${i}`}/bias`)!;
+      if (l.activation === 'relu')
+        for (let j = 0; j < l.units; j += 3) p[bias.offset + 2 * l.units + j] = -100;
+    });
+    const n = 9;
+    const x = randomFloats(n * 12 * 7, 7, 0, 1);
+    const y = randomFloats(n * 5, 8);
+    const idx = [3, 8, 1, 0, 7, 2, 6, 4, 5];
+    const run = (skip: number) => {
+      net.k.setSkipZeros(skip);
+      net.regionView('params'); // fresh states, as after an optimizer step
+      net.zeroGrads();
+      const sse = net.trainShard(x, y, idx, 0, n, 1, 1 / (n * 5));
+      const pred = new Float32Array(n * 5);
+      net.predictInto(pred, x, n);
+      const one = new Float32Array(5);
+      net.predictInto(one, x.subarray(2 * 84, 3 * 84), 1);
+      return { sse, grads: net.regionView('grads').slice(), pred, one };
+    };
+    const on = run(1);
+    const off = run(0);
+    net.k.setSkipZeros(1);
+    assert.equal(on.sse, off.sse);
+    assert.deepEqual(on.pred, off.pred);
+    assert.deepEqual(on.one, off.one);
+    assert.deepEqual(on.grads, off.grads);
+    // and new parameters reach the forecasts (the states' copies of the weights are rebuilt)
+    const before = run(1).pred;
+    const U = net.layout.tensors.find((t) => t.name === 'lstm/recurrent_kernel')!;
+    const params = net.regionView('params'); // every recurrent weight changes: the packed copies must follow
+    for (let i = U.offset; i < U.offset + U.size; i++) params[i] *= 1.5;
+    const after = new Float32Array(n * 5);
+    net.predictInto(after, x, n);
+    net.k.setSkipZeros(0);
+    const dense = new Float32Array(n * 5);
+    net.predictInto(dense, x, n);
+    net.k.setSkipZeros(1);
+    assert.notDeepEqual(after, before);
+    assert.deepEqual(after, dense);
+  });
 });

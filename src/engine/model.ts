@@ -131,7 +131,7 @@ export class LstmModel {
     const out = new Float32Array(n * this.config.horizon);
     const helper = this.helper;
     if (helper?.usable && !this.fitting) {
-      helper.syncParams(this.paramsVersion, this.net.regionView('params'));
+      helper.syncParams(this.paramsVersion, this.net.paramsForReading());
       if (n >= 2) helper.predictBatch(this.net, t.data, n, out);
       else if (n === 1 && this.config.layers.length >= 2) helper.predictOne(this.net, t.data, 0, out, 0);
       else this.net.predictInto(out, t.data, n);

@@ -24,6 +24,10 @@ interface LayerBuffers {
   mask: number; // (T, B, H) dropout mask of this layer's sequence output (not the last layer), training
   xd: number; // (T, B, H) dropped output = next layer's input, training
   dxd: number; // (T, B, H) ∂L/∂(next layer's input), training
+  stW: number; // skip state of x·W (assembly/sparse.ts), layers above the first (their input is a ReLU output)
+  stU: number; // skip state of hPrev·U, ReLU layers
+  stWt: number; // skip state of dz·Wᵀ (zero gate columns), training, layers above the first
+  stUt: number; // skip state of dz·Uᵀ, training, ReLU layers
 }
 
 interface Workspace {
@@ -31,6 +35,8 @@ interface Workspace {
   training: boolean;
   x: number; // (T, B, F)
   layers: LayerBuffers[];
+  skipScratch: number; // (T, B, max C) gathered columns for the skip states; (T, B, max(C, 4H)) when training
+  skipRows: number; // (max C, 4·maxH) gathered gradient rows, training
   dz: number; // (T, B, 4·maxH), training
   dcNext: number; // (B, maxH), training
   ut: number; // (4·maxH, maxH), training
@@ -107,8 +113,25 @@ export class Net {
     return this.k.memory.buffer.byteLength;
   }
 
+  /** A view of a region; a view of the parameters may be written through, so it drops the skip states' copies. */
   regionView(which: 'params' | 'grads' | 'm' | 'v'): Float32Array {
+    if (which === 'params') this.invalidateSkipStates();
     return this.f32(this[which], this.layout.regionSize);
+  }
+
+  /** The parameters, to read only (keeps the skip states). */
+  paramsForReading(): Float32Array {
+    return this.f32(this.params, this.layout.regionSize);
+  }
+
+  /** Marks every skip state stale: their packed weight rows are rebuilt from the parameters at next use. */
+  private invalidateSkipStates(): void {
+    const ws = this.ws;
+    if (!ws) return;
+    for (const l of ws.layers) {
+      if (l.stW) this.f32(l.stW, 1)[0] = 0;
+      if (l.stU) this.f32(l.stU, 1)[0] = 0;
+    }
   }
 
   setSimd(on: boolean): void {
@@ -139,10 +162,15 @@ export class Net {
     const maxH = Math.max(...layers.map((l) => l.units));
     const maxC = Math.max(F, maxH);
     const HL = layers[L - 1].units;
+    const skipW = (i: number) => i > 0 && layers[i - 1].activation === 'relu';
+    const skipU = (i: number) => layers[i].activation === 'relu';
+    const stateBytes = (K: number, N: number) => this.k.skipStateBytes(K, N) / F32;
     const next: Workspace = {
       capacity: B,
       training: train,
       x: alloc(T * B * F),
+      skipScratch: alloc(T * B * (train ? Math.max(maxC, 4 * maxH) : maxC)),
+      skipRows: alloc(maxC * 4 * maxH, train),
       layers: layers.map((l, i) => ({
         h: alloc(T * B * l.units),
         c: alloc(T * B * l.units),
@@ -151,6 +179,10 @@ export class Net {
         mask: alloc(T * B * l.units, drop && i < L - 1),
         xd: alloc(T * B * l.units, drop && i < L - 1),
         dxd: alloc(T * B * l.units, drop && i < L - 1),
+        stW: alloc(stateBytes(layers[i - 1]?.units ?? 0, 4 * l.units), skipW(i)),
+        stU: alloc(stateBytes(l.units, 4 * l.units), skipU(i)),
+        stWt: alloc(stateBytes(4 * l.units, layers[i - 1]?.units ?? 0), train && skipU(i) && i > 0),
+        stUt: alloc(stateBytes(4 * l.units, l.units), train && skipU(i)),
       })),
       dz: alloc(T * B * 4 * maxH, train),
       dcNext: alloc(B * maxH, train),
@@ -166,6 +198,7 @@ export class Net {
     };
     this.ensureBytes(at);
     this.ws = next;
+    this.invalidateSkipStates();
     return next;
   }
 
@@ -217,7 +250,23 @@ export class Net {
       const a = this.layerArgs[i];
       const H = a.H;
       const buf = ws.layers[i];
-      k.lstmForward(buf.h, buf.c, buf.gates, input, a.W, a.U, a.bias, B, T, a.C, H, a.act);
+      k.lstmForward(
+        buf.h,
+        buf.c,
+        buf.gates,
+        input,
+        a.W,
+        a.U,
+        a.bias,
+        B,
+        T,
+        a.C,
+        H,
+        a.act,
+        buf.stW,
+        buf.stU,
+        ws.skipScratch,
+      );
       input = buf.h;
       if (i < layers.length - 1 && rate > 0 && dropoutSeeds) {
         for (let b = 0; b < B; b++) k.dropoutMask(buf.mask, T, B, H, b, dropoutSeeds(b, i), rate);
@@ -299,6 +348,12 @@ export class Net {
         C,
         H,
         ACT[l.activation],
+        buf.stW,
+        buf.stU,
+        buf.stWt,
+        buf.stUt,
+        ws.skipScratch,
+        ws.skipRows,
       );
       if (below && drop) k.mulInto(below.dh, below.dxd, below.mask, T * B * C);
     }
@@ -378,6 +433,9 @@ export class Net {
       t0,
       t1,
       projectAll ? 1 : 0,
+      ws.layers[i].stW,
+      ws.layers[i].stU,
+      ws.skipScratch,
     );
   }
 
@@ -444,6 +502,7 @@ export class Net {
       f(1 - this.accBeta2),
       s.epsilon,
     );
+    this.invalidateSkipStates();
     this.accBeta1 = f(this.accBeta1 * f(s.beta1));
     this.accBeta2 = f(this.accBeta2 * f(s.beta2));
     this.adamT++;

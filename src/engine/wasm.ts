@@ -23,6 +23,7 @@ export type GemmKernel = (
 export interface Kernels {
   memory: WebAssembly.Memory;
   setSimd(on: number): void;
+  setSkipZeros(on: number): void;
   heapBase(): number;
   gemm: GemmKernel;
   gemmScalar: GemmKernel;
@@ -41,7 +42,37 @@ export interface Kernels {
     C: number,
     H: number,
     act: number,
+    stW: number,
+    stU: number,
+    scratch: number,
   ): void;
+  /** Bytes of a skip-state block (assembly/sparse.ts) for a K × N weight matrix. */
+  skipStateBytes(K: number, N: number): number;
+  gemmSkipZeroColumns(
+    c: number,
+    a: number,
+    b: number,
+    M: number,
+    N: number,
+    K: number,
+    lda: number,
+    ldc: number,
+    accumulate: number,
+    st: number,
+    scratch: number,
+  ): number;
+  gemmTNKeptRows(
+    c: number,
+    a: number,
+    b: number,
+    M: number,
+    N: number,
+    K: number,
+    st: number,
+    scratchA: number,
+    scratchC: number,
+  ): number;
+  invalidateSkipState(st: number): void;
   allFinite(p: number, n: number): number;
   lstmForwardRange(
     h: number,
@@ -59,6 +90,9 @@ export interface Kernels {
     t0: number,
     t1: number,
     projectAll: number,
+    stW: number,
+    stU: number,
+    scratch: number,
   ): void;
   lstmBackward(
     dx: number,
@@ -81,6 +115,12 @@ export interface Kernels {
     C: number,
     H: number,
     act: number,
+    stW: number,
+    stU: number,
+    stWt: number,
+    stUt: number,
+    scratchA: number,
+    scratchC: number,
   ): void;
   denseForward(y: number, x: number, W: number, bias: number, B: number, K: number, N: number): void;
   denseBackward(
