@@ -53,4 +53,40 @@ describe('sqlite store specifics', () => {
     );
     rmSync(dataDir, { recursive: true, force: true });
   });
+
+  it('stores input_sequence as float64 (exact, compact) and still reads rows written as JSON text', async () => {
+    const dataDir = tempDir();
+    const store = openSqliteStore({ dataDir });
+    const window = Array.from({ length: 60 }, (_, i) => [
+      100 + i,
+      0.1 + i / 3,
+      Math.PI * i,
+      -1e-300,
+      Number.MAX_VALUE,
+      1 / 3,
+      2 ** -1074,
+    ]);
+    const doc = { timestamp: new Date(1e12), forecast: [1, 2, 3, 4, 5], model_version: 'v', stream: 's' };
+    await store.writeForecasts([{ ...doc, seq: 100, input_sequence: window }]);
+    await store.close();
+    const db = new Database(join(dataDir, 'byner.db'));
+    const bytes = db.prepare('SELECT length(input_sequence) FROM inf_predictions').pluck().get();
+    assert.equal(bytes, 60 * 7 * 8);
+    db.prepare('INSERT INTO inf_predictions VALUES (?, ?, ?, ?, ?, ?)').run(
+      's',
+      99,
+      'v',
+      1e12,
+      JSON.stringify(window.map((r) => r.map((_v, j) => (j === 5 ? 0 : 1)))),
+      '[5,4,3,2,1]',
+    );
+    db.close();
+    const again = openSqliteStore({ dataDir });
+    const [old, now] = await again.recentForecasts('s', 10);
+    assert.equal(old.seq, 99);
+    assert.deepEqual(old.input_sequence[7], [1, 1, 1, 1, 1, 0, 1]);
+    assert.deepEqual(now.input_sequence, window);
+    await again.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 });

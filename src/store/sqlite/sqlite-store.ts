@@ -39,6 +39,8 @@ export interface SqliteStoreOptions {
 
 export const SQLITE_FILE = 'byner.db';
 const SCHEMA_VERSION = '1';
+/** Numbers per input_sequence row: price and the indicators. */
+const FEATURES = 1 + INDICATOR_NAMES.length;
 const IND_COLUMNS = INDICATOR_NAMES.map((n) => `"${n}"`).join(', ');
 
 const tickTable = (name: string) => `
@@ -64,6 +66,7 @@ const SCHEMA = `
     input_sequence TEXT NOT NULL, true_next_sequence TEXT NOT NULL, predicted_next_sequence TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS tr_predictions_model ON tr_predictions (model_version, id);
+  -- input_sequence: a float64 BLOB (packRows); JSON text in files written before, still read
   CREATE TABLE IF NOT EXISTS inf_predictions (
     stream TEXT NOT NULL, seq INTEGER NOT NULL, model_version TEXT NOT NULL, timestamp INTEGER NOT NULL,
     input_sequence TEXT NOT NULL, forecast TEXT NOT NULL,
@@ -92,6 +95,26 @@ function rowTick(r: Row): Tick {
     price: r.price as number,
     indicators,
   };
+}
+
+/**
+ * input_sequence (window × 7 raw numbers) as a BLOB of float64: exact, ~3.4 KB instead of ~8 KB of JSON, and no
+ * number-to-text conversion (it was most of the cost of storing a forecast). Rows stored as JSON text by earlier
+ * versions still read back.
+ */
+function packRows(rows: readonly (readonly number[])[]): Buffer {
+  const out = new Float64Array(rows.length * FEATURES);
+  for (let i = 0; i < rows.length; i++) out.set(rows[i], i * FEATURES);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+function unpackRows(value: unknown): number[][] {
+  if (typeof value === 'string') return JSON.parse(value);
+  const b = value as Buffer;
+  const all = new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  return Array.from({ length: all.length / FEATURES }, (_, i) =>
+    Array.from(all.subarray(i * FEATURES, (i + 1) * FEATURES)),
+  );
 }
 
 /** Opens (creating when missing) the database; throws BYNER_STORE_UNREACHABLE when the file cannot be opened. */
@@ -133,10 +156,22 @@ export class SqliteStore implements Store {
   private readonly counters = { stored: 0, duplicates: 0 };
   private closed = false;
 
+  /** Prepared statements by SQL text: compiling one costs more than running it (a write batch runs a few). */
+  private readonly statements = new Map<string, Database.Statement>();
+
   constructor(
     private readonly db: Database.Database,
     readonly description: string,
   ) {}
+
+  private prepare(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
 
   /** Runs `fn` in one transaction; SQLite errors become BYNER_STORE naming what was being done. */
   private tx<T>(what: string, fn: () => T): T {
@@ -161,7 +196,7 @@ export class SqliteStore implements Store {
 
   async writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<void> {
     validateTicks(ticks, `writeTicks(${collection})`);
-    const insert = this.db.prepare(
+    const insert = this.prepare(
       `INSERT OR IGNORE INTO ${collection} (stream, seq, timestamp, price, ${IND_COLUMNS})
        VALUES (?, ?, ?, ?, ${INDICATOR_NAMES.map(() => '?').join(', ')})`,
     );
@@ -177,11 +212,9 @@ export class SqliteStore implements Store {
   }
 
   private selectTicks(collection: TickCollection, where: string, order: string, ...args: unknown[]): Tick[] {
-    const rows = this.db
-      .prepare(
-        `SELECT stream, seq, timestamp, price, ${IND_COLUMNS} FROM ${collection} WHERE ${where} ${order}`,
-      )
-      .all(...args) as Row[];
+    const rows = this.prepare(
+      `SELECT stream, seq, timestamp, price, ${IND_COLUMNS} FROM ${collection} WHERE ${where} ${order}`,
+    ).all(...args) as Row[];
     return rows.map(rowTick);
   }
 
@@ -225,13 +258,13 @@ export class SqliteStore implements Store {
   }
 
   async lastSeq(collection: TickCollection, stream: string): Promise<number | null> {
-    const seq = this.db.prepare(`SELECT MAX(seq) FROM ${collection} WHERE stream = ?`).pluck().get(stream);
+    const seq = this.prepare(`SELECT MAX(seq) FROM ${collection} WHERE stream = ?`).pluck().get(stream);
     return (seq as number | null) ?? null;
   }
 
   async countTicks(collection: TickCollection, stream?: string): Promise<number> {
     const sql = `SELECT COUNT(*) FROM ${collection}${stream === undefined ? '' : ' WHERE stream = ?'}`;
-    const stmt = this.db.prepare(sql).pluck();
+    const stmt = this.prepare(sql).pluck();
     return (stream === undefined ? stmt.get() : stmt.get(stream)) as number;
   }
 
@@ -239,7 +272,7 @@ export class SqliteStore implements Store {
 
   async writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<void> {
     validateTrainingPredictions(docs, 'writeTrainingPredictions');
-    const insert = this.db.prepare(
+    const insert = this.prepare(
       `INSERT INTO tr_predictions (timestamp, model_version, input_sequence, true_next_sequence,
        predicted_next_sequence) VALUES (?, ?, ?, ?, ?)`,
     );
@@ -248,7 +281,7 @@ export class SqliteStore implements Store {
         insert.run(
           d.timestamp.getTime(),
           d.model_version,
-          JSON.stringify(d.input_sequence),
+          packRows(d.input_sequence),
           JSON.stringify(d.true_next_sequence),
           JSON.stringify(d.predicted_next_sequence),
         );
@@ -259,12 +292,13 @@ export class SqliteStore implements Store {
 
   async trainingPredictions(modelVersion: string, limit = 0): Promise<TrainingPrediction[]> {
     checkReadArgs('trainingPredictions', { limit });
-    const rows = this.db
-      .prepare('SELECT * FROM tr_predictions WHERE model_version = ? ORDER BY id LIMIT ?')
-      .all(modelVersion, limit === 0 ? -1 : limit) as Row[];
+    const rows = this.prepare('SELECT * FROM tr_predictions WHERE model_version = ? ORDER BY id LIMIT ?').all(
+      modelVersion,
+      limit === 0 ? -1 : limit,
+    ) as Row[];
     return rows.map((r) => ({
       timestamp: new Date(r.timestamp as number),
-      input_sequence: JSON.parse(r.input_sequence as string),
+      input_sequence: unpackRows(r.input_sequence),
       true_next_sequence: JSON.parse(r.true_next_sequence as string),
       predicted_next_sequence: JSON.parse(r.predicted_next_sequence as string),
       model_version: r.model_version as string,
@@ -273,7 +307,7 @@ export class SqliteStore implements Store {
 
   async writeForecasts(docs: readonly Forecast[]): Promise<void> {
     validateForecasts(docs, 'writeForecasts');
-    const insert = this.db.prepare(
+    const insert = this.prepare(
       `INSERT OR IGNORE INTO inf_predictions (stream, seq, model_version, timestamp, input_sequence, forecast)
        VALUES (?, ?, ?, ?, ?, ?)`,
     );
@@ -285,7 +319,7 @@ export class SqliteStore implements Store {
           d.seq,
           d.model_version,
           d.timestamp.getTime(),
-          JSON.stringify(d.input_sequence),
+          packRows(d.input_sequence),
           JSON.stringify(d.forecast),
         ).changes;
       }
@@ -298,14 +332,12 @@ export class SqliteStore implements Store {
     checkReadArgs('recentForecasts', { limit });
     const byModel = modelVersion === undefined ? '' : ' AND model_version = ?';
     const args = modelVersion === undefined ? [stream, limit] : [stream, modelVersion, limit];
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM inf_predictions WHERE stream = ?${byModel} ORDER BY seq DESC, model_version DESC LIMIT ?`,
-      )
-      .all(...args) as Row[];
+    const rows = this.prepare(
+      `SELECT * FROM inf_predictions WHERE stream = ?${byModel} ORDER BY seq DESC, model_version DESC LIMIT ?`,
+    ).all(...args) as Row[];
     return rows.reverse().map((r) => ({
       timestamp: new Date(r.timestamp as number),
-      input_sequence: JSON.parse(r.input_sequence as string),
+      input_sequence: unpackRows(r.input_sequence),
       forecast: JSON.parse(r.forecast as string),
       model_version: r.model_version as string,
       seq: r.seq as number,
@@ -315,9 +347,7 @@ export class SqliteStore implements Store {
 
   async writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<void> {
     validateMetrics(docs, `writeMetrics(${collection})`);
-    const insert = this.db.prepare(
-      `INSERT INTO ${collection} (timestamp, model_version, doc) VALUES (?, ?, ?)`,
-    );
+    const insert = this.prepare(`INSERT INTO ${collection} (timestamp, model_version, doc) VALUES (?, ?, ?)`);
     this.tx(`writing ${collection}`, () => {
       for (const { timestamp, ...rest } of docs)
         insert.run(timestamp.getTime(), rest.model_version, JSON.stringify(rest));
@@ -333,9 +363,9 @@ export class SqliteStore implements Store {
     checkReadArgs('recentMetrics', { limit });
     const byModel = modelVersion === undefined ? '' : 'WHERE model_version = ?';
     const args = modelVersion === undefined ? [limit] : [modelVersion, limit];
-    const rows = this.db
-      .prepare(`SELECT timestamp, doc FROM ${collection} ${byModel} ORDER BY timestamp DESC, id DESC LIMIT ?`)
-      .all(...args) as Row[];
+    const rows = this.prepare(
+      `SELECT timestamp, doc FROM ${collection} ${byModel} ORDER BY timestamp DESC, id DESC LIMIT ?`,
+    ).all(...args) as Row[];
     return rows
       .reverse()
       .map((r) => ({ timestamp: new Date(r.timestamp as number), ...JSON.parse(r.doc as string) }));
@@ -346,23 +376,21 @@ export class SqliteStore implements Store {
   async saveModel(entry: ModelEntry): Promise<void> {
     validateModel(entry, 'saveModel');
     this.tx(`saving model ${entry.version}`, () => {
-      const exists = this.db.prepare('SELECT 1 FROM models WHERE version = ?').get(entry.version);
+      const exists = this.prepare('SELECT 1 FROM models WHERE version = ?').get(entry.version);
       if (exists !== undefined) {
         throw new BynerError('BYNER_STORE', `model version ${entry.version} already exists`, {
           hint: 'model versions are immutable: save under a new version',
         });
       }
-      this.db
-        .prepare('INSERT INTO models VALUES (?, ?, 0, ?, ?, ?, ?)')
-        .run(
-          entry.version,
-          entry.created_at.getTime(),
-          JSON.stringify(entry.config),
-          JSON.stringify(entry.scaler),
-          JSON.stringify(entry.metrics),
-          JSON.stringify(entry.data_range),
-        );
-      const file = this.db.prepare('INSERT INTO model_files (version, name, bytes) VALUES (?, ?, ?)');
+      this.prepare('INSERT INTO models VALUES (?, ?, 0, ?, ?, ?, ?)').run(
+        entry.version,
+        entry.created_at.getTime(),
+        JSON.stringify(entry.config),
+        JSON.stringify(entry.scaler),
+        JSON.stringify(entry.metrics),
+        JSON.stringify(entry.data_range),
+      );
+      const file = this.prepare('INSERT INTO model_files (version, name, bytes) VALUES (?, ?, ?)');
       for (const [name, bytes] of Object.entries(entry.artifact)) {
         file.run(entry.version, name, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       }
@@ -386,22 +414,22 @@ export class SqliteStore implements Store {
     const newest = 'ORDER BY created_at DESC, rowid DESC LIMIT 1';
     const row = (
       version !== undefined
-        ? this.db.prepare('SELECT * FROM models WHERE version = ?').get(version)
-        : (this.db.prepare(`SELECT * FROM models WHERE serving = 1 ${newest}`).get() ??
-          this.db.prepare(`SELECT * FROM models ${newest}`).get())
+        ? this.prepare('SELECT * FROM models WHERE version = ?').get(version)
+        : (this.prepare(`SELECT * FROM models WHERE serving = 1 ${newest}`).get() ??
+          this.prepare(`SELECT * FROM models ${newest}`).get())
     ) as Row | undefined;
     if (row === undefined) return null;
-    const files = this.db
-      .prepare('SELECT name, bytes FROM model_files WHERE version = ? ORDER BY rowid')
-      .all(row.version) as { name: string; bytes: Buffer }[];
+    const files = this.prepare('SELECT name, bytes FROM model_files WHERE version = ? ORDER BY rowid').all(
+      row.version,
+    ) as { name: string; bytes: Buffer }[];
     const artifact: Record<string, Uint8Array> = {};
     for (const f of files) artifact[f.name] = new Uint8Array(f.bytes);
     return { ...this.summary(row), artifact };
   }
 
   async listModels(): Promise<ModelSummary[]> {
-    const rows = this.db.prepare('SELECT * FROM models ORDER BY created_at, rowid').all() as Row[];
-    const files = this.db.prepare(
+    const rows = this.prepare('SELECT * FROM models ORDER BY created_at, rowid').all() as Row[];
+    const files = this.prepare(
       'SELECT name, length(bytes) AS bytes FROM model_files WHERE version = ? ORDER BY rowid',
     );
     return rows.map((r) => ({
@@ -411,10 +439,10 @@ export class SqliteStore implements Store {
   }
 
   private serve(version: string): void {
-    const r = this.db.prepare('UPDATE models SET serving = (version = ?)').run(version);
+    const r = this.prepare('UPDATE models SET serving = (version = ?)').run(version);
     if (
       r.changes === 0 ||
-      this.db.prepare('SELECT 1 FROM models WHERE version = ?').get(version) === undefined
+      this.prepare('SELECT 1 FROM models WHERE version = ?').get(version) === undefined
     ) {
       throw new BynerError('BYNER_STORE', `no model version ${version} in the registry`, {
         hint: 'list the versions with listModels() / `byner models`',
@@ -430,8 +458,7 @@ export class SqliteStore implements Store {
 
   async stats(): Promise<StoreStats> {
     const out = {} as StoreStats;
-    for (const c of COLLECTIONS)
-      out[c] = this.db.prepare(`SELECT COUNT(*) FROM ${c}`).pluck().get() as number;
+    for (const c of COLLECTIONS) out[c] = this.prepare(`SELECT COUNT(*) FROM ${c}`).pluck().get() as number;
     return out;
   }
 
