@@ -46,7 +46,11 @@ function numbers(v: unknown, path: string, length?: number, nullable = false): v
   if (length !== undefined && v.length !== length) throw new Invalid(path, `${length} numbers`, v);
   if (v.length === 0) throw new Invalid(path, 'at least one number', v);
   for (let i = 0; i < v.length; i++) {
-    if (!(nullable && v[i] === null)) finite(v[i], `${path}[${i}]`);
+    const x = v[i];
+    // the path is built only for a bad value: forecasts carry 420 input numbers each
+    if (typeof x !== 'number' || !Number.isFinite(x)) {
+      if (!(nullable && x === null)) finite(x, `${path}[${i}]`);
+    }
   }
 }
 

@@ -66,12 +66,13 @@ const SCHEMA = `
     input_sequence TEXT NOT NULL, true_next_sequence TEXT NOT NULL, predicted_next_sequence TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS tr_predictions_model ON tr_predictions (model_version, id);
-  -- input_sequence: a float64 BLOB (packRows); JSON text in files written before, still read
+  -- input_sequence: a float64 BLOB (packRows); JSON text in files written before, still read. A rowid table with
+  -- a unique index: rows of 3.4 KB are what WITHOUT ROWID tables are bad at (files written before keep theirs).
   CREATE TABLE IF NOT EXISTS inf_predictions (
     stream TEXT NOT NULL, seq INTEGER NOT NULL, model_version TEXT NOT NULL, timestamp INTEGER NOT NULL,
     input_sequence TEXT NOT NULL, forecast TEXT NOT NULL,
-    PRIMARY KEY (stream, seq, model_version)
-  ) WITHOUT ROWID;
+    UNIQUE (stream, seq, model_version)
+  );
   ${metricsTable('tr_metrics')}
   ${metricsTable('inf_metrics')}
   CREATE TABLE IF NOT EXISTS models (
