@@ -268,6 +268,37 @@ describe('engine model: forecast thread', () => {
     });
   }
 
+  it("predictStart: a started batch (shares of 1 … n − 1 for the helper) finishes with predict's values", async () => {
+    const model = createModel(CFG);
+    const { x } = data(300, 11);
+    const ref = model.predict(x);
+    await model.startForecastThread({ claimGraceMs: 5000 });
+    try {
+      const shares: number[] = [];
+      for (const count of [2, 3, 57, 300]) {
+        const part = {
+          data: x.data.subarray(0, count * T * F),
+          shape: [count, T, F] as [number, number, number],
+        };
+        for (let round = 0; round < 30; round++) {
+          const job = model.predictStart(part);
+          // while the helper works: other forecasts run here, on this thread
+          assert.deepEqual(model.predict(part), ref.subarray(0, count * 2));
+          assert.deepEqual(job.finish(), ref.subarray(0, count * 2), `batch of ${count}, round ${round}`);
+          assert.deepEqual(job.finish(), ref.subarray(0, count * 2), 'finish() twice returns the same');
+          shares.push(model.forecastThreadShare);
+        }
+      }
+      assert.ok(model.forecastThreadStats!.batch > 0);
+      assert.ok(shares.every((v) => v >= 0.15 && v <= 0.85));
+      assert.ok(new Set(shares).size > 1, 'the share adapts');
+    } finally {
+      await model.closeForecastThread();
+    }
+    const job = model.predictStart(x); // no helper: all in finish()
+    assert.deepEqual(job.finish(), ref);
+  });
+
   it('new weights (setWeights, fit) reach the helper before its next forecast', async () => {
     const model = createModel(CFG);
     const other = createModel({ ...CFG, seed: 99 });

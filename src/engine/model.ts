@@ -112,6 +112,9 @@ export class LstmModel {
   private paramsVersion = 0;
   private helper: InferenceHelper | null = null;
   private helperStarting: Promise<void> | null = null;
+  /** predictStart's share for the helper (adapted) and whether a started batch awaits finish(). */
+  private helperShare = 0.5;
+  private pendingJob = false;
 
   constructor(config: ResolvedConfig, init = true) {
     this.config = config;
@@ -130,7 +133,7 @@ export class LstmModel {
     const n = t.shape[0];
     const out = new Float32Array(n * this.config.horizon);
     const helper = this.helper;
-    if (helper?.usable && !this.fitting) {
+    if (helper?.usable && !this.fitting && !this.pendingJob) {
       helper.syncParams(this.paramsVersion, this.net.paramsForReading());
       if (n >= 2) helper.predictBatch(this.net, t.data, n, out);
       else if (n === 1 && this.config.layers.length >= 2) helper.predictOne(this.net, t.data, 0, out, 0);
@@ -139,6 +142,43 @@ export class LstmModel {
     }
     this.net.predictInto(out, t.data, n);
     return out;
+  }
+
+  /**
+   * `predict` in two parts, for callers with other work to overlap: with the forecast thread, a share of the
+   * windows goes to it now, and `finish()` forecasts the rest here and returns all (the same values as `predict`).
+   * The share adapts so that both threads finish together (it grows when the helper was done first). Without the
+   * thread, or for one window, everything happens in `finish()`. Call `finish()` before any other forecast.
+   */
+  predictStart(x: Tensor3 | Float32Array): { finish(): Float32Array } {
+    const t = checkWindows('predict input', x, this.config.window, this.config.features);
+    const n = t.shape[0];
+    const helper = this.helper;
+    if (!helper?.usable || this.fitting || n < 2 || this.pendingJob) return { finish: () => this.predict(t) };
+    helper.syncParams(this.paramsVersion, this.net.paramsForReading());
+    const out = new Float32Array(n * this.config.horizon);
+    const rest = helper.startBatch(this.net, t.data, n, out, Math.round(n * this.helperShare));
+    this.pendingJob = true;
+    let result: Float32Array | null = null;
+    return {
+      finish: () => {
+        if (result) return result;
+        try {
+          const helperFirst = rest();
+          const step = helperFirst ? 0.02 : -0.02;
+          this.helperShare = Math.min(0.85, Math.max(0.15, this.helperShare + step));
+        } finally {
+          this.pendingJob = false;
+        }
+        result = out;
+        return out;
+      },
+    };
+  }
+
+  /** The helper thread's share of a started batch (predictStart), adapted as batches finish. */
+  get forecastThreadShare(): number {
+    return this.helperShare;
   }
 
   /**

@@ -15,6 +15,11 @@ export interface Forecaster {
   readonly horizon: number;
   /** Forecasts for each window: (N, window, 7) raw features → (N, horizon) prices. */
   forecast(windows: readonly FeatureWindow[]): number[][];
+  /**
+   * Optional: `forecast` in two parts, so that the caller's other work overlaps the forecasts (the LSTM hands part
+   * of a batch to its second thread at once). `finish()` returns what `forecast` would have.
+   */
+  forecastStart?(windows: readonly FeatureWindow[]): { finish(): number[][] };
 }
 
 export const FEATURES = FEATURE_NAMES.length;

@@ -183,27 +183,44 @@ export function runInference(options: InferenceOptions): InferenceRun {
     };
   }
 
-  /** Forecasts every full window in one call (the engine batches them); a failing batch is retried one by one. */
-  function forecastAll(items: readonly Accepted[]): (number[] | null)[] {
+  /**
+   * Forecasts every full window in one call (the engine batches them), in two parts when the forecaster can
+   * (forecastStart: the caller works while the second thread forecasts); a failing batch is retried one by one.
+   */
+  function startForecasts(items: readonly Accepted[]): { finish(): (number[] | null)[] } {
     const windows = items.filter((a) => a.window !== null).map((a) => a.window as FeatureWindow);
-    let results: (number[] | null)[] = [];
-    if (windows.length > 0) {
+    const oneByOne = (): (number[] | null)[] =>
+      windows.map((w) => {
+        try {
+          return forecaster.forecast([w])[0];
+        } catch (error) {
+          stats.forecastErrors += 1;
+          logger.warn({ err: (error as Error).message }, 'forecast failed; skipping this tick');
+          return null;
+        }
+      });
+    let job: { finish(): number[][] } | null = null;
+    if (windows.length > 1 && forecaster.forecastStart) {
       try {
-        results = forecaster.forecast(windows);
+        job = forecaster.forecastStart(windows);
       } catch {
-        results = windows.map((w) => {
-          try {
-            return forecaster.forecast([w])[0];
-          } catch (error) {
-            stats.forecastErrors += 1;
-            logger.warn({ err: (error as Error).message }, 'forecast failed; skipping this tick');
-            return null;
-          }
-        });
+        job = null;
       }
     }
-    let k = 0;
-    return items.map((a) => (a.window === null ? null : results[k++]));
+    return {
+      finish() {
+        let results: (number[] | null)[] = [];
+        if (windows.length > 0) {
+          try {
+            results = job ? job.finish() : forecaster.forecast(windows);
+          } catch {
+            results = oneByOne();
+          }
+        }
+        let k = 0;
+        return items.map((a) => (a.window === null ? null : results[k++]));
+      },
+    };
   }
 
   /**
@@ -216,7 +233,9 @@ export function runInference(options: InferenceOptions): InferenceRun {
       const a = accept(event);
       if (a !== null) items.push(a);
     }
-    const forecasts = forecastAll(items);
+    const job = startForecasts(items);
+    await writer.writeSoon(); // the previous batches' documents, while the forecast thread works on this one
+    const forecasts = job.finish();
     for (let i = 0; i < items.length; i++) {
       const { tick, window, recent: shown, have } = items[i];
       const forecast = forecasts[i];

@@ -66,6 +66,17 @@ export class InferenceWriter {
     }
   }
 
+  /**
+   * Starts writing what is queued (unless a write is under way) and gives it until the event loop's next turn:
+   * an embedded store's write is done by then, a server's is on its way; an outage's retries never hold the
+   * caller. A replay calls this while the forecast thread works on the next batch.
+   */
+  async writeSoon(): Promise<void> {
+    if (this.ticks.length > 0 || this.forecasts.length > 0) this.kick();
+    const writing = this.writing;
+    if (writing) await Promise.race([writing, new Promise<void>((resolve) => setImmediate(resolve))]);
+  }
+
   /** Writes everything queued so far and resolves once the store has acknowledged it, then flushed it. */
   async drain(): Promise<void> {
     while (this.ticks.length > 0 || this.forecasts.length > 0 || this.scoredSinceFlush || this.writing) {

@@ -39,6 +39,10 @@ export class LstmForecaster implements Forecaster {
   }
 
   forecast(windows: readonly FeatureWindow[]): number[][] {
+    return this.forecastStart(windows).finish();
+  }
+
+  forecastStart(windows: readonly FeatureWindow[]): { finish(): number[][] } {
     checkWindows(windows, this.window, this.version);
     const T = this.window;
     const x = windows.length === 1 ? this.buf : new Float32Array(windows.length * T * FEATURES);
@@ -49,8 +53,13 @@ export class LstmForecaster implements Forecaster {
         for (let f = 0; f < FEATURES; f++) x[(i * T + r) * FEATURES + f] = this.scaler.scale(row[f], f);
       }
     });
-    const out = this.model.predict({ data: x, shape: [windows.length, T, FEATURES] });
-    return windows.map((_, i) => Array.from(out.subarray(i * this.horizon, (i + 1) * this.horizon)));
+    const job = this.model.predictStart({ data: x, shape: [windows.length, T, FEATURES] });
+    return {
+      finish: () => {
+        const out = job.finish();
+        return windows.map((_, i) => Array.from(out.subarray(i * this.horizon, (i + 1) * this.horizon)));
+      },
+    };
   }
 }
 
