@@ -4,8 +4,11 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { createModel } from '../src/engine/index.js';
 import { BynerError } from '../src/errors.js';
 import { NaiveForecaster, SeasonalNaiveForecaster } from '../src/features/forecaster.js';
+import { MinMaxScaler } from '../src/features/scaler.js';
+import { buildWindows } from '../src/features/windows.js';
 import { syntheticTicks } from '../src/indicators/ticks.js';
 import { runInference } from '../src/infer/runner.js';
 import { openStore } from '../src/store/index.js';
@@ -14,6 +17,7 @@ import { startServer } from '../src/stream/server.js';
 import { sseFrame } from '../src/stream/sse.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
 import { tickToJson } from '../src/ticks/json.js';
+import { LstmForecaster } from '../src/train/load.js';
 import { findFerretDB, startFerretDB } from './helpers/ferretdb.js';
 import { sleep, tempDir } from './live-helpers.js';
 
@@ -170,6 +174,45 @@ describe('live inference client', () => {
     // Naive on this source: MSE well above the Bayes limit 2.25 (it ignores the sine).
     assert.ok((latest.metrics.mse[0] as number) > 5);
     await store.close();
+  });
+
+  it("the LSTM on its forecast thread: a replayed burst is stored in order, each forecast its window's, the last batch without waiting for another event", async () => {
+    const set = buildWindows(TICKS, 60, 5);
+    const model = createModel({ seed: 3 });
+    await model.startForecastThread();
+    const forecaster = new LstmForecaster('lstm-test', model, MinMaxScaler.fit(set.rows, 7));
+    const server = await fakeServer((_n, _req, res) => {
+      // one burst, then silence with the connection open (a live stream between ticks)
+      res.write(
+        range(0, 400)
+          .map((seq) => frame(seq))
+          .join(''),
+      );
+    });
+    const store = await openStore({ dataDir: `${dir.path}/lstm` });
+    const run = runInference({ url: server.url, store, forecaster, out: null, idleTimeoutMs: 60_000 });
+    try {
+      // everything is stored while the stream stays open: no batch waits for a next event
+      await until(() => run.stats.writes.forecasts === 400 - 83, 20_000);
+      assert.equal(run.stats.forecasts, 400 - 83);
+      assert.deepEqual(await storedSeqs(store), range(0, 400));
+      const docs = await store.recentForecasts('synthetic', 1000);
+      assert.deepEqual(
+        docs.map((d) => d.seq),
+        range(83, 400),
+      );
+      const again = forecaster.forecast(docs.map((d) => d.input_sequence));
+      assert.deepEqual(
+        docs.map((d) => d.forecast),
+        again,
+      );
+      assert.ok(model.forecastThreadStats!.batch > 0, 'the forecast thread took part');
+    } finally {
+      await run.stop();
+      await server.close();
+      await store.close();
+      await model.closeForecastThread();
+    }
   });
 
   it('reconnects when heartbeats stop (idle watchdog), resuming after the last tick', async () => {

@@ -194,24 +194,41 @@ export class InferenceHelper {
 
   /**
    * Hands the helper the last `theirs` of n ≥ 2 windows now and returns the rest of the job: the caller can do
-   * other work (a replay stores the previous batch) while the helper forecasts, then calls the returned function,
-   * which forecasts this thread's windows, collects the helper's and says whether the helper was already done
-   * (so the caller can give it more next time). Nothing else may use the helper until then.
+   * other work (a replay stores the previous batch) while the helper forecasts; `mine()` forecasts this thread's
+   * windows, and `collect()` (after `mine()`, which it runs if needed) takes the helper's and says whether the
+   * helper had been done first (so the caller can give it more next time). Nothing else may use the helper until
+   * `collect()`.
    */
-  startBatch(net: Net, x: Float32Array, n: number, out: Float32Array, theirs: number): () => boolean {
+  startBatch(
+    net: Net,
+    x: Float32Array,
+    n: number,
+    out: Float32Array,
+    theirs: number,
+  ): { mine(): void; collect(): boolean } {
     const { window: T, features: F, horizon: N } = this.cfg;
     const W = T * F;
     const their = Math.max(1, Math.min(theirs, n - 1, HELPER_CAPACITY));
     const mine = n - their;
     this.xs.set(x.subarray(mine * W, n * W));
     this.post(KIND.BATCH, their);
-    return () => {
+    let helperDone = false;
+    let mineDone = false;
+    const doMine = () => {
+      if (mineDone) return;
+      mineDone = true;
       net.predictInto(out.subarray(0, mine * N), x.subarray(0, mine * W), mine);
-      const helperDone = Atomics.load(this.ctl, CTL.STATE) === STATE.DONE;
-      if (this.finish('batch', this.claimGraceMs ?? CLAIM_GRACE_MS))
-        out.set(this.ys.subarray(0, their * N), mine * N);
-      else net.predictInto(out.subarray(mine * N, n * N), x.subarray(mine * W, n * W), their);
-      return helperDone;
+      helperDone = Atomics.load(this.ctl, CTL.STATE) === STATE.DONE;
+    };
+    return {
+      mine: doMine,
+      collect: () => {
+        doMine();
+        if (this.finish('batch', this.claimGraceMs ?? CLAIM_GRACE_MS))
+          out.set(this.ys.subarray(0, their * N), mine * N);
+        else net.predictInto(out.subarray(mine * N, n * N), x.subarray(mine * W, n * W), their);
+        return helperDone;
+      },
     };
   }
 

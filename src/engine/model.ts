@@ -145,26 +145,32 @@ export class LstmModel {
   }
 
   /**
-   * `predict` in two parts, for callers with other work to overlap: with the forecast thread, a share of the
-   * windows goes to it now, and `finish()` forecasts the rest here and returns all (the same values as `predict`).
-   * The share adapts so that both threads finish together (it grows when the helper was done first). Without the
-   * thread, or for one window, everything happens in `finish()`. Call `finish()` before any other forecast.
+   * `predict` in parts, for callers with other work to overlap: with the forecast thread (`threaded`), a share of
+   * the windows goes to it now, `work()` forecasts the rest here (optional), and `finish()` does what is left and
+   * returns all (the same values as `predict`). The share adapts so that both threads finish together (it grows
+   * when the helper was done first). Without the thread, or for one window, everything happens in `finish()`.
+   * Other forecasts in between run on this thread alone.
    */
-  predictStart(x: Tensor3 | Float32Array): { finish(): Float32Array } {
+  predictStart(x: Tensor3 | Float32Array): { threaded: boolean; work(): void; finish(): Float32Array } {
     const t = checkWindows('predict input', x, this.config.window, this.config.features);
     const n = t.shape[0];
     const helper = this.helper;
-    if (!helper?.usable || this.fitting || n < 2 || this.pendingJob) return { finish: () => this.predict(t) };
+    if (!helper?.usable || this.fitting || n < 2 || this.pendingJob)
+      return { threaded: false, work() {}, finish: () => this.predict(t) };
     helper.syncParams(this.paramsVersion, this.net.paramsForReading());
     const out = new Float32Array(n * this.config.horizon);
     const rest = helper.startBatch(this.net, t.data, n, out, Math.round(n * this.helperShare));
     this.pendingJob = true;
     let result: Float32Array | null = null;
     return {
+      threaded: true,
+      work: () => {
+        if (!result) rest.mine();
+      },
       finish: () => {
         if (result) return result;
         try {
-          const helperFirst = rest();
+          const helperFirst = rest.collect();
           const step = helperFirst ? 0.02 : -0.02;
           this.helperShare = Math.min(0.85, Math.max(0.15, this.helperShare + step));
         } finally {

@@ -6,6 +6,14 @@ import { FEATURE_NAMES } from '../ticks/types.js';
 /** One input window: `window` rows of the 7 raw features (price, ma, rsi, upper_bb, lower_bb, macd, signal). */
 export type FeatureWindow = readonly (readonly number[])[];
 
+/** A started forecast (Forecaster.forecastStart). */
+export interface ForecastJob {
+  /** True when part of the work runs on another thread until `finish()`. */
+  readonly threaded: boolean;
+  work(): void;
+  finish(): number[][];
+}
+
 export interface Forecaster {
   /** Registry version for models, or a baseline's name ("naive", "seasonal_naive"). */
   readonly version: string;
@@ -16,10 +24,11 @@ export interface Forecaster {
   /** Forecasts for each window: (N, window, 7) raw features → (N, horizon) prices. */
   forecast(windows: readonly FeatureWindow[]): number[][];
   /**
-   * Optional: `forecast` in two parts, so that the caller's other work overlaps the forecasts (the LSTM hands part
-   * of a batch to its second thread at once). `finish()` returns what `forecast` would have.
+   * Optional: `forecast` in parts, so that the caller's other work overlaps the forecasts. The LSTM hands part of
+   * a batch to its second thread at once (`threaded`); `work()` forecasts the rest on the calling thread, and
+   * `finish()` returns what `forecast` would have (doing what is left).
    */
-  forecastStart?(windows: readonly FeatureWindow[]): { finish(): number[][] };
+  forecastStart?(windows: readonly FeatureWindow[]): ForecastJob;
 }
 
 export const FEATURES = FEATURE_NAMES.length;

@@ -2,7 +2,7 @@
 // scores earlier forecasts as actual values arrive, stores all three and prints a line per tick. Choosing and
 // loading the model is the caller's job (src/cli/commands/infer.ts loads it from the registry).
 import type { EventSourceMessage } from 'eventsource-parser';
-import type { FeatureWindow, Forecaster } from '../features/forecaster.js';
+import type { FeatureWindow, Forecaster, ForecastJob } from '../features/forecaster.js';
 import type { Forecast, MetricsDoc, Store, StoreLogger } from '../store/types.js';
 import { DEFAULT_STREAM, INDICATOR_NAMES, type Tick } from '../ticks/types.js';
 import { formatScoreLine, formatTickLine } from './printer.js';
@@ -183,11 +183,18 @@ export function runInference(options: InferenceOptions): InferenceRun {
     };
   }
 
+  /** A batch's forecasts under way: `work()` does this thread's part, `finish()` returns one entry per item. */
+  interface BatchJob {
+    threaded: boolean;
+    work(): void;
+    finish(): (number[] | null)[];
+  }
+
   /**
-   * Forecasts every full window in one call (the engine batches them), in two parts when the forecaster can
-   * (forecastStart: the caller works while the second thread forecasts); a failing batch is retried one by one.
+   * Forecasts every full window in one call (the engine batches them), in parts when the forecaster can
+   * (forecastStart: the forecast thread takes a share at once); a failing batch is retried one by one.
    */
-  function startForecasts(items: readonly Accepted[]): { finish(): (number[] | null)[] } {
+  function startForecasts(items: readonly Accepted[]): BatchJob {
     const windows = items.filter((a) => a.window !== null).map((a) => a.window as FeatureWindow);
     const oneByOne = (): (number[] | null)[] =>
       windows.map((w) => {
@@ -199,7 +206,7 @@ export function runInference(options: InferenceOptions): InferenceRun {
           return null;
         }
       });
-    let job: { finish(): number[][] } | null = null;
+    let job: ForecastJob | null = null;
     if (windows.length > 1 && forecaster.forecastStart) {
       try {
         job = forecaster.forecastStart(windows);
@@ -207,11 +214,21 @@ export function runInference(options: InferenceOptions): InferenceRun {
         job = null;
       }
     }
+    let failed = false;
     return {
+      threaded: job?.threaded ?? false,
+      work() {
+        try {
+          job?.work();
+        } catch {
+          failed = true;
+        }
+      },
       finish() {
         let results: (number[] | null)[] = [];
         if (windows.length > 0) {
           try {
+            if (failed) throw new Error('forecast failed');
             results = job ? job.finish() : forecaster.forecast(windows);
           } catch {
             results = oneByOne();
@@ -223,18 +240,8 @@ export function runInference(options: InferenceOptions): InferenceRun {
     };
   }
 
-  /**
-   * Handles the events that arrived together (one when live, hundreds when replaying fast): validation and
-   * windows in order, one batched forecast call, then scoring, printing and storing in order.
-   */
-  async function handleBatch(events: readonly EventSourceMessage[]): Promise<void> {
-    const items: Accepted[] = [];
-    for (const event of events) {
-      const a = accept(event);
-      if (a !== null) items.push(a);
-    }
-    const job = startForecasts(items);
-    await writer.writeSoon(); // the previous batches' documents, while the forecast thread works on this one
+  /** Scores, prints and queues for storing a batch whose forecasts are (or are about to be) done, in order. */
+  async function complete(items: readonly Accepted[], job: BatchJob): Promise<void> {
     const forecasts = job.finish();
     for (let i = 0; i < items.length; i++) {
       const { tick, window, recent: shown, have } = items[i];
@@ -263,6 +270,60 @@ export function runInference(options: InferenceOptions): InferenceRun {
       options.onTick?.(tick, forecast);
       await writer.add(tick, doc, scored > 0);
     }
+  }
+
+  // A replayed batch whose forecast thread may still be at work: it is completed when the next batch has been
+  // read and windowed (the thread works meanwhile), or at the event loop's next turn when no batch is waiting
+  // (so a live tick is never held back), or before the writer drains.
+  let deferred: { items: Accepted[]; job: BatchJob } | null = null;
+  let inBatch = false;
+  let completing: Promise<void> | null = null;
+
+  async function completeDeferred(): Promise<void> {
+    const d = deferred;
+    deferred = null;
+    if (d) await complete(d.items, d.job);
+  }
+
+  function completeSoon(): void {
+    setImmediate(() => {
+      if (deferred === null || inBatch || completing) return;
+      completing = completeDeferred()
+        .catch((error) => logger.error({ err: (error as Error).message }, 'completing a batch failed'))
+        .finally(() => {
+          completing = null;
+        });
+    });
+  }
+
+  /**
+   * Handles the events that arrived together (one when live, hundreds when replaying fast): validation and
+   * windows in order, one batched forecast call, then scoring, printing and storing in order. With the forecast
+   * thread, the thread's share of this batch runs while this thread completes the previous batch, stores, and
+   * forecasts its own share; this batch is completed with the next one.
+   */
+  async function handleBatch(events: readonly EventSourceMessage[]): Promise<void> {
+    inBatch = true;
+    try {
+      if (completing) await completing;
+      const items: Accepted[] = [];
+      for (const event of events) {
+        const a = accept(event);
+        if (a !== null) items.push(a);
+      }
+      await completeDeferred();
+      const job = startForecasts(items);
+      await writer.writeSoon(); // the previous batches' documents, while the forecast thread works on this one
+      if (!job.threaded) {
+        await complete(items, job);
+        return;
+      }
+      job.work();
+      deferred = { items, job };
+    } finally {
+      inBatch = false;
+    }
+    completeSoon();
   }
 
   async function resumeFromStore(): Promise<void> {
@@ -301,6 +362,8 @@ export function runInference(options: InferenceOptions): InferenceRun {
       await resumeFromStore();
       if (!stopping) await client.run();
     } finally {
+      if (completing) await completing;
+      await completeDeferred();
       await writer.drain();
     }
     return stats;

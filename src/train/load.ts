@@ -10,6 +10,7 @@ import {
   FEATURES,
   type FeatureWindow,
   type Forecaster,
+  type ForecastJob,
   NaiveForecaster,
   SeasonalNaiveForecaster,
 } from '../features/forecaster.js';
@@ -42,7 +43,7 @@ export class LstmForecaster implements Forecaster {
     return this.forecastStart(windows).finish();
   }
 
-  forecastStart(windows: readonly FeatureWindow[]): { finish(): number[][] } {
+  forecastStart(windows: readonly FeatureWindow[]): ForecastJob {
     checkWindows(windows, this.window, this.version);
     const T = this.window;
     const x = windows.length === 1 ? this.buf : new Float32Array(windows.length * T * FEATURES);
@@ -55,6 +56,8 @@ export class LstmForecaster implements Forecaster {
     });
     const job = this.model.predictStart({ data: x, shape: [windows.length, T, FEATURES] });
     return {
+      threaded: job.threaded,
+      work: () => job.work(),
       finish: () => {
         const out = job.finish();
         return windows.map((_, i) => Array.from(out.subarray(i * this.horizon, (i + 1) * this.horizon)));
