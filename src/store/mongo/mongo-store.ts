@@ -2,6 +2,7 @@
 // bounded retrying backlog, model artifacts in GridFS. Works on FerretDB 1.24 (no transactions or streams).
 
 import {
+  Binary,
   type Db,
   type Document,
   Double,
@@ -118,7 +119,8 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<MongoS
     logger.warn(
       { store: store.description },
       'this server (FerretDB 1.x) cannot store arrays of arrays: input_sequence rows are stored as ' +
-        '{price, ma, rsi, upper_bb, lower_bb, macd, signal} documents instead of 7-number arrays',
+        '{price, ma, rsi, upper_bb, lower_bb, macd, signal} documents in tr_predictions, and as float64 ' +
+        'binary (60×7, row by row) in inf_predictions, instead of 7-number arrays',
     );
   }
   try {
@@ -139,11 +141,31 @@ async function supportsNestedArrays(db: Db): Promise<boolean> {
 }
 
 type Rows = number[][];
-/** input_sequence as stored: the SPEC's (window, 7) arrays, or one document per row where arrays cannot nest. */
+/**
+ * input_sequence as stored: the SPEC's (window, 7) arrays; where arrays cannot nest (FerretDB 1.x), one document
+ * per row for training windows, and for live forecasts the 420 numbers as float64 binary (little-endian, row by
+ * row): FerretDB spends ≈ 1.6 ms storing a forecast with 60 row documents, 0.22 ms with the binary.
+ */
 const encodeRows = (rows: Rows, nested: boolean) =>
   nested ? rows : rows.map((r) => Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, r[i]])));
-const decodeRows = (rows: unknown[]): Rows =>
-  rows.map((r) => (Array.isArray(r) ? r : FEATURE_NAMES.map((name) => (r as Record<string, number>)[name])));
+function encodeForecastRows(rows: Rows, nested: boolean): Rows | Binary {
+  if (nested) return rows;
+  const w = FEATURE_NAMES.length;
+  const all = new Float64Array(rows.length * w);
+  for (let i = 0; i < rows.length; i++) all.set(rows[i], i * w);
+  return new Binary(new Uint8Array(all.buffer));
+}
+function decodeRows(stored: unknown): Rows {
+  if (stored instanceof Binary) {
+    const bytes = stored.buffer;
+    const all = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const w = FEATURE_NAMES.length;
+    return Array.from({ length: all.length / w }, (_, i) => Array.from(all.subarray(i * w, (i + 1) * w)));
+  }
+  return (stored as unknown[]).map((r) =>
+    Array.isArray(r) ? r : FEATURE_NAMES.map((name) => (r as Record<string, number>)[name]),
+  );
+}
 
 /** The first path holding an array directly inside an array, if any. */
 function nestedArrayPath(v: unknown, path: string): string | undefined {
@@ -391,7 +413,7 @@ export class MongoStore implements Store {
       docs.map((d) => ({
         _id: new ObjectId(),
         timestamp: d.timestamp,
-        input_sequence: encodeRows(d.input_sequence, this.options.nestedArrays),
+        input_sequence: encodeForecastRows(d.input_sequence, this.options.nestedArrays),
         forecast: d.forecast,
         model_version: d.model_version,
         seq: d.seq,
