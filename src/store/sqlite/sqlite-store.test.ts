@@ -38,6 +38,7 @@ describe('sqlite store specifics', () => {
     await store.close();
     const db = new Database(join(dataDir, 'nested', 'byner.db'), { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.pragma('page_size', { simple: true }), 8192);
     db.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
