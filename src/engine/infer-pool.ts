@@ -134,10 +134,11 @@ export class InferenceHelper {
       this.stats.cancelled++;
       return false;
     }
+    if (this.broken) return false; // the helper exited (its 'exit' event came first): no result is coming
     const deadline = performance.now() + DONE_TIMEOUT_MS;
     let spins = 0;
     while (Atomics.load(c, CTL.STATE) !== STATE.DONE) {
-      if (++spins % 4096 === 0 && performance.now() > deadline) {
+      if (++spins % 4096 === 0 && (this.broken || performance.now() > deadline)) {
         this.broken = true;
         this.worker.terminate().catch(() => {});
         return false;
@@ -216,16 +217,23 @@ export class InferenceHelper {
     let mineDone = false;
     const doMine = () => {
       if (mineDone) return;
-      mineDone = true;
       net.predictInto(out.subarray(0, mine * N), x.subarray(0, mine * W), mine);
+      mineDone = true;
       helperDone = Atomics.load(this.ctl, CTL.STATE) === STATE.DONE;
     };
     return {
       mine: doMine,
       collect: () => {
-        doMine();
-        if (this.finish('batch', this.claimGraceMs ?? CLAIM_GRACE_MS))
-          out.set(this.ys.subarray(0, their * N), mine * N);
+        let failure: unknown = null;
+        try {
+          doMine();
+        } catch (e) {
+          failure = e;
+        }
+        // settle the helper's job whatever happened here, so the next job starts clean
+        const theirsDone = this.finish('batch', this.claimGraceMs ?? CLAIM_GRACE_MS);
+        if (failure !== null) throw failure;
+        if (theirsDone) out.set(this.ys.subarray(0, their * N), mine * N);
         else net.predictInto(out.subarray(mine * N, n * N), x.subarray(mine * W, n * W), their);
         return helperDone;
       },

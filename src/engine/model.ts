@@ -148,15 +148,17 @@ export class LstmModel {
    * `predict` in parts, for callers with other work to overlap: with the forecast thread (`threaded`), a share of
    * the windows goes to it now, `work()` forecasts the rest here (optional), and `finish()` does what is left and
    * returns all (the same values as `predict`). The share adapts so that both threads finish together (it grows
-   * when the helper was done first). Without the thread, or for one window, everything happens in `finish()`.
-   * Other forecasts in between run on this thread alone.
+   * when the helper was done first). Without the thread, or for one window, everything happens at once. With it,
+   * x must stay unchanged until `finish()`; other forecasts in between run on this thread alone.
    */
   predictStart(x: Tensor3 | Float32Array): { threaded: boolean; work(): void; finish(): Float32Array } {
     const t = checkWindows('predict input', x, this.config.window, this.config.features);
     const n = t.shape[0];
     const helper = this.helper;
-    if (!helper?.usable || this.fitting || n < 2 || this.pendingJob)
-      return { threaded: false, work() {}, finish: () => this.predict(t) };
+    if (!helper?.usable || this.fitting || n < 2 || this.pendingJob) {
+      const now = this.predict(t); // at once: the caller may reuse x before finish()
+      return { threaded: false, work() {}, finish: () => now };
+    }
     helper.syncParams(this.paramsVersion, this.net.paramsForReading());
     const out = new Float32Array(n * this.config.horizon);
     const rest = helper.startBatch(this.net, t.data, n, out, Math.round(n * this.helperShare));

@@ -228,7 +228,13 @@ export function runInference(options: InferenceOptions): InferenceRun {
         let results: (number[] | null)[] = [];
         if (windows.length > 0) {
           try {
-            if (failed) throw new Error('forecast failed');
+            if (failed) {
+              // settle the started job (the forecast thread's share) before forecasting one by one
+              try {
+                job?.finish();
+              } catch {}
+              throw new Error('forecast failed');
+            }
             results = job ? job.finish() : forecaster.forecast(windows);
           } catch {
             results = oneByOne();
@@ -278,6 +284,14 @@ export function runInference(options: InferenceOptions): InferenceRun {
   let deferred: { items: Accepted[]; job: BatchJob } | null = null;
   let inBatch = false;
   let completing: Promise<void> | null = null;
+  /** An error of a completion run at the next turn: thrown by the next batch (or at the end), as if inline. */
+  let completionError: unknown = null;
+  const rethrowCompletionError = (): void => {
+    if (completionError === null) return;
+    const error = completionError;
+    completionError = null;
+    throw error;
+  };
 
   async function completeDeferred(): Promise<void> {
     const d = deferred;
@@ -289,7 +303,9 @@ export function runInference(options: InferenceOptions): InferenceRun {
     setImmediate(() => {
       if (deferred === null || inBatch || completing) return;
       completing = completeDeferred()
-        .catch((error) => logger.error({ err: (error as Error).message }, 'completing a batch failed'))
+        .catch((error) => {
+          completionError = error;
+        })
         .finally(() => {
           completing = null;
         });
@@ -306,6 +322,7 @@ export function runInference(options: InferenceOptions): InferenceRun {
     inBatch = true;
     try {
       if (completing) await completing;
+      rethrowCompletionError();
       const items: Accepted[] = [];
       for (const event of events) {
         const a = accept(event);
@@ -313,10 +330,15 @@ export function runInference(options: InferenceOptions): InferenceRun {
       }
       await completeDeferred();
       const job = startForecasts(items);
-      await writer.writeSoon(); // the previous batches' documents, while the forecast thread works on this one
       if (!job.threaded) {
-        await complete(items, job);
+        await complete(items, job); // a live tick: the writer batches its writes (flushDelayMs) as usual
         return;
+      }
+      try {
+        await writer.writeSoon(); // the previous batches' documents, while the forecast thread works on this one
+      } catch (error) {
+        job.finish(); // settles the forecast thread's share
+        throw error;
       }
       job.work();
       deferred = { items, job };
@@ -362,9 +384,13 @@ export function runInference(options: InferenceOptions): InferenceRun {
       await resumeFromStore();
       if (!stopping) await client.run();
     } finally {
-      if (completing) await completing;
-      await completeDeferred();
-      await writer.drain();
+      try {
+        if (completing) await completing;
+        await completeDeferred();
+        rethrowCompletionError();
+      } finally {
+        await writer.drain();
+      }
     }
     return stats;
   })();

@@ -90,4 +90,29 @@ describe('sqlite store specifics', () => {
     await again.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
+
+  it('upgrades a schema-1 file in place and refuses a newer schema with a clear error', async () => {
+    const dataDir = tempDir();
+    (await openSqliteStore({ dataDir })).close();
+    const set = (v: string) => {
+      const db = new Database(join(dataDir, 'byner.db'));
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(v);
+      db.close();
+    };
+    const version = () => {
+      const db = new Database(join(dataDir, 'byner.db'), { readonly: true });
+      const v = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get();
+      db.close();
+      return v;
+    };
+    set('1');
+    await openSqliteStore({ dataDir }).close();
+    assert.equal(version(), '2');
+    set('3');
+    assert.throws(
+      () => openSqliteStore({ dataDir }),
+      (e: unknown) => isBynerError(e, 'BYNER_STORE') && /schema version 3/.test(e.message),
+    );
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 });

@@ -38,7 +38,9 @@ export interface SqliteStoreOptions {
 }
 
 export const SQLITE_FILE = 'byner.db';
-const SCHEMA_VERSION = '1';
+/** 2: input_sequence may be a float64 BLOB (packRows). Files of version 1 are upgraded when opened (they read as
+ * before); a byner that knows only version 1 then refuses the file with a clear error instead of misreading it. */
+const SCHEMA_VERSION = '2';
 /** Numbers per input_sequence row: price and the indicators. */
 const FEATURES = 1 + INDICATOR_NAMES.length;
 const IND_COLUMNS = INDICATOR_NAMES.map((n) => `"${n}"`).join(', ');
@@ -136,6 +138,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     const version = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version');
     if (version === undefined)
       db.prepare('INSERT INTO meta VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
+    else if (version === '1')
+      db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(SCHEMA_VERSION, 'schema_version');
     else if (version !== SCHEMA_VERSION) {
       throw new BynerError('BYNER_STORE', `${path} has schema version ${version}`, {
         expected: `schema version ${SCHEMA_VERSION}`,
