@@ -67,10 +67,33 @@ function product(
 }
 
 /**
- * One LSTM layer over the whole window, time-major. Keras semantics: z = x·W + hPrev·U + b, gates (i, f, ĉ, o),
- * c = f⊙cPrev + i⊙act(zĉ), h = o⊙act(c), zero initial state.
+ * C (M, N) += Aᵀ · B with A stored (K, M), B (K, N); with a valid skip state over A's columns (the forward pass's),
+ * only the rows of C that get more than 0 (sparse.ts).
  */
-export function lstmForward(
+function productTN(
+  c: usize,
+  a: usize,
+  b: usize,
+  M: i32,
+  N: i32,
+  K: i32,
+  st: usize,
+  scratchA: usize,
+  scratchC: usize,
+): void {
+  if (!(st !== 0 && simd && skipZeros && gemmTNKeptRows(c, a, b, M, N, K, st, scratchA, scratchC)))
+    gemm(c, a, b, M, N, K, 1, M, N, N, true);
+}
+
+/**
+ * Steps t0 ≤ t < t1 of one LSTM layer over a window, time-major (the steps before t0 already done; t0 = 0, t1 = T
+ * and projectAll for the whole window). Keras semantics: z = x·W + hPrev·U + b, gates (i, f, ĉ, o),
+ * c = f⊙cPrev + i⊙act(zĉ), h = o⊙act(c), zero initial state. Running a few steps at a time lets a layer run while
+ * its input is still being produced (the two-thread forecast pipeline). With projectAll, the input projection x·W
+ * of the whole window is one GEMM done at t0 = 0 (x must then be complete); otherwise each step projects its own
+ * x_t. Either way every value is the same sum in the same order, so the results are the same bit for bit.
+ */
+export function lstmForwardRange(
   h: usize, // (T, B, H) out
   c: usize, // (T, B, H) out
   gates: usize, // (T, B, 4H) out: activated gates, kept for backward
@@ -83,38 +106,12 @@ export function lstmForward(
   C: i32,
   H: i32,
   act: i32,
-  stW: usize, // skip state for x·W (sparse.ts) when x is a ReLU layer's output, or 0
-  stU: usize, // skip state for hPrev·U when act is ReLU, or 0
-  scratch: usize, // (T·B, max(C, H)) when a skip state is given
-): void {
-  lstmForwardRange(h, c, gates, x, W, U, bias, B, T, C, H, act, 0, T, true, stW, stU, scratch);
-}
-
-/**
- * Steps t0 ≤ t < t1 of lstmForward (the steps before t0 already done), so that a layer can run while its input
- * is still being produced (the two-thread forecast pipeline). With projectAll, the input projection x·W of the
- * whole window is one GEMM done at t0 = 0 (x must then be complete); otherwise each step projects its own x_t.
- * Either way every value is the same sum in the same order, so the results equal lstmForward's bit for bit.
- */
-export function lstmForwardRange(
-  h: usize,
-  c: usize,
-  gates: usize,
-  x: usize,
-  W: usize,
-  U: usize,
-  bias: usize,
-  B: i32,
-  T: i32,
-  C: i32,
-  H: i32,
-  act: i32,
   t0: i32,
   t1: i32,
   projectAll: bool,
-  stW: usize,
-  stU: usize,
-  scratch: usize,
+  stW: usize, // skip state for x·W (sparse.ts) when x is a ReLU layer's output, or 0
+  stU: usize, // skip state for hPrev·U when act is ReLU, or 0
+  scratch: usize, // (T·B, max(C, H)) when a skip state is given
 ): void {
   const G = 4 * H;
   if (projectAll && t0 === 0) product(gates, x, W, T * B, G, C, false, stW, scratch);
@@ -131,7 +128,7 @@ export function lstmForwardRange(
 }
 
 /**
- * Backpropagation through time for lstmForward. ADDS into dW, dU, db; writes dx (if non-zero); clobbers dh.
+ * Backpropagation through time for lstmForwardRange over a whole window. ADDS into dW, dU, db; writes dx (if non-zero); clobbers dh.
  * With skip states (sparse.ts, simd only): stW / stU are the forward pass's (their skip lists are units whose
  * input to W / U was 0 in every row of this batch, so those rows of dW / dU get nothing); stWt / stUt are this
  * pass's own, for the zero columns of ∂L/∂z (gates of units that are off) in dz·Wᵀ and dz·Uᵀ.
@@ -172,9 +169,7 @@ export function lstmBackward(
     const dht = at(dh, t * B * H);
     if (t < T - 1) {
       const dzn = at(dz, (t + 1) * B * G);
-      if (stUt !== 0 && simd && skipZeros)
-        gemmSkipZeroColumns(dht, dzn, ut, B, H, G, G, H, true, stUt, scratchA);
-      else gemm(dht, dzn, ut, B, H, G, G, 1, H, H, true);
+      product(dht, dzn, ut, B, H, G, true, stUt, scratchA);
     }
     const cPrev: usize = t > 0 ? at(c, (t - 1) * B * H) : 0;
     const gt = at(gates, t * B * G);
@@ -182,20 +177,13 @@ export function lstmBackward(
     else cellBackwardScalar(at(dz, t * B * G), dcNext, dht, gt, at(c, t * B * H), cPrev, B, H, act, 0);
   }
   // xᵀ·dz and h_{t−1}ᵀ·dz_t
-  if (!(simd && skipZeros && gemmTNKeptRows(dW, x, dz, C, G, T * B, stW, scratchA, scratchC)))
-    gemm(dW, x, dz, C, G, T * B, 1, C, G, G, true);
-  if (
-    T > 1 &&
-    !(simd && skipZeros && gemmTNKeptRows(dU, h, at(dz, B * G), H, G, (T - 1) * B, stU, scratchA, scratchC))
-  )
-    gemm(dU, h, at(dz, B * G), H, G, (T - 1) * B, 1, H, G, G, true);
+  productTN(dW, x, dz, C, G, T * B, stW, scratchA, scratchC);
+  if (T > 1) productTN(dU, h, at(dz, B * G), H, G, (T - 1) * B, stU, scratchA, scratchC);
   colSum(db, dz, T * B, G);
   if (dx !== 0) {
     transpose(wt, W, C, G);
     invalidateSkipState(stWt);
-    if (stWt !== 0 && simd && skipZeros)
-      gemmSkipZeroColumns(dx, dz, wt, T * B, C, G, G, C, false, stWt, scratchA);
-    else gemm(dx, dz, wt, T * B, C, G, G, 1, C, C, false);
+    product(dx, dz, wt, T * B, C, G, false, stWt, scratchA);
   }
 }
 

@@ -22,6 +22,24 @@ function listBytes(K: i32): usize {
   return <usize>((16 * K + 15) & ~15);
 }
 
+// Where the parts of a state block for K rows are (see the layout above).
+@inline
+function skipList(st: usize): usize {
+  return st + HEADER;
+}
+@inline
+function keepList(st: usize, K: i32): usize {
+  return st + HEADER + ((<usize>K) << 2);
+}
+@inline
+function runList(st: usize, K: i32): usize {
+  return st + HEADER + ((<usize>K) << 3);
+}
+@inline
+function packedRows(st: usize, K: i32): usize {
+  return st + HEADER + listBytes(K);
+}
+
 /** Bytes of a state block for a K × N matrix (the TS side allocates it). */
 export function skipStateBytes(K: i32, N: i32): i32 {
   return <i32>HEADER + <i32>listBytes(K) + 4 * K * N;
@@ -64,10 +82,10 @@ function gatherRow(dst: usize, src: usize, runs: usize, nruns: i32): void {
 
 /** Checks the skip set against this A (shrinking it when a skipped column is not 0) and rebuilds what changed. */
 function refresh(st: usize, a: usize, b: usize, M: i32, N: i32, K: i32, lda: i32): void {
-  const skip = st + HEADER;
-  const keep = skip + ((<usize>K) << 2);
-  const runs = keep + ((<usize>K) << 2);
-  const packed = st + HEADER + listBytes(K);
+  const skip = skipList(st);
+  const keep = keepList(st, K);
+  const runs = runList(st, K);
+  const packed = packedRows(st, K);
   let ns = 0;
   if (load<i32>(st) !== 0) {
     const had = load<i32>(st, 4);
@@ -137,10 +155,10 @@ export function gemmSkipZeroColumns(
     return 0;
   }
   const kept = K - ns;
-  const keep = st + HEADER + ((<usize>K) << 2);
-  const runs = keep + ((<usize>K) << 2);
+  const keep = keepList(st, K);
+  const runs = runList(st, K);
   const nr = load<i32>(st, 8);
-  const packed = st + HEADER + listBytes(K);
+  const packed = packedRows(st, K);
   for (let i = 0; i < M; i++) gatherRow(at(scratch, i * kept), at(a, i * lda), runs, nr);
   // gemmSimd sums k in panels of KC; run each original panel's kept k on their own, so the grouping (and so the
   // rounding) is the dense product's also when K > KC.
@@ -192,8 +210,8 @@ export function gemmTNKeptRows(
   const ns = load<i32>(st, 4);
   if (ns * MIN_SKIP_DEN < M * MIN_SKIP_NUM) return false;
   const kept = M - ns;
-  const keep = st + HEADER + ((<usize>M) << 2);
-  const runs = keep + ((<usize>M) << 2);
+  const keep = keepList(st, M);
+  const runs = runList(st, M);
   const nr = load<i32>(st, 8);
   const row = (<usize>N) << 2;
   for (let q = 0; q < kept; q++) {

@@ -250,7 +250,7 @@ export class Net {
       const a = this.layerArgs[i];
       const H = a.H;
       const buf = ws.layers[i];
-      k.lstmForward(
+      k.lstmForwardRange(
         buf.h,
         buf.c,
         buf.gates,
@@ -263,6 +263,9 @@ export class Net {
         a.C,
         H,
         a.act,
+        0,
+        T,
+        1,
         buf.stW,
         buf.stU,
         ws.skipScratch,

@@ -29,23 +29,6 @@ export interface Kernels {
   gemmScalar: GemmKernel;
   gemmSimd: GemmKernel;
   transpose(out: number, inp: number, R: number, C: number): void;
-  lstmForward(
-    h: number,
-    c: number,
-    gates: number,
-    x: number,
-    W: number,
-    U: number,
-    bias: number,
-    B: number,
-    T: number,
-    C: number,
-    H: number,
-    act: number,
-    stW: number,
-    stU: number,
-    scratch: number,
-  ): void;
   /** Bytes of a skip-state block (assembly/sparse.ts) for a K × N weight matrix. */
   skipStateBytes(K: number, N: number): number;
   gemmSkipZeroColumns(
