@@ -23,19 +23,15 @@ function listBytes(K: i32): usize {
 }
 
 // Where the parts of a state block for K rows are (see the layout above).
-@inline
 function skipList(st: usize): usize {
   return st + HEADER;
 }
-@inline
 function keepList(st: usize, K: i32): usize {
   return st + HEADER + ((<usize>K) << 2);
 }
-@inline
 function runList(st: usize, K: i32): usize {
   return st + HEADER + ((<usize>K) << 3);
 }
-@inline
 function packedRows(st: usize, K: i32): usize {
   return st + HEADER + listBytes(K);
 }
