@@ -174,21 +174,8 @@ export class InferenceHelper {
     const W = T * F;
     for (let from = 0; from < n; ) {
       const count = Math.min(n - from, 2 * HELPER_CAPACITY);
-      const theirs = count >> 1;
-      const mine = count - theirs;
-      const at = from + mine;
-      this.xs.set(x.subarray(at * W, (at + theirs) * W));
-      this.post(KIND.BATCH, theirs);
-      net.predictInto(out.subarray(from * N, (from + mine) * N), x.subarray(from * W, at * W), mine);
-      // A short grace for a helper being woken: its half is worth far more than a wake-up.
-      if (this.finish('batch', this.claimGraceMs ?? CLAIM_GRACE_MS))
-        out.set(this.ys.subarray(0, theirs * N), at * N);
-      else
-        net.predictInto(
-          out.subarray(at * N, (at + theirs) * N),
-          x.subarray(at * W, (at + theirs) * W),
-          theirs,
-        );
+      const xs = x.subarray(from * W, (from + count) * W);
+      this.startBatch(net, xs, count, out.subarray(from * N, (from + count) * N), count >> 1).collect();
       from += count;
     }
   }
@@ -230,7 +217,8 @@ export class InferenceHelper {
         } catch (e) {
           failure = e;
         }
-        // settle the helper's job whatever happened here, so the next job starts clean
+        // settle the helper's job whatever happened here, so the next job starts clean; a short grace for a
+        // helper being woken: its share is worth far more than a wake-up
         const theirsDone = this.finish('batch', this.claimGraceMs ?? CLAIM_GRACE_MS);
         if (failure !== null) throw failure;
         if (theirsDone) out.set(this.ys.subarray(0, their * N), mine * N);
