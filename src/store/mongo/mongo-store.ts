@@ -13,6 +13,7 @@ import {
 } from 'mongodb';
 import { BynerError } from '../../errors.js';
 import { FEATURE_NAMES, INDICATOR_NAMES, type Indicators, type Tick } from '../../ticks/types.js';
+import { rowsFromBytes, rowsToBytes } from '../rows.js';
 import type {
   Forecast,
   MetricsCollection,
@@ -149,19 +150,10 @@ type Rows = number[][];
 const encodeRows = (rows: Rows, nested: boolean) =>
   nested ? rows : rows.map((r) => Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, r[i]])));
 function encodeForecastRows(rows: Rows, nested: boolean): Rows | Binary {
-  if (nested) return rows;
-  const w = FEATURE_NAMES.length;
-  const all = new Float64Array(rows.length * w);
-  for (let i = 0; i < rows.length; i++) all.set(rows[i], i * w);
-  return new Binary(new Uint8Array(all.buffer));
+  return nested ? rows : new Binary(rowsToBytes(rows));
 }
 function decodeRows(stored: unknown): Rows {
-  if (stored instanceof Binary) {
-    const bytes = stored.buffer;
-    const all = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-    const w = FEATURE_NAMES.length;
-    return Array.from({ length: all.length / w }, (_, i) => Array.from(all.subarray(i * w, (i + 1) * w)));
-  }
+  if (stored instanceof Binary) return rowsFromBytes(stored.buffer);
   return (stored as unknown[]).map((r) =>
     Array.isArray(r) ? r : FEATURE_NAMES.map((name) => (r as Record<string, number>)[name]),
   );

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BynerError } from '../../errors.js';
 import { INDICATOR_NAMES, type Indicators, type Tick } from '../../ticks/types.js';
+import { rowsFromBytes, rowsToBytes } from '../rows.js';
 import type {
   DataRange,
   Forecast,
@@ -41,8 +42,6 @@ export const SQLITE_FILE = 'byner.db';
 /** 2: input_sequence may be a float64 BLOB (packRows). Files of version 1 are upgraded when opened (they read as
  * before); a byner that knows only version 1 then refuses the file with a clear error instead of misreading it. */
 const SCHEMA_VERSION = '2';
-/** Numbers per input_sequence row: price and the indicators. */
-const FEATURES = 1 + INDICATOR_NAMES.length;
 const IND_COLUMNS = INDICATOR_NAMES.map((n) => `"${n}"`).join(', ');
 
 const tickTable = (name: string) => `
@@ -100,24 +99,14 @@ function rowTick(r: Row): Tick {
   };
 }
 
-/**
- * input_sequence (window × 7 raw numbers) as a BLOB of float64: exact, ~3.4 KB instead of ~8 KB of JSON, and no
- * number-to-text conversion (it was most of the cost of storing a forecast). Rows stored as JSON text by earlier
- * versions still read back.
- */
+/** input_sequence as stored here: a float64 BLOB (rows.ts); JSON text in rows written by earlier versions. */
 function packRows(rows: readonly (readonly number[])[]): Buffer {
-  const out = new Float64Array(rows.length * FEATURES);
-  for (let i = 0; i < rows.length; i++) out.set(rows[i], i * FEATURES);
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  const bytes = rowsToBytes(rows);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function unpackRows(value: unknown): number[][] {
-  if (typeof value === 'string') return JSON.parse(value);
-  const b = value as Buffer;
-  const all = new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-  return Array.from({ length: all.length / FEATURES }, (_, i) =>
-    Array.from(all.subarray(i * FEATURES, (i + 1) * FEATURES)),
-  );
+  return typeof value === 'string' ? JSON.parse(value) : rowsFromBytes(value as Buffer);
 }
 
 /** Opens (creating when missing) the database; throws BYNER_STORE_UNREACHABLE when the file cannot be opened. */
