@@ -23,50 +23,44 @@ const axis = (label: string, size?: number): uPlot.Axis => ({
   ...(size === undefined ? {} : { size }),
 });
 
-export function priceChart(el: HTMLElement, height: number): uPlot {
+/** A chart of one value per tick (x = seq): the options the price and the MSE charts share. */
+function seqChart(el: HTMLElement, height: number, yLabel: string, series: uPlot.Series[]): uPlot {
   return new uPlot(
     {
       width: Math.max(200, el.clientWidth),
       height,
       scales: { x: { time: false } },
-      axes: [axis('tick (seq)'), axis('price', 56)],
+      axes: [axis('tick (seq)'), axis(yLabel, 56)],
       cursor: { drag: { x: false, y: false } },
       legend: { live: false },
-      series: [
-        { label: 'seq', value: fmt(0) },
-        { label: 'actual', stroke: COLOURS.actual, width: 2, value: fmt(2) },
-        { label: 'past forecast t+1', stroke: COLOURS.past, width: 1.5, value: fmt(2) },
-        {
-          label: 'latest forecast',
-          stroke: COLOURS.latest,
-          width: 2,
-          dash: [6, 4],
-          points: { show: true, size: 6, stroke: COLOURS.latest, fill: '#ffffff' },
-          value: fmt(2),
-        },
-      ],
+      series: [{ label: 'seq', value: fmt(0) }, ...series],
     },
-    [[], [], [], []],
+    [[], ...series.map(() => [])],
     el,
   );
 }
 
-export function mseChart(el: HTMLElement, height: number): uPlot {
-  return new uPlot(
+export function priceChart(el: HTMLElement, height: number): uPlot {
+  return seqChart(el, height, 'price', [
+    { label: 'actual', stroke: COLOURS.actual, width: 2, value: fmt(2) },
+    { label: 'past forecast t+1', stroke: COLOURS.past, width: 1.5, value: fmt(2) },
     {
-      width: Math.max(200, el.clientWidth),
-      height,
-      scales: { x: { time: false } },
-      axes: [axis('tick (seq)'), axis('MSE (price²)', 56)],
-      cursor: { drag: { x: false, y: false } },
-      legend: { live: false },
-      series: [
-        { label: 'seq', value: fmt(0) },
-        ...HORIZON_COLOURS.map((stroke, i) => ({ label: `t+${i + 1}`, stroke, width: 1.5, value: fmt(3) })),
-      ],
+      label: 'latest forecast',
+      stroke: COLOURS.latest,
+      width: 2,
+      dash: [6, 4],
+      points: { show: true, size: 6, stroke: COLOURS.latest, fill: '#ffffff' },
+      value: fmt(2),
     },
-    [[], ...HORIZON_COLOURS.map(() => [])],
+  ]);
+}
+
+export function mseChart(el: HTMLElement, height: number): uPlot {
+  return seqChart(
     el,
+    height,
+    'MSE (price²)',
+    HORIZON_COLOURS.map((stroke, i) => ({ label: `t+${i + 1}`, stroke, width: 1.5, value: fmt(3) })),
   );
 }
 
