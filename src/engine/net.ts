@@ -247,29 +247,9 @@ export class Net {
     const k = this.k;
     let input = ws.x;
     layers.forEach((_, i) => {
-      const a = this.layerArgs[i];
-      const H = a.H;
+      const H = this.layerArgs[i].H;
       const buf = ws.layers[i];
-      k.lstmForwardRange(
-        buf.h,
-        buf.c,
-        buf.gates,
-        input,
-        a.W,
-        a.U,
-        a.bias,
-        B,
-        T,
-        a.C,
-        H,
-        a.act,
-        0,
-        T,
-        1,
-        buf.stW,
-        buf.stU,
-        ws.skipScratch,
-      );
+      this.layerSteps(ws, i, input, B, 0, T, true);
       input = buf.h;
       if (i < layers.length - 1 && rate > 0 && dropoutSeeds) {
         for (let b = 0; b < B; b++) k.dropoutMask(buf.mask, T, B, H, b, dropoutSeeds(b, i), rate);
@@ -419,16 +399,30 @@ export class Net {
   /** Steps t0 ≤ t < t1 of LSTM layer i over the `count` windows begun (see lstmForwardRange for projectAll). */
   inferSteps(i: number, count: number, t0: number, t1: number, projectAll: boolean): void {
     const ws = this.ws!;
+    this.layerSteps(ws, i, i === 0 ? ws.x : ws.layers[i - 1].h, count, t0, t1, projectAll);
+  }
+
+  /** Steps t0 ≤ t < t1 of LSTM layer i over B windows of `input` (forward passes and step-wise inference alike). */
+  private layerSteps(
+    ws: Workspace,
+    i: number,
+    input: number,
+    B: number,
+    t0: number,
+    t1: number,
+    projectAll: boolean,
+  ): void {
     const a = this.layerArgs[i];
+    const buf = ws.layers[i];
     this.k.lstmForwardRange(
-      ws.layers[i].h,
-      ws.layers[i].c,
-      ws.layers[i].gates,
-      i === 0 ? ws.x : ws.layers[i - 1].h,
+      buf.h,
+      buf.c,
+      buf.gates,
+      input,
       a.W,
       a.U,
       a.bias,
-      count,
+      B,
       this.cfg.window,
       a.C,
       a.H,
@@ -436,8 +430,8 @@ export class Net {
       t0,
       t1,
       projectAll ? 1 : 0,
-      ws.layers[i].stW,
-      ws.layers[i].stU,
+      buf.stW,
+      buf.stU,
       ws.skipScratch,
     );
   }
