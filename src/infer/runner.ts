@@ -214,27 +214,19 @@ export function runInference(options: InferenceOptions): InferenceRun {
         job = null;
       }
     }
-    let failed = false;
     return {
       threaded: job?.threaded ?? false,
       work() {
         try {
           job?.work();
         } catch {
-          failed = true;
+          // finish() tries this thread's part again (settling the forecast thread's), then one by one
         }
       },
       finish() {
         let results: (number[] | null)[] = [];
         if (windows.length > 0) {
           try {
-            if (failed) {
-              // settle the started job (the forecast thread's share) before forecasting one by one
-              try {
-                job?.finish();
-              } catch {}
-              throw new Error('forecast failed');
-            }
             results = job ? job.finish() : forecaster.forecast(windows);
           } catch {
             results = oneByOne();
