@@ -1,7 +1,7 @@
 // Test runner: finds every *.test.ts under src/ and test/ and runs them with Node's own test runner (via tsx).
 // `npm test -- src/indicators` runs only the files under the given paths. Suites that need MongoDB decide for
 // themselves whether they can run (MONGODB_URI or a ferretdb binary) and say so when they skip.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,12 @@ if (files.length === 0) {
   );
   process.exit(1);
 }
-const r = spawnSync(
+// Node 20's runner with --test-force-exit can spin for good on a failed assertion with a large diff (a deepEqual
+// of two 40,000-float arrays never finishes reporting, and ignores SIGTERM). So the whole run has a watchdog that
+// kills the runner's process group and fails loudly: BYNER_TEST_WATCHDOG_MIN minutes (default 30; a full run takes
+// about 1.5).
+const watchdogMin = Number(process.env.BYNER_TEST_WATCHDOG_MIN ?? 30);
+const child = spawn(
   process.execPath,
   [
     '--import',
@@ -49,7 +54,33 @@ const r = spawnSync(
   {
     cwd: root,
     stdio: 'inherit',
+    detached: true, // its own process group, so that the watchdog can kill the test files' processes too
     env: { ...process.env, BYNER_LOG_DIR: process.env.BYNER_LOG_DIR ?? 'none' },
   },
 );
-process.exit(r.status ?? 1);
+const killGroup = () => {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+};
+const watchdog = setTimeout(() => {
+  console.error(
+    `byner test: the test run did not finish in ${watchdogMin} minutes; killed it. Expected a run of a few minutes: ` +
+      'look above for the last test that started (a failed deepEqual of large arrays can stall the runner); ' +
+      'set BYNER_TEST_WATCHDOG_MIN to allow longer.',
+  );
+  killGroup();
+  process.exit(1);
+}, watchdogMin * 60_000);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    killGroup();
+    process.exit(130);
+  });
+}
+child.on('exit', (code, signal) => {
+  clearTimeout(watchdog);
+  process.exit(code ?? (signal ? 1 : 0));
+});
