@@ -37,6 +37,14 @@ if (files.length === 0) {
 // kills the runner's process group and fails loudly: BYNER_TEST_WATCHDOG_MIN minutes (default 30; a full run takes
 // about 1.5).
 const watchdogMin = Number(process.env.BYNER_TEST_WATCHDOG_MIN ?? 30);
+if (!(watchdogMin > 0)) {
+  // setTimeout would take NaN or ≤ 0 as "at once" and kill every run
+  console.error(
+    `byner test: BYNER_TEST_WATCHDOG_MIN must be a number of minutes > 0; received "${process.env.BYNER_TEST_WATCHDOG_MIN}". ` +
+      'Unset it for the default (30) or set e.g. BYNER_TEST_WATCHDOG_MIN=60.',
+  );
+  process.exit(2);
+}
 const child = spawn(
   process.execPath,
   [
@@ -80,7 +88,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
     process.exit(130);
   });
 }
-child.on('exit', (code, signal) => {
+child.on('exit', (code) => {
   clearTimeout(watchdog);
-  process.exit(code ?? (signal ? 1 : 0));
+  process.exit(code ?? 1); // null: killed by a signal
 });
