@@ -1,16 +1,17 @@
 // The training job end to end on a small network (the default job is measured by hand and in BENCHMARKS.md):
 // seeding, leak-free split, stored predictions/metrics/registry, plots, interruption + --resume, the CLI.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../src/log/logger.js';
-import { openStore } from '../src/store/index.js';
+import { openStore, type Store } from '../src/store/index.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
 import { loadForecaster } from '../src/train/load.js';
-import { DEFAULT_FIT, type TrainOptions, train } from '../src/train/train.js';
-import { byner } from './helpers/cli.js';
+import { DEFAULT_FIT, type TrainOptions, type TrainSummary, train } from '../src/train/train.js';
+import { byner, childEnv, ROOT } from './helpers/cli.js';
 
 const small = (dir: string, over: Partial<TrainOptions> = {}): TrainOptions => ({
   stream: 'synthetic',
@@ -83,7 +84,7 @@ describe('byner train (library)', () => {
       assert.equal(partial.stopped_reason, 'aborted');
       assert.equal(partial.epochs, 2);
       assert.match(partial.model_version, /-partial-e2$/);
-      assert.ok(existsSync(join(dir, 'checkpoints', 'synthetic', 'checkpoint.json')));
+      assert.ok(existsSync(join(dir, 'checkpoints', 'synthetic', 'CURRENT')));
       const resumed = await train(store, small(dir, { outputDir: null, resume: true }), {
         logger: silentLogger,
       });
@@ -114,6 +115,133 @@ describe('byner train (library)', () => {
   });
 });
 
+/** The uninterrupted run of `small` (computed once): what every resumed run must equal exactly. */
+let reference: Promise<{ summary: TrainSummary; history: unknown }> | null = null;
+function uninterrupted(): Promise<{ summary: TrainSummary; history: unknown }> {
+  reference ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-full-'));
+    const store = await openStore({ dataDir: dir });
+    try {
+      const summary = await train(store, small(dir, { outputDir: null }), { logger: silentLogger });
+      return { summary, history: (await store.getModel(summary.model_version))?.metrics.history };
+    } finally {
+      await store.close();
+    }
+  })();
+  return reference;
+}
+
+/** The store of a process that dies when it reaches `method`: that call and everything after it never happen. */
+function crashingAt(store: Store, method: keyof Store): Store {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === method) return () => Promise.reject(new Error(`simulated crash in ${method}`));
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+describe('checkpoints and crashes', () => {
+  it('a crash after any step of writing a checkpoint: --resume continues exactly from the last complete one', async () => {
+    const CRASH_EPOCH = 2;
+    const steps: string[] = [];
+    const dir0 = mkdtempSync(join(tmpdir(), 'byner-steps-'));
+    const store0 = await openStore({ dataDir: dir0 });
+    await train(store0, small(dir0, { outputDir: null }), {
+      logger: silentLogger,
+      onCheckpointStep: (step, epoch) => {
+        if (epoch === CRASH_EPOCH) steps.push(step);
+      },
+    }).finally(() => store0.close());
+    assert.ok(steps.length >= 4, `the checkpoint is written in steps: ${steps.join(', ')}`);
+    const full = await uninterrupted();
+    for (const step of steps) {
+      const dir = mkdtempSync(join(tmpdir(), 'byner-crash-'));
+      const store = await openStore({ dataDir: dir });
+      try {
+        await assert.rejects(
+          train(store, small(dir, { outputDir: null }), {
+            logger: silentLogger,
+            onCheckpointStep: (s, epoch) => {
+              if (epoch === CRASH_EPOCH && s === step) throw new Error(`simulated crash after ${s}`);
+            },
+          }),
+          /simulated crash/,
+        );
+        const resumed = await train(store, small(dir, { outputDir: null, resume: true }), {
+          logger: silentLogger,
+        });
+        assert.deepEqual(resumed.test, full.summary.test, `crash after step ${step}`);
+        assert.deepEqual(
+          (await store.getModel(resumed.model_version))?.metrics.history,
+          full.history,
+          `crash after step ${step}`,
+        );
+      } finally {
+        await store.close();
+      }
+    }
+  });
+  it('a crash while registering the finished run: --resume completes the registration, storing nothing twice', async () => {
+    const full = await uninterrupted();
+    for (const method of ['saveModel', 'writeTrainingPredictions', 'writeMetrics'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'byner-reg-crash-'));
+      const store = await openStore({ dataDir: dir });
+      try {
+        await assert.rejects(
+          train(crashingAt(store, method), small(dir, { outputDir: null }), { logger: silentLogger }),
+          /simulated crash/,
+        );
+        const resumed = await train(store, small(dir, { outputDir: null, resume: true }), {
+          logger: silentLogger,
+        });
+        assert.deepEqual(resumed.test, full.summary.test, `crash in ${method}`);
+        const stats = await store.stats();
+        assert.deepEqual(
+          [stats.models, stats.tr_metrics, stats.tr_predictions],
+          [1, 1, resumed.windows.test],
+          `crash in ${method}: one model, one metrics document, one prediction per test window`,
+        );
+        assert.ok(
+          !existsSync(join(dir, 'checkpoints', 'synthetic')),
+          'the finished run leaves no checkpoint',
+        );
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  it('--resume refuses a damaged checkpoint, naming the part and how to start afresh', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-damaged-'));
+    const store = await openStore({ dataDir: dir });
+    try {
+      const abort = new AbortController();
+      await train(store, small(dir, { outputDir: null, signal: abort.signal }), {
+        logger: silentLogger,
+        onEpoch: (e) => {
+          if (e.epoch === 1) abort.abort();
+        },
+      });
+      const ckptDir = join(dir, 'checkpoints', 'synthetic');
+      const current = JSON.parse(readFileSync(join(ckptDir, 'CURRENT'), 'utf8')) as { dir: string };
+      const weights = join(ckptDir, current.dir, 'weights.bin');
+      writeFileSync(weights, readFileSync(weights).subarray(0, 100));
+      await assert.rejects(
+        train(store, small(dir, { outputDir: null, resume: true }), { logger: silentLogger }),
+        {
+          code: 'BYNER_STATE',
+          message: /weights\.bin does not match the manifest \(truncated or corrupted\)/,
+          hint: `delete ${ckptDir} to start afresh (then run \`byner train\` without --resume)`,
+        },
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('the serving model', () => {
   it('is never one that training refused: `latest` fails clearly when none serves, a pinned version loads', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-noserve-'));
@@ -134,6 +262,93 @@ describe('the serving model', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+/**
+ * Starts `byner train` as a child and SIGKILLs it `delayMs` after its stderr first matches `after`; resolves with
+ * whether it was killed (false: it finished first) and its output.
+ */
+function trainKilled(
+  args: string[],
+  dataDir: string,
+  after: RegExp,
+  delayMs: number,
+): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
+    cwd: ROOT,
+    env: childEnv({ BYNER_DATA_DIR: dataDir }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let timer: NodeJS.Timeout | undefined;
+  child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => {
+    stderr += d;
+    if (timer === undefined && after.test(stderr)) timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+  });
+  const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      clearTimeout(deadline);
+      if (signal === 'SIGKILL' && timer === undefined) reject(new Error(`byner train hung:\n${stderr}`));
+      else resolve({ killed: signal === 'SIGKILL', code, stdout, stderr });
+    });
+  });
+}
+
+describe('byner train killed with SIGKILL', () => {
+  it('--resume after kill -9 at random moments ends with exactly the uninterrupted run', async () => {
+    const args = [
+      'train',
+      ...['--ticks', '3000', '--window', '30', '--units', '16', '--epochs', '60', '--patience', '100'],
+      ...['--workers', '1', '--output-dir', 'none', '--force', '--json'],
+    ];
+    const registered = async (dataDir: string) => {
+      const r = await byner(['models', '--json'], { env: { BYNER_DATA_DIR: dataDir } });
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { metrics: { test: unknown; history: unknown } }[]).map((m) => [
+        m.metrics.test,
+        m.metrics.history,
+      ]);
+    };
+    const refDir = mkdtempSync(join(tmpdir(), 'byner-kill-ref-'));
+    const ref = await byner(args, { env: { BYNER_DATA_DIR: refDir } });
+    assert.equal(ref.code, 0, ref.stderr);
+
+    const dir = mkdtempSync(join(tmpdir(), 'byner-kill-'));
+    // Kills land at random moments of training (the first one after the first checkpoint, so that the seeded
+    // ticks are complete); the delays are in the failure message to replay a run.
+    const delays = [0, 1, 2, 3].map(() => Math.floor(Math.random() * 700));
+    const log: string[] = [];
+    let last = await trainKilled(args, dir, /epoch 1\/60/, delays[0]);
+    log.push(`fresh run, killed ${delays[0]} ms after epoch 1: ${last.killed}`);
+    for (const delay of delays.slice(1)) {
+      if (!last.killed) break;
+      last = await trainKilled([...args, '--resume'], dir, /resuming/, delay);
+      const resumedAt = /after epoch (\d+)/.exec(last.stderr)?.[1];
+      log.push(`resumed after epoch ${resumedAt}, killed ${delay} ms later: ${last.killed}`);
+    }
+    if (last.killed) {
+      last = await byner([...args, '--resume'], { env: { BYNER_DATA_DIR: dir } }).then((r) => ({
+        ...r,
+        killed: false,
+      }));
+      log.push('resumed to the end');
+    }
+    const context = `${log.join('; ')}\n${last.stderr}`;
+    // A kill after the finished run deleted its checkpoint (a moment before exiting) leaves nothing to resume:
+    // then the registry alone must hold the finished run.
+    const finishedBeforeKill = last.code === 1 && /no checkpoint to resume/.test(last.stderr);
+    if (!finishedBeforeKill) {
+      assert.equal(last.code, 0, context);
+      const [a, b] = [JSON.parse(ref.stdout), JSON.parse(last.stdout)];
+      assert.deepEqual([b.epochs, b.test, b.stopped_reason], [a.epochs, a.test, a.stopped_reason], context);
+    }
+    assert.deepEqual(await registered(dir), await registered(refDir), context);
   });
 });
 

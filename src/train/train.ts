@@ -1,16 +1,9 @@
 // The training job of SPEC §5-6 (the original's training.py, done right): seed ticks if the stream is empty,
 // leak-free windows and scaler, fit with checkpoints, evaluation against baselines, stored results, registry
 // entry, plots. Progress display and exit codes are the CLI's; the network itself is src/engine.
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  createModel,
-  type EpochEndInfo,
-  type FitHistory,
-  type LstmModel,
-  type ModelConfig,
-  type OptimizerState,
-} from '../engine/index.js';
+import { createModel, type EpochEndInfo, type FitHistory, type ModelConfig } from '../engine/index.js';
 import { BynerError } from '../errors.js';
 import {
   type FeatureWindow,
@@ -34,6 +27,7 @@ import { syntheticTicks } from '../indicators/ticks.js';
 import type { Logger } from '../log/logger.js';
 import { type JsonObject, type Store, seedTicks, type TrainingPrediction } from '../store/index.js';
 import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../ticks/generator.js';
+import { type CheckpointState, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { LstmForecaster } from './load.js';
 
 /** SPEC §2: the best possible average MSE / accuracy on the default synthetic source. */
@@ -81,6 +75,8 @@ export interface TrainHooks {
     valLoss?: number;
     improved: boolean;
   }) => void;
+  /** Called after each step of writing the checkpoint of `epoch` (0-based); tests throw here to simulate a crash. */
+  onCheckpointStep?: (step: string, epoch: number) => void | Promise<void>;
 }
 
 export interface MetricTriple {
@@ -108,19 +104,6 @@ export interface TrainSummary {
 }
 
 const triple = (m: HorizonMetrics): MetricTriple => ({ mse: m.mse, mae: m.mae, accuracy: m.accuracy });
-
-interface Checkpoint {
-  version: string;
-  config: JsonObject;
-  data_range: { stream: string; from_seq: number; to_seq: number };
-  epochsDone: number;
-  loss: number[];
-  valLoss: number[];
-  bestEpoch: number;
-  bestLoss: number;
-  /** Adam steps taken; the moments are in optimizer.bin (m then v, float32 little-endian). */
-  optimizerStep?: number;
-}
 
 /**
  * Version names sort by creation time, to the millisecond (two runs started in the same second do not collide):
@@ -155,6 +138,17 @@ function actualRange(set: WindowSet, [from, to]: [number, number]): number[][] {
 export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks): Promise<TrainSummary> {
   const started = performance.now();
   const { logger } = hooks;
+
+  // A run to resume needs its checkpoint: checked (whole, parts consistent) before anything is done.
+  const ckptDir = join(opts.workDir, 'checkpoints', opts.stream);
+  const ckpt = opts.resume ? await readCheckpoint(ckptDir) : null;
+  if (opts.resume && ckpt === null) {
+    throw new BynerError('BYNER_STATE', `no checkpoint to resume in ${ckptDir}`, {
+      expected: 'an interrupted `byner train` run of this stream',
+      received: 'no complete checkpoint (the run was not interrupted after an epoch, or it finished)',
+      hint: 'run `byner train` without --resume',
+    });
+  }
 
   // 1. Ticks: seed the stream like the original when it is empty.
   const seeded = await seedTicks(store, {
@@ -198,8 +192,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
   const T3 = (t: { x: Float32Array; n: number }) => ({ data: t.x, shape: [t.n, window, 7] as const });
   const T2 = (t: { y: Float32Array; n: number }) => ({ data: t.y, shape: [t.n, horizon] as const });
 
-  // 3. Model, resumed from a checkpoint when asked.
-  const ckptDir = join(opts.workDir, 'checkpoints', opts.stream);
+  // 3. Model, resumed from the checkpoint when asked.
   const model = createModel({ ...modelConfig, features: 7 });
   const runConfig: JsonObject = JSON.parse(
     JSON.stringify({
@@ -210,34 +203,26 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
       source: opts.source,
     }),
   );
-  let ckpt: Checkpoint | null = null;
-  if (opts.resume) {
-    ckpt = await readCheckpoint(ckptDir);
-    if (ckpt === null) {
-      throw new BynerError('BYNER_STATE', `no checkpoint to resume in ${ckptDir}`, {
-        expected: 'an interrupted `byner train` run of this stream',
-        received: 'no checkpoint.json',
-        hint: 'run `byner train` without --resume',
-      });
-    }
+  if (ckpt !== null) {
+    const { state } = ckpt;
     if (
-      JSON.stringify(ckpt.config) !== JSON.stringify(runConfig) ||
-      JSON.stringify(ckpt.data_range) !== JSON.stringify(dataRange)
+      JSON.stringify(state.config) !== JSON.stringify(runConfig) ||
+      JSON.stringify(state.data_range) !== JSON.stringify(dataRange)
     ) {
       throw new BynerError('BYNER_STATE', 'the checkpoint was made with other options or data', {
-        expected: `the options and data range of the interrupted run (${JSON.stringify(ckpt.data_range)})`,
+        expected: `the options and data range of the interrupted run (${JSON.stringify(state.data_range)})`,
         received: `options ${JSON.stringify(runConfig)}, data ${JSON.stringify(dataRange)}`,
         hint: 'rerun with the same options, or start afresh without --resume',
       });
     }
-    model.setWeights(await readWeights(join(ckptDir, 'current')));
-    model.setOptimizerState(await readOptimizer(ckptDir, ckpt.optimizerStep ?? 0));
+    model.setWeights(ckpt.weights);
+    model.setOptimizerState(ckpt.optimizer);
     logger.info(
-      `resuming ${ckpt.version} after epoch ${ckpt.epochsDone} (best so far: epoch ${ckpt.bestEpoch + 1})`,
+      `resuming ${state.version} after epoch ${state.epochsDone} (best so far: epoch ${state.bestEpoch + 1})`,
     );
   }
-  const runVersion = ckpt?.version ?? (await uniqueVersion(store));
-  const before = ckpt ?? {
+  const runVersion = ckpt?.state.version ?? (await uniqueVersion(store));
+  const before: CheckpointState = ckpt?.state ?? {
     version: runVersion,
     config: runConfig,
     data_range: dataRange,
@@ -247,20 +232,17 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     bestEpoch: -1,
     bestLoss: Number.POSITIVE_INFINITY,
   };
+  // The weights of the best epoch so far: what the run registers in the end.
+  let bestWeights = ckpt?.best ?? null;
   const sinceBest = before.bestEpoch < 0 ? 0 : before.epochsDone - 1 - before.bestEpoch;
 
-  let history: FitHistory = {
-    loss: [],
-    valLoss: [],
-    bestEpoch: -1,
-    bestLoss: Number.POSITIVE_INFINITY,
-    monitor: 'val_loss',
-    stoppedReason: 'completed',
-    epochs: 0,
-  };
-  if (before.epochsDone < opts.fit.epochs && sinceBest < opts.fit.patience && !opts.signal?.aborted) {
-    const state = { ...before, loss: [...before.loss], valLoss: [...before.valLoss] };
-    history = await model.fit(
+  const state = { ...before, loss: [...before.loss], valLoss: [...before.valLoss] };
+  let stoppedReason: FitHistory['stoppedReason'];
+  if (opts.signal?.aborted) stoppedReason = 'aborted';
+  else if (before.epochsDone >= opts.fit.epochs) stoppedReason = 'completed';
+  else if (sinceBest >= opts.fit.patience) stoppedReason = 'early-stopping';
+  else {
+    const history = await model.fit(
       { data: tr.x, shape: [tr.n, window, 7] },
       { data: tr.y, shape: [tr.n, horizon] },
       {
@@ -284,38 +266,33 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
           state.epochsDone = epoch + 1;
           const monitored = e.valLoss ?? e.loss;
           const improved = Number.isFinite(monitored) && monitored < state.bestLoss;
+          const weights = e.model.getWeights();
           if (improved) {
             state.bestLoss = monitored;
             state.bestEpoch = epoch;
-            await e.model.save(join(ckptDir, 'best'));
+            bestWeights = weights;
           }
-          await e.model.save(join(ckptDir, 'current'));
-          const adam = e.model.getOptimizerState();
-          await writeFile(
-            join(ckptDir, 'optimizer.bin'),
-            Buffer.concat([f32Bytes(adam.m), f32Bytes(adam.v)]),
+          await writeCheckpoint(
+            ckptDir,
+            { state, weights, best: bestWeights ?? weights, optimizer: e.model.getOptimizerState() },
+            (step) => hooks.onCheckpointStep?.(step, epoch),
           );
-          state.optimizerStep = adam.step;
-          await writeFile(join(ckptDir, 'checkpoint.json'), JSON.stringify(state));
           hooks.onEpoch?.({ epoch, epochs: opts.fit.epochs, loss: e.loss, valLoss: e.valLoss, improved });
         },
       },
     );
+    stoppedReason = history.stoppedReason;
   }
   // The best epoch over the whole run (before and after a resume) is the model we keep.
-  const loss = [...before.loss, ...history.loss];
-  const valLoss = [...before.valLoss, ...history.valLoss];
-  const finalCkpt = await readCheckpoint(ckptDir);
-  const bestEpoch = finalCkpt?.bestEpoch ?? before.bestEpoch;
-  if (bestEpoch < 0) {
+  const { loss, valLoss, bestEpoch } = state;
+  if (bestEpoch < 0 || bestWeights === null) {
     throw new BynerError('BYNER_MODEL', 'training produced no usable epoch', {
       expected: 'at least one epoch with a finite loss',
-      received: `stopped: ${history.stoppedReason}`,
+      received: `stopped: ${stoppedReason}`,
       hint: 'lower --learning-rate, or check the data',
     });
   }
-  model.setWeights(await readWeights(join(ckptDir, 'best')));
-  const stoppedReason = history.stoppedReason;
+  model.setWeights(bestWeights);
   if (stoppedReason === 'non-finite-loss')
     logger.warn('training stopped on a NaN/Infinity loss; keeping the best epoch');
   // An interrupted run registers its best epoch under a version of its own; --resume later finishes `version`.
@@ -343,7 +320,9 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     );
   }
 
-  // 5. Registry entry with the TF.js files, then predictions and metrics.
+  // 5. Registry entry with the TF.js files, then predictions and metrics. Each write is skipped when an earlier
+  // attempt at this version stored it already: a run that crashed while registering is completed by --resume (its
+  // checkpoint is deleted only at the end), and nothing is stored twice.
   const modelDir = join(opts.workDir, 'models', version);
   await model.save(modelDir);
   const artifact: Record<string, Uint8Array> = {};
@@ -362,16 +341,19 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     validation: { model_mse: valModel, seasonal_naive_mse: valSeasonal },
     history: { loss, val_loss: valLoss, best_epoch: bestEpoch, stopped_reason: stoppedReason },
   };
-  await store.saveModel({
-    version,
-    created_at: new Date(),
-    config: runConfig,
-    scaler: scaler.toJSON() as unknown as JsonObject,
-    metrics: JSON.parse(JSON.stringify(metricsJson)),
-    data_range: dataRange,
-    serving,
-    artifact,
-  });
+  const registered = (await store.getModel(version)) !== null;
+  if (registered) logger.info(`${version} is registered already: completing its stored results`);
+  else
+    await store.saveModel({
+      version,
+      created_at: new Date(),
+      config: runConfig,
+      scaler: scaler.toJSON() as unknown as JsonObject,
+      metrics: JSON.parse(JSON.stringify(metricsJson)),
+      data_range: dataRange,
+      serving,
+      artifact,
+    });
   const windowTick = (w: number) => ticks[ticks.length - set.seqs.length + w + window - 1];
   const preds: TrainingPrediction[] = predTest.map((p, i) => ({
     timestamp: windowTick(split.test[0] + i).timestamp,
@@ -380,32 +362,37 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     predicted_next_sequence: p,
     model_version: version,
   }));
-  for (let i = 0; i < preds.length; i += 500) await store.writeTrainingPredictions(preds.slice(i, i + 500));
+  // Predictions are written in order, so what an earlier attempt stored is a prefix of them.
+  const storedPreds = registered ? (await store.trainingPredictions(version)).length : 0;
+  for (let i = storedPreds; i < preds.length; i += 500)
+    await store.writeTrainingPredictions(preds.slice(i, i + 500));
   const counts = {
     train: split.train[1] - split.train[0],
     validation: split.validation[1] - split.validation[0],
     test: split.test[1] - split.test[0],
   };
-  await store.writeMetrics('tr_metrics', [
-    {
-      timestamp: new Date(),
-      metrics: {
-        mse: mTest.mse,
-        mae: mTest.mae,
-        accuracy: mTest.accuracy,
-        mse_rounded: mTest.mse_rounded,
-        mae_rounded: mTest.mae_rounded,
+  const storedMetrics = registered && (await store.recentMetrics('tr_metrics', 1, version)).length > 0;
+  if (!storedMetrics)
+    await store.writeMetrics('tr_metrics', [
+      {
+        timestamp: new Date(),
+        metrics: {
+          mse: mTest.mse,
+          mae: mTest.mae,
+          accuracy: mTest.accuracy,
+          mse_rounded: mTest.mse_rounded,
+          mae_rounded: mTest.mae_rounded,
+        },
+        forecast_horizon: horizon,
+        model_version: version,
+        baselines: JSON.parse(JSON.stringify(metricsJson.baselines)),
+        counts,
+        epochs: loss.length,
+        best_epoch: bestEpoch + 1,
+        seconds,
+        serving,
       },
-      forecast_horizon: horizon,
-      model_version: version,
-      baselines: JSON.parse(JSON.stringify(metricsJson.baselines)),
-      counts,
-      epochs: loss.length,
-      best_epoch: bestEpoch + 1,
-      seconds,
-      serving,
-    },
-  ]);
+    ]);
   await store.flush();
 
   // 6. Plots.
@@ -465,32 +452,4 @@ async function uniqueVersion(store: Store): Promise<string> {
   let v = base;
   for (let k = 2; taken.has(v); k++) v = `${base}-${k}`;
   return v;
-}
-
-async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
-  try {
-    return JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as Checkpoint;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new BynerError('BYNER_STATE', `unreadable checkpoint in ${dir}`, {
-      expected: 'checkpoint.json written by byner train',
-      received: (e as Error).message,
-      hint: `delete ${dir} and train without --resume`,
-    });
-  }
-}
-
-const f32Bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-
-/** Adam's moments from a checkpoint's optimizer.bin. */
-async function readOptimizer(dir: string, step: number): Promise<OptimizerState> {
-  const bytes = await readFile(join(dir, 'optimizer.bin'));
-  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const half = all.length / 2;
-  return { step, m: all.slice(0, half), v: all.slice(half) };
-}
-
-async function readWeights(dir: string): Promise<ReturnType<LstmModel['getWeights']>> {
-  const { loadModel } = await import('../engine/index.js');
-  return (await loadModel(dir)).getWeights();
 }
