@@ -29,6 +29,7 @@ import { type JsonObject, type Store, seedTicks, type TrainingPrediction } from 
 import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../ticks/generator.js';
 import { type CheckpointState, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { LstmForecaster } from './load.js';
+import { type RunOutcome, registerModel, servingDecision } from './serving.js';
 
 /** SPEC §2: the best possible average MSE / accuracy on the default synthetic source. */
 export const BAYES_LIMIT = { mse: 2.253, mae: 1.19, accuracy: 0.256 } as const;
@@ -311,15 +312,6 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
   const valModel = mean(scoreForecasts(forecastRange(lstm, set, split.validation), actualVal).mse);
   const valSeasonal = mean(scoreForecasts(forecastRange(seasonal, set, split.validation), actualVal).mse);
 
-  const better = valModel < valSeasonal && stoppedReason !== 'non-finite-loss';
-  const serving = better || opts.force;
-  if (!better) {
-    logger.warn(
-      `THE LSTM IS WORSE THAN THE SEASONAL-NAIVE BASELINE on validation (MSE ${valModel.toFixed(3)} vs ` +
-        `${valSeasonal.toFixed(3)})${opts.force ? '; serving it anyway (--force)' : '; it is stored but NOT made the serving model (use --force)'}`,
-    );
-  }
-
   // 5. Registry entry with the TF.js files, then predictions and metrics. Each write is skipped when an earlier
   // attempt at this version stored it already: a run that crashed while registering is completed by --resume (its
   // checkpoint is deleted only at the end), and nothing is stored twice.
@@ -341,19 +333,27 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     validation: { model_mse: valModel, seasonal_naive_mse: valSeasonal },
     history: { loss, val_loss: valLoss, best_epoch: bestEpoch, stopped_reason: stoppedReason },
   };
+  const run: RunOutcome = { stoppedReason, validation: metricsJson.validation, force: opts.force };
   const registered = (await store.getModel(version)) !== null;
   if (registered) logger.info(`${version} is registered already: completing its stored results`);
-  else
-    await store.saveModel({
-      version,
-      created_at: new Date(),
-      config: runConfig,
-      scaler: scaler.toJSON() as unknown as JsonObject,
-      metrics: JSON.parse(JSON.stringify(metricsJson)),
-      data_range: dataRange,
-      serving,
-      artifact,
-    });
+  const decision = registered
+    ? servingDecision(run)
+    : await registerModel(
+        store,
+        {
+          version,
+          created_at: new Date(),
+          config: runConfig,
+          scaler: scaler.toJSON() as unknown as JsonObject,
+          metrics: JSON.parse(JSON.stringify(metricsJson)),
+          data_range: dataRange,
+          artifact,
+        },
+        run,
+      );
+  const { serving } = decision;
+  if (decision.reason === 'beats-baseline') logger.info(`${version} ${decision.detail}`);
+  else logger.warn(`${version} ${decision.detail}`);
   const windowTick = (w: number) => ticks[ticks.length - set.seqs.length + w + window - 1];
   const preds: TrainingPrediction[] = predTest.map((p, i) => ({
     timestamp: windowTick(split.test[0] + i).timestamp,
