@@ -84,6 +84,11 @@ describe('byner train (library)', () => {
       assert.equal(partial.stopped_reason, 'aborted');
       assert.equal(partial.epochs, 2);
       assert.match(partial.model_version, /-partial-e2$/);
+      assert.deepEqual(
+        [partial.serving, partial.serving_decision.reason],
+        [true, 'forced'],
+        'an interrupted run serves only with --force',
+      );
       assert.ok(existsSync(join(dir, 'checkpoints', 'synthetic', 'CURRENT')));
       const resumed = await train(store, small(dir, { outputDir: null, resume: true }), {
         logger: silentLogger,
@@ -256,6 +261,9 @@ describe('the serving model', () => {
         false,
         'one epoch of a small network does not beat the seasonal-naive baseline',
       );
+      const [entry] = await store.listModels();
+      assert.deepEqual(entry.metrics.serving_decision, { ...r.serving_decision });
+      assert.equal(r.serving_decision.reason, 'worse-than-baseline');
       await assert.rejects(loadForecaster(store), { code: 'BYNER_MODEL', message: /no model serves/ });
       await assert.rejects(loadForecaster(store, { version: 'latest' }), { code: 'BYNER_MODEL' });
       assert.equal((await loadForecaster(store, { version: r.model_version })).version, r.model_version);
@@ -356,22 +364,8 @@ describe('byner train (command line)', () => {
   it('prints a JSON summary, and `byner models` lists the registered model', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-train-cli-'));
     const common = ['--data-dir', dir];
-    const r = await byner([
-      'train',
-      ...common,
-      '--ticks',
-      '600',
-      '--window',
-      '20',
-      '--units',
-      '8',
-      '--epochs',
-      '2',
-      '--output-dir',
-      'none',
-      '--force',
-      '--json',
-    ]);
+    const args = ['train', ...common, '--ticks', '600', '--window', '20', '--units', '8', '--epochs', '2'];
+    const r = await byner([...args, '--output-dir', 'none', '--force', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout);
     assert.deepEqual(Object.keys(summary).slice(0, 4), ['model_version', 'epochs', 'seconds', 'test']);
@@ -380,7 +374,28 @@ describe('byner train (command line)', () => {
     assert.equal(summary.test_rounded.mse.length, 5);
     const models = await byner(['models', ...common]);
     assert.equal(models.code, 0, models.stderr);
-    assert.match(models.stdout, new RegExp(summary.model_version));
+    assert.equal(summary.serving, true, '--force');
+    assert.match(summary.serving_reason, /^(forced|beats-baseline)$/);
+    // The list shows why each model serves or not.
+    assert.match(models.stdout, new RegExp(`${summary.model_version} +\\* +${summary.serving_reason} `));
+    // A second run without --force: its table says why it does or does not serve; a replaced model says so.
+    const second = await byner([...args, '--output-dir', 'none', '--epochs', '1']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(
+      second.stdout,
+      /this model does NOT serve: THE LSTM IS WORSE THAN THE SEASONAL-NAIVE BASELINE/,
+    );
+    const after = await byner(['models', ...common]);
+    assert.match(after.stdout, / +worse-than-baseline /);
+    assert.match(after.stdout, new RegExp(`${summary.model_version} +\\* +${summary.serving_reason} `));
+    await byner([...args, '--output-dir', 'none', '--force', '--json']);
+    const third = await byner(['models', ...common, '--json']);
+    const [first, , latest] = JSON.parse(third.stdout) as { version: string; serving: boolean }[];
+    assert.equal(latest.serving, true);
+    assert.match(
+      (await byner(['models', ...common])).stdout,
+      new RegExp(`${first.version} +replaced by ${latest.version}`),
+    );
     const bad = await byner(['train', ...common, '--units', '10,x', '--split', '0.5,0.5', '--epochs', '0']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--units: expected comma-separated integers/);

@@ -94,8 +94,8 @@ export async function loadForecaster(
   if (opts.version === 'naive') return new NaiveForecaster(horizon);
   if (opts.version === 'seasonal_naive') return new SeasonalNaiveForecaster(horizon, opts.season ?? 10);
   const models = await store.listModels();
-  // `latest` means the serving model: never a model that training refused to serve (worse than the baseline,
-  // interrupted, or stopped on a NaN loss).
+  // `latest` means the serving model: never a model that training refused to serve (see train/serving.ts: worse
+  // than the baseline, interrupted without --force, or stopped on a NaN loss).
   const version =
     opts.version === undefined || opts.version === 'latest'
       ? models.find((m) => m.serving)?.version
@@ -105,7 +105,8 @@ export async function loadForecaster(
     const versions = models.map((m) => m.version);
     if (version === undefined && versions.length > 0) {
       throw new BynerError('BYNER_MODEL', 'no model serves: training registered none as serving', {
-        expected: 'a serving model (one that beat the seasonal-naive baseline on validation)',
+        expected:
+          'a serving model (a complete run that beat the seasonal-naive baseline on validation, or --force)',
         received: `${versions.length} registered, none serving: ${versions.join(', ')}`,
         hint: 'train again (byner train, or --force to serve anyway), pin one with --model-version, or use --model seasonal_naive',
       });

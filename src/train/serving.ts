@@ -26,19 +26,45 @@ export interface RunOutcome {
   force: boolean;
 }
 
-/** The serving rule. */
+/**
+ * The serving rule:
+ * - a run that stopped on a NaN/Infinity loss never serves, whatever the flags;
+ * - an interrupted (partial) run serves only with --force;
+ * - a complete run (all epochs, or stopped early) serves when it beats the seasonal-naive baseline on validation
+ *   MSE, or with --force.
+ */
 export function servingDecision(run: RunOutcome): ServingDecision {
   const { model_mse: model, seasonal_naive_mse: baseline } = run.validation;
-  const mses = `on validation (MSE ${model.toFixed(3)} vs ${baseline.toFixed(3)})`;
-  const better = model < baseline && run.stoppedReason !== 'non-finite-loss';
-  if (better) return decide(true, 'beats-baseline', `it beats the seasonal-naive baseline ${mses}`);
+  const mses = `(validation MSE ${model.toFixed(3)}, seasonal naive ${baseline.toFixed(3)})`;
+  if (run.stoppedReason === 'non-finite-loss') {
+    return decide(
+      false,
+      'non-finite-loss',
+      'training stopped on a NaN/Infinity loss (never serves, even with --force)',
+    );
+  }
+  if (run.stoppedReason === 'aborted') {
+    return run.force
+      ? decide(true, 'forced', `--force, although the run was interrupted ${mses}`)
+      : decide(
+          false,
+          'partial-run',
+          'the run was interrupted (serves only with --force; --resume finishes it)',
+        );
+  }
+  if (model < baseline)
+    return decide(true, 'beats-baseline', `it beats the seasonal-naive baseline on validation ${mses}`);
   if (run.force) {
-    return decide(true, 'forced', `--force, although the seasonal-naive baseline is better ${mses}`);
+    return decide(
+      true,
+      'forced',
+      `--force, although the seasonal-naive baseline is better on validation ${mses}`,
+    );
   }
   return decide(
     false,
     'worse-than-baseline',
-    `THE LSTM IS WORSE THAN THE SEASONAL-NAIVE BASELINE ${mses}; --force serves it anyway`,
+    `THE LSTM IS WORSE THAN THE SEASONAL-NAIVE BASELINE on validation ${mses}; --force serves it anyway`,
   );
 }
 

@@ -29,7 +29,7 @@ import { type JsonObject, type Store, seedTicks, type TrainingPrediction } from 
 import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../ticks/generator.js';
 import { type CheckpointState, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { LstmForecaster } from './load.js';
-import { type RunOutcome, registerModel, servingDecision } from './serving.js';
+import { type RunOutcome, registerModel, type ServingDecision, servingDecision } from './serving.js';
 
 /** SPEC §2: the best possible average MSE / accuracy on the default synthetic source. */
 export const BAYES_LIMIT = { mse: 2.253, mae: 1.19, accuracy: 0.256 } as const;
@@ -98,6 +98,8 @@ export interface TrainSummary {
   };
   validation: { model_mse: number; seasonal_naive_mse: number };
   serving: boolean;
+  /** Why it serves or not (also recorded in its registry entry as metrics.serving_decision). */
+  serving_decision: ServingDecision;
   stopped_reason: FitHistory['stoppedReason'];
   windows: { train: number; validation: number; test: number };
   data_range: { stream: string; from_seq: number; to_seq: number };
@@ -439,6 +441,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     baselines: metricsJson.baselines,
     validation: metricsJson.validation,
     serving,
+    serving_decision: decision,
     stopped_reason: stoppedReason,
     windows: counts,
     data_range: dataRange,

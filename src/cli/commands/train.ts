@@ -6,6 +6,7 @@ import { Option } from 'commander';
 import { BynerError } from '../../errors.js';
 import { mean } from '../../features/metrics.js';
 import type { Logger } from '../../log/logger.js';
+import type { ModelSummary } from '../../store/index.js';
 import { BAYES_LIMIT, DEFAULT_FIT, type TrainSummary, train } from '../../train/train.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
@@ -124,10 +125,16 @@ export function trainCommand(program: Command): Command {
           validation: _v,
           stopped_reason: _s,
           serving: _sv,
+          serving_decision: _sd,
           ...json
         } = summary;
         process.stdout.write(
-          `${JSON.stringify({ ...json, serving: summary.serving, stopped_reason: summary.stopped_reason })}\n`,
+          `${JSON.stringify({
+            ...json,
+            serving: summary.serving,
+            serving_reason: summary.serving_decision.reason,
+            stopped_reason: summary.stopped_reason,
+          })}\n`,
         );
       } else process.stdout.write(`${report(summary, s.stream!)}\n`);
     } finally {
@@ -204,8 +211,8 @@ function report(r: TrainSummary, stream: string): string {
     '',
     table,
     '',
-    `validation MSE: LSTM ${r.validation.model_mse.toFixed(3)}, seasonal naive ${r.validation.seasonal_naive_mse.toFixed(3)}` +
-      ` → ${r.serving ? 'this model now serves' : 'NOT serving (worse than the baseline; --force to override)'}`,
+    `validation MSE: LSTM ${r.validation.model_mse.toFixed(3)}, seasonal naive ${r.validation.seasonal_naive_mse.toFixed(3)}`,
+    `this model ${r.serving_decision.detail}`,
     ...(r.plots.length > 0 ? ['', `plots: ${r.plots.join(', ')}`] : []),
   ].join('\n');
 }
@@ -228,6 +235,7 @@ export function modelsCommand(program: Command): Command {
         process.stdout.write('no models yet: run `byner train`\n');
         return;
       }
+      const servingVersion = models.find((m) => m.serving)?.version;
       const pct = (x: number | null) => (x === null ? null : `${(100 * x).toFixed(1)}%`);
       const num = (x: unknown) => (Array.isArray(x) && x.length > 0 ? mean(x as number[]) : null);
       const get = (o: unknown, ...path: string[]) =>
@@ -237,10 +245,11 @@ export function modelsCommand(program: Command): Command {
         );
       process.stdout.write(
         `${formatTable(
-          ['version', 'serving', 'created', 'ticks', 'test MSE', 'test acc', 'seasonal MSE', 'epochs'],
+          ['version', 'serving', 'why', 'created', 'ticks', 'test MSE', 'test acc', 'seasonal MSE', 'epochs'],
           models.map((m) => [
             m.version,
             m.serving ? '*' : '',
+            servingWhy(m, servingVersion),
             m.created_at.toISOString().slice(0, 19).replace('T', ' '),
             `${m.data_range.stream}:${m.data_range.from_seq}..${m.data_range.to_seq}`,
             num(get(m.metrics, 'test', 'mse')),
@@ -255,4 +264,15 @@ export function modelsCommand(program: Command): Command {
     }
   });
   return cmd;
+}
+
+/**
+ * Why a registered model serves or not: the reason training recorded (metrics.serving_decision), or that a later
+ * model took over. Null for entries registered before training recorded reasons.
+ */
+function servingWhy(m: ModelSummary, servingVersion: string | undefined): string | null {
+  const d = m.metrics.serving_decision as { serving?: unknown; reason?: unknown } | undefined;
+  if (typeof d?.reason !== 'string') return null;
+  if (d.serving === true && !m.serving) return `replaced by ${servingVersion ?? 'another model'}`;
+  return d.reason;
 }
