@@ -28,6 +28,33 @@ const small = (dir: string, over: Partial<TrainOptions> = {}): TrainOptions => (
   ...over,
 });
 
+/** A run of `small` interrupted (as by Ctrl-C) at the end of its second epoch. */
+function interruptedAfterEpoch2(store: Store, dir: string): Promise<TrainSummary> {
+  const abort = new AbortController();
+  return train(store, small(dir, { outputDir: null, signal: abort.signal }), {
+    logger: silentLogger,
+    onEpoch: (e) => {
+      if (e.epoch === 1) abort.abort();
+    },
+  });
+}
+
+/** The uninterrupted run of `small` (computed once): what every resumed run must equal exactly. */
+let reference: Promise<{ summary: TrainSummary; history: unknown }> | null = null;
+function uninterrupted(): Promise<{ summary: TrainSummary; history: unknown }> {
+  reference ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-full-'));
+    const store = await openStore({ dataDir: dir });
+    try {
+      const summary = await train(store, small(dir, { outputDir: null }), { logger: silentLogger });
+      return { summary, history: (await store.getModel(summary.model_version))?.metrics.history };
+    } finally {
+      await store.close();
+    }
+  })();
+  return reference;
+}
+
 describe('byner train (library)', () => {
   it('seeds, trains, evaluates against baselines, stores predictions, metrics, the registry entry and plots', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-train-'));
@@ -74,13 +101,7 @@ describe('byner train (library)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-resume-'));
     const store = await openStore({ dataDir: dir });
     try {
-      const abort = new AbortController();
-      const partial = await train(store, small(dir, { outputDir: null, signal: abort.signal }), {
-        logger: silentLogger,
-        onEpoch: (e) => {
-          if (e.epoch === 1) abort.abort();
-        },
-      });
+      const partial = await interruptedAfterEpoch2(store, dir);
       assert.equal(partial.stopped_reason, 'aborted');
       assert.equal(partial.epochs, 2);
       assert.match(partial.model_version, /-partial-e2$/);
@@ -98,19 +119,9 @@ describe('byner train (library)', () => {
       const versions = (await store.listModels()).map((m) => m.version);
       assert.deepEqual(versions, [partial.model_version, resumed.model_version]);
       // Exactly the uninterrupted run: same shuffles, dropout masks, Adam moments and early-stopping state.
-      const fullDir = mkdtempSync(join(tmpdir(), 'byner-full-'));
-      const fullStore = await openStore({ dataDir: fullDir });
-      try {
-        const full = await train(fullStore, small(fullDir, { outputDir: null }), { logger: silentLogger });
-        assert.deepEqual(resumed.test, full.test);
-        const history = async (s: typeof store, v: string) => (await s.getModel(v))?.metrics.history;
-        assert.deepEqual(
-          await history(store, resumed.model_version),
-          await history(fullStore, full.model_version),
-        );
-      } finally {
-        await fullStore.close();
-      }
+      const full = await uninterrupted();
+      assert.deepEqual(resumed.test, full.summary.test);
+      assert.deepEqual((await store.getModel(resumed.model_version))?.metrics.history, full.history);
       await assert.rejects(train(store, small(dir, { resume: true }), { logger: silentLogger }), {
         code: 'BYNER_STATE',
       });
@@ -119,22 +130,6 @@ describe('byner train (library)', () => {
     }
   });
 });
-
-/** The uninterrupted run of `small` (computed once): what every resumed run must equal exactly. */
-let reference: Promise<{ summary: TrainSummary; history: unknown }> | null = null;
-function uninterrupted(): Promise<{ summary: TrainSummary; history: unknown }> {
-  reference ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'byner-full-'));
-    const store = await openStore({ dataDir: dir });
-    try {
-      const summary = await train(store, small(dir, { outputDir: null }), { logger: silentLogger });
-      return { summary, history: (await store.getModel(summary.model_version))?.metrics.history };
-    } finally {
-      await store.close();
-    }
-  })();
-  return reference;
-}
 
 /** The store of a process that dies when it reaches `method`: that call and everything after it never happen. */
 function crashingAt(store: Store, method: keyof Store): Store {
@@ -222,13 +217,7 @@ describe('checkpoints and crashes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-damaged-'));
     const store = await openStore({ dataDir: dir });
     try {
-      const abort = new AbortController();
-      await train(store, small(dir, { outputDir: null, signal: abort.signal }), {
-        logger: silentLogger,
-        onEpoch: (e) => {
-          if (e.epoch === 1) abort.abort();
-        },
-      });
+      await interruptedAfterEpoch2(store, dir);
       const ckptDir = join(dir, 'checkpoints', 'synthetic');
       const current = JSON.parse(readFileSync(join(ckptDir, 'CURRENT'), 'utf8')) as { dir: string };
       const weights = join(ckptDir, current.dir, 'weights.bin');
