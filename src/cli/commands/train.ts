@@ -44,7 +44,10 @@ export function trainCommand(program: Command): Command {
   cmd
     .addOption(new Option('--resume', 'continue the interrupted run of this stream from its last epoch'))
     .addOption(
-      new Option('--force', 'serve the new model even if the seasonal-naive baseline beats it on validation'),
+      new Option(
+        '--force',
+        'serve the new model even if the seasonal-naive baseline beats it on validation or the run is interrupted (never after a NaN/Infinity loss)',
+      ),
     )
     .addOption(new Option('--json', 'print one JSON summary on stdout at the end'));
   cmd.action(async () => {
