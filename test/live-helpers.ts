@@ -68,3 +68,53 @@ export function tempDir(prefix: string): { path: string; remove: () => void } {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** An event stream held open until `close()`: its status once the response head arrived. */
+export interface HeldStream {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: () => string;
+  close: () => void;
+}
+
+/** Opens `url` as an event stream and resolves once the response head arrived; reads (and keeps) the body. */
+export function openStream(url: string, headers: Record<string, string> = {}): Promise<HeldStream> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false });
+    let body = '';
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no response from ${url} within 10 s`));
+    }, 10_000);
+    req.on('response', (res) => {
+      clearTimeout(timer);
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('error', () => {});
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: () => body,
+        close: () => req.destroy(),
+      });
+    });
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    req.end();
+  });
+}
+
+/** Polls `cond` every 10 ms until it holds; fails with `what` after `ms`. */
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  ms = 20_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}

@@ -39,6 +39,20 @@ export interface ServerOptions {
   maxLagTicks?: number;
   /** Time limit of a REST read, default 10,000 ms (then 503). */
   readTimeoutMs?: number;
+  /** Event streams at once, default 1000; one more gets a 503 with `Retry-After`. REST reads are not counted. */
+  maxClients?: number;
+  /**
+   * Bytes held in memory for one event stream (its socket's queue and the rest of its replay page), default
+   * 256 KiB, at least 64 KiB. A client that would need more is disconnected.
+   */
+  maxClientBytes?: number;
+  /**
+   * A connection with no traffic either way for this long is closed, default 60,000 ms: an event stream whose
+   * client stopped reading (its socket stays full) counts as a slow client. Must exceed `heartbeatMs`.
+   */
+  connectionTimeoutMs?: number;
+  /** A connection must have sent its request headers this long after it opened, default 10,000 ms (then 408). */
+  headersTimeoutMs?: number;
   logger?: Logger;
   /** More routes on the same server, e.g. the dashboard's `registerDashboard`. */
   routes?: ((app: FastifyInstance, context: { store: Store }) => void | Promise<void>)[];
@@ -53,6 +67,8 @@ export interface RunningServer {
   /** Seq of the last tick made (and stored); −1 for an empty stream. */
   headSeq(): number;
   stats(): HubStats;
+  /** The limits in force, defaults filled in. */
+  limits: Readonly<ServerLimits>;
   /** Open TCP connections (event streams and REST keep-alives). */
   connections(): Promise<number>;
   /** Stops accepting, ends every stream cleanly, waits for the tick being stored, closes an owned store. */
@@ -159,6 +175,51 @@ async function withTimeout<T>(ms: number, what: string, work: Promise<T>): Promi
   }
 }
 
+/** Defaults of the server's limits (README, `byner serve`). */
+export const SERVER_DEFAULTS = {
+  heartbeatMs: 15_000,
+  retryMs: 1000,
+  maxClients: 1000,
+  maxClientBytes: 256 * 1024,
+  connectionTimeoutMs: 60_000,
+  headersTimeoutMs: 10_000,
+} as const;
+
+/** The smallest per-client byte bound: the socket's 16 KiB high-water mark and room for replay pages. */
+export const MIN_CLIENT_BYTES = 64 * 1024;
+
+export type ServerLimits = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number };
+
+/** The server's limits with defaults filled in; a BYNER_CONFIG error naming the flag for a bad combination. */
+export function resolveLimits(options: ServerOptions): ServerLimits {
+  const limits: ServerLimits = { ...SERVER_DEFAULTS };
+  for (const key of Object.keys(SERVER_DEFAULTS) as (keyof ServerLimits)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new BynerError('BYNER_CONFIG', `invalid server option ${key}`, {
+        expected: 'an integer >= 1',
+        received: describe(value),
+      });
+    }
+    limits[key] = value;
+  }
+  if (limits.maxClientBytes < MIN_CLIENT_BYTES) {
+    throw new BynerError('BYNER_CONFIG', 'the per-client byte bound is too small', {
+      expected: `--client-buffer of at least ${MIN_CLIENT_BYTES} bytes`,
+      received: String(limits.maxClientBytes),
+    });
+  }
+  if (limits.heartbeatMs >= limits.connectionTimeoutMs) {
+    throw new BynerError('BYNER_CONFIG', 'the heartbeat period must be shorter than the connection timeout', {
+      expected: `--heartbeat below --connection-timeout (${limits.connectionTimeoutMs} ms)`,
+      received: `--heartbeat ${limits.heartbeatMs} ms`,
+      hint: 'an event stream waiting for its heartbeat would be closed as idle: lower --heartbeat or raise --connection-timeout',
+    });
+  }
+  return limits;
+}
+
 /** Starts the server; resolves once it listens. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
@@ -166,6 +227,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const ringCapacity = options.ringCapacity ?? 10_000;
   const maxLagTicks = Math.min(options.maxLagTicks ?? ringCapacity, ringCapacity);
   const readTimeoutMs = options.readTimeoutMs ?? 10_000;
+  const limits = resolveLimits(options);
   const logger = options.logger;
   const ownStore = options.store === undefined;
   const store = options.store ?? (await openStore({ ...options.storeOptions, logger }));
@@ -187,9 +249,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     throw error;
   }
   const hub = new SseHub(source, store, {
-    retryMs: options.retryMs ?? 1000,
-    heartbeatMs: options.heartbeatMs ?? 15_000,
+    retryMs: limits.retryMs,
+    heartbeatMs: limits.heartbeatMs,
     maxLagTicks,
+    maxClientBytes: limits.maxClientBytes,
+    maxClients: limits.maxClients,
     logger,
   });
 
@@ -197,9 +261,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...(logger ? { loggerInstance: logger } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
-    connectionTimeout: 0, // event streams are long-lived; heartbeats keep them busy
-    requestTimeout: 10_000,
+    // Idle sockets close; event streams stay busy with ticks and heartbeats while their client reads.
+    connectionTimeout: limits.connectionTimeoutMs,
+    requestTimeout: Math.max(10_000, limits.headersTimeoutMs),
     keepAliveTimeout: 5_000,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      // Node checks header and request deadlines on this period (its default, 30 s, would stretch them).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -314,6 +384,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     port,
     headSeq: () => source.headSeq,
     stats: () => ({ ...hub.stats }),
+    limits,
     connections: () =>
       new Promise<number>((resolve, reject) =>
         app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
