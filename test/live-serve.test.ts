@@ -213,7 +213,9 @@ describe('live server', () => {
     try {
       // A client that sends its request and never reads its socket.
       const slow = connect({ host: '127.0.0.1', port: server.port });
-      slow.write('GET /realtime_data HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+      slow.write(
+        `GET /realtime_data HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nAccept: text/event-stream\r\n\r\n`,
+      );
       slow.once('data', () => slow.pause());
       const slowClosed = new Promise<void>((resolve) => slow.once('close', () => resolve()));
       slow.on('error', () => {});

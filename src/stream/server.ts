@@ -1,5 +1,7 @@
 // `byner serve`: the Fastify server of SPEC §7 — the SSE tick stream and the REST reads the dashboard and tools
 // use. Opening the store and handling signals is the caller's job (src/cli/commands/serve.ts, or `byner demo`).
+
+import type { OutgoingHttpHeaders } from 'node:http';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -15,6 +17,7 @@ import { DEFAULT_SOURCE, type SineSource } from '../ticks/generator.js';
 import { tickToJson } from '../ticks/json.js';
 import { DEFAULT_STREAM } from '../ticks/types.js';
 import { type HubStats, SseHub } from './hub.js';
+import { corsHeaders, OriginPolicy, type Refusal } from './origin.js';
 import { LiveTickSource } from './source.js';
 
 export interface ServerOptions {
@@ -53,6 +56,16 @@ export interface ServerOptions {
   connectionTimeoutMs?: number;
   /** A connection must have sent its request headers this long after it opened, default 10,000 ms (then 408). */
   headersTimeoutMs?: number;
+  /**
+   * Host names answered besides 127.0.0.1, localhost, [::1], the listen address and the address a connection
+   * arrived at; any other Host gets a 421 (DNS-rebinding protection).
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * Origins (`http://app.example:8080`) of other sites whose pages may call /api/*, /healthz and /realtime_data
+   * (CORS). Cross-site requests from any other origin get a 403.
+   */
+  corsOrigins?: readonly string[];
   logger?: Logger;
   /** More routes on the same server, e.g. the dashboard's `registerDashboard`. */
   routes?: ((app: FastifyInstance, context: { store: Store }) => void | Promise<void>)[];
@@ -163,6 +176,11 @@ export function parseLastEventId(
   return { seq };
 }
 
+function refuse(reply: FastifyReply, refusal: Refusal): FastifyReply {
+  const { status, ...body } = refusal;
+  return reply.status(status).send(body);
+}
+
 async function withTimeout<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -228,6 +246,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const maxLagTicks = Math.min(options.maxLagTicks ?? ringCapacity, ringCapacity);
   const readTimeoutMs = options.readTimeoutMs ?? 10_000;
   const limits = resolveLimits(options);
+  const policy = new OriginPolicy({
+    listenHost: host,
+    allowedHosts: options.allowedHosts,
+    corsOrigins: options.corsOrigins,
+  });
   const logger = options.logger;
   const ownStore = options.store === undefined;
   const store = options.store ?? (await openStore({ ...options.storeOptions, logger }));
@@ -274,6 +297,23 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     forceCloseConnections: 'idle',
   });
 
+  // Before any route: the Host of every request, and who may call the API and the stream (origin.ts decides).
+  app.addHook('onRequest', async (request, reply) => {
+    const wrongHost = policy.checkHost(request.headers.host, request.socket.localAddress);
+    if (wrongHost !== null) return refuse(reply, wrongHost);
+    const route = request.routeOptions.url;
+    const preflight =
+      request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    const guarded =
+      preflight || route === '/realtime_data' || route === '/healthz' || route?.startsWith('/api/') === true;
+    if (!guarded) return;
+    const site = policy.checkSite(request.headers);
+    if (!site.allowed) return refuse(reply, site.refusal);
+    if (site.corsOrigin === undefined) return;
+    if (preflight) return reply.status(204).headers(policy.preflightHeaders(site.corsOrigin)).send();
+    reply.headers(corsHeaders(site.corsOrigin));
+  });
+
   app.setErrorHandler((error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof HttpError) {
       return reply.status(error.status).send({ error: error.message, ...error.details });
@@ -303,7 +343,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return reply.status(400).send({ error: last.error, expected: last.expected, received: last.received });
     }
     reply.hijack();
-    hub.attach(reply.raw, last.seq);
+    // The headers set so far (CORS ones) go out with the stream's head; Fastify's type is wider than Node's.
+    hub.attach(reply.raw, last.seq, reply.getHeaders() as OutgoingHttpHeaders);
   });
 
   app.get('/api/ticks', async (request) => {

@@ -39,13 +39,27 @@ export const SERVER_SETTINGS = [
   'clientBuffer',
   'connectionTimeout',
   'headerTimeout',
+  'allowedHost',
+  'corsOrigin',
 ] as const;
 
-export function serverOptionsFrom(
-  s: Partial<Record<(typeof SERVER_SETTINGS)[number], number>>,
-): Pick<
+export function serverOptionsFrom(s: {
+  heartbeat?: number;
+  maxClients?: number;
+  clientBuffer?: number;
+  connectionTimeout?: number;
+  headerTimeout?: number;
+  allowedHost?: string[];
+  corsOrigin?: string[];
+}): Pick<
   ServerOptions,
-  'heartbeatMs' | 'maxClients' | 'maxClientBytes' | 'connectionTimeoutMs' | 'headersTimeoutMs'
+  | 'heartbeatMs'
+  | 'maxClients'
+  | 'maxClientBytes'
+  | 'connectionTimeoutMs'
+  | 'headersTimeoutMs'
+  | 'allowedHosts'
+  | 'corsOrigins'
 > {
   return {
     heartbeatMs: s.heartbeat,
@@ -53,6 +67,8 @@ export function serverOptionsFrom(
     maxClientBytes: s.clientBuffer,
     connectionTimeoutMs: s.connectionTimeout,
     headersTimeoutMs: s.headerTimeout,
+    allowedHosts: s.allowedHost,
+    corsOrigins: s.corsOrigin,
   };
 }
 
