@@ -68,12 +68,12 @@ describe('kill -9 of the server mid-stream', () => {
 
       // SIGTERM with two streams open, one live and one replaying from the start: exit 0, both end cleanly.
       const seen = { live: 0, replay: 0 };
-      const live = readSse(url, { until: (e) => ((seen.live = e.length), false), timeoutMs: 60_000 });
-      const replay = readSse(url, {
-        lastEventId: '0',
-        until: (e) => ((seen.replay = e.length), false),
-        timeoutMs: 60_000,
-      });
+      const count = (name: keyof typeof seen) => (events: unknown[]) => {
+        seen[name] = events.length;
+        return false; // read until the server ends the stream
+      };
+      const live = readSse(url, { until: count('live'), timeoutMs: 60_000 });
+      const replay = readSse(url, { lastEventId: '0', until: count('replay'), timeoutMs: 60_000 });
       await until(() => seen.live >= 20 && seen.replay >= got.length);
       child.child.kill('SIGTERM');
       assert.equal(await child.exited, 0, child.stderr());

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { SETTINGS } from '../src/config/settings.js';
 import { syntheticTicks } from '../src/indicators/ticks.js';
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
-import { startServer } from '../src/stream/server.js';
+import { SERVER_DEFAULTS, startServer } from '../src/stream/server.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
 import { byner } from './helpers/cli.js';
 import { openStream, readSse, sleep, tempDir, waitFor } from './live-helpers.js';
@@ -66,8 +67,9 @@ describe('server limits', () => {
       stream,
       intervalMs: 0,
       ringCapacity: 1000,
-      heartbeatMs: 200,
-      connectionTimeoutMs: 1000,
+      // Long enough that a reading client in this busy process is never taken for a stalled one.
+      heartbeatMs: 500,
+      connectionTimeoutMs: 3000,
       maxClientBytes: bound,
     });
     try {
@@ -151,7 +153,7 @@ describe('server limits', () => {
       store,
       stream: 'headers',
       intervalMs: 20,
-      headersTimeoutMs: 300,
+      headersTimeoutMs: 1000,
     });
     try {
       const silent = connect({ host: '127.0.0.1', port: server.port });
@@ -168,7 +170,7 @@ describe('server limits', () => {
           }),
       );
       // A stream that got its headers in time lives on past the header timeout.
-      const stream = readSse(`${server.url}/realtime_data`, { timeoutMs: 1500 });
+      const stream = readSse(`${server.url}/realtime_data`, { timeoutMs: 2500 });
       try {
         const got = await Promise.race([
           Promise.all(answers),
@@ -183,7 +185,7 @@ describe('server limits', () => {
       const r = await stream;
       assert.equal(r.status, 200);
       assert.equal(r.ended, false, 'the event stream was not closed');
-      assert.ok(r.events.length >= 10, `${r.events.length} events in 1.5 s`);
+      assert.ok(r.events.length >= 10, `${r.events.length} events in 2.5 s`);
     } finally {
       await server.close();
     }
@@ -196,10 +198,10 @@ describe('server limits', () => {
       stream: 'idle',
       intervalMs: 3_600_000,
       heartbeatMs: 100,
-      connectionTimeoutMs: 1000,
+      connectionTimeoutMs: 2000,
     });
     try {
-      const r = await readSse(`${server.url}/realtime_data`, { timeoutMs: 2500 });
+      const r = await readSse(`${server.url}/realtime_data`, { timeoutMs: 4000 });
       assert.equal(r.ended, false, 'the stream was not closed as idle');
       assert.ok(r.raw.split(': heartbeat\n\n').length > 5, JSON.stringify(r.raw));
     } finally {
@@ -213,6 +215,18 @@ describe('server limits', () => {
       (e: Error & { code?: string }) =>
         e.code === 'BYNER_CONFIG' && /--heartbeat/.test(e.message) && /--connection-timeout/.test(e.message),
     );
+  });
+
+  it('the CLI defaults are the server defaults', () => {
+    const pairs = [
+      ['heartbeat', 'heartbeatMs'],
+      ['maxClients', 'maxClients'],
+      ['clientBuffer', 'maxClientBytes'],
+      ['connectionTimeout', 'connectionTimeoutMs'],
+      ['headerTimeout', 'headersTimeoutMs'],
+    ] as const;
+    for (const [setting, option] of pairs)
+      assert.equal(Number(SETTINGS[setting].default), SERVER_DEFAULTS[option], setting);
   });
 
   it('byner serve: bad limits exit 2 naming what was expected and received', async () => {

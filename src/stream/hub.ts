@@ -1,5 +1,6 @@
 // SSE connections of the live stream: each client has a cursor (the next seq it needs) and is fed from the replay
-// ring, or from the store beyond it, only as fast as its socket drains. Making ticks is source.ts's job.
+// ring, or from the store beyond it, only as fast as its socket drains and within a byte budget; clients that stop
+// reading are dropped. Making ticks is source.ts's job; who may connect is server.ts's (origin.ts, timeouts).
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Store, StoreLogger } from '../store/types.js';
 import type { LiveTickSource } from './source.js';
@@ -47,9 +48,11 @@ const STORE_PAGE = 1000;
 /** Seconds a client refused for `maxClients` is told to wait. */
 export const FULL_RETRY_AFTER_S = 5;
 /**
- * Room kept free in a client's byte budget above its socket's high-water mark: a frame is written while the
- * queue is below the mark, so the queue can exceed it by one frame (< 1 KiB) and a heartbeat.
+ * The write high-water mark of every connection's socket (server.ts sets it): frames are written while the
+ * socket's queue is below it, so the queue holds at most this plus one frame and a heartbeat.
  */
+export const SOCKET_HIGH_WATER_MARK = 16 * 1024;
+/** Room kept in a client's byte budget above the socket's mark, for that last frame and a heartbeat. */
 const FRAME_ROOM = 2048;
 /** A frame's size for sizing replay pages before they are read (a synthetic tick's frame is ≈ 250 bytes). */
 const FRAME_GUESS = 256;
@@ -63,8 +66,9 @@ class Client {
   private again = false;
   /** A replay page is being read from the store. */
   private reading = false;
-  /** Frames of a replay page read from the store and not yet written (the socket was full). */
-  private readonly pending: Buffer[] = [];
+  /** Frames of a replay page read from the store; those from `pendingAt` on are not written yet. */
+  private pending: Buffer[] = [];
+  private pendingAt = 0;
   private pendingBytes = 0;
 
   constructor(
@@ -108,8 +112,8 @@ class Client {
         if (this.live && lag > this.hub.options.maxLagTicks) this.hub.dropSlow(this, 'too far behind', lag);
         return; // 'drain' calls pump again
       }
-      if (this.pending.length > 0) {
-        const frame = this.pending.shift() as Buffer;
+      if (this.pendingAt < this.pending.length) {
+        const frame = this.pending[this.pendingAt++];
         this.pendingBytes -= frame.length;
         this.send(frame);
         this.hub.stats.replayedFromStore += 1;
@@ -154,8 +158,7 @@ class Client {
    */
   private async readPage(): Promise<void> {
     const source = this.hub.source;
-    const budget =
-      this.hub.options.maxClientBytes - this.res.writableHighWaterMark - FRAME_ROOM - this.pendingBytes;
+    const budget = this.hub.options.maxClientBytes - SOCKET_HIGH_WATER_MARK - FRAME_ROOM;
     const limit = Math.max(
       1,
       Math.min(STORE_PAGE, Math.floor(budget / FRAME_GUESS), source.ring.firstSeq - this.next),
@@ -175,17 +178,22 @@ class Client {
     }
     this.reading = false;
     if (this.closed) return;
+    const frames: Buffer[] = [];
+    let bytes = 0;
     for (const tick of page) {
       if (tick.seq >= source.ring.firstSeq) break;
       const frame = tickFrame(tick);
       // Always at least one frame, so that a replay makes progress.
-      if (this.pending.length > 0 && this.pendingBytes + frame.length > budget) break;
-      this.pending.push(frame);
-      this.pendingBytes += frame.length;
+      if (frames.length > 0 && bytes + frame.length > budget) break;
+      frames.push(frame);
+      bytes += frame.length;
       this.next = tick.seq + 1;
     }
     // Seqs missing from the store (never stored) cannot be replayed: skip to what exists.
-    if (this.pending.length === 0) this.next = Math.max(this.next, source.ring.firstSeq);
+    if (frames.length === 0) this.next = Math.max(this.next, source.ring.firstSeq);
+    this.pending = frames;
+    this.pendingAt = 0;
+    this.pendingBytes = bytes;
     this.pump();
   }
 }

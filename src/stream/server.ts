@@ -1,6 +1,5 @@
 // `byner serve`: the Fastify server of SPEC §7 — the SSE tick stream and the REST reads the dashboard and tools
 // use. Opening the store and handling signals is the caller's job (src/cli/commands/serve.ts, or `byner demo`).
-
 import type { OutgoingHttpHeaders } from 'node:http';
 import Fastify, {
   type FastifyInstance,
@@ -16,7 +15,7 @@ import type { Store } from '../store/types.js';
 import { DEFAULT_SOURCE, type SineSource } from '../ticks/generator.js';
 import { tickToJson } from '../ticks/json.js';
 import { DEFAULT_STREAM } from '../ticks/types.js';
-import { type HubStats, SseHub } from './hub.js';
+import { type HubStats, SOCKET_HIGH_WATER_MARK, SseHub } from './hub.js';
 import { corsHeaders, OriginPolicy, type Refusal } from './origin.js';
 import { LiveTickSource } from './source.js';
 
@@ -88,6 +87,51 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Defaults of the server's limits (README, `byner serve`). */
+export const SERVER_DEFAULTS = {
+  heartbeatMs: 15_000,
+  retryMs: 1000,
+  maxClients: 1000,
+  maxClientBytes: 256 * 1024,
+  connectionTimeoutMs: 60_000,
+  headersTimeoutMs: 10_000,
+} as const;
+
+/** The smallest per-client byte bound: the socket's 16 KiB high-water mark and room for replay pages. */
+export const MIN_CLIENT_BYTES = 64 * 1024;
+
+export type ServerLimits = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number };
+
+/** The server's limits with defaults filled in; a BYNER_CONFIG error naming the flag for a bad combination. */
+export function resolveLimits(options: ServerOptions): ServerLimits {
+  const limits: ServerLimits = { ...SERVER_DEFAULTS };
+  for (const key of Object.keys(SERVER_DEFAULTS) as (keyof ServerLimits)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new BynerError('BYNER_CONFIG', `invalid server option ${key}`, {
+        expected: 'an integer >= 1',
+        received: describe(value),
+      });
+    }
+    limits[key] = value;
+  }
+  if (limits.maxClientBytes < MIN_CLIENT_BYTES) {
+    throw new BynerError('BYNER_CONFIG', 'the per-client byte bound is too small', {
+      expected: `--client-buffer of at least ${MIN_CLIENT_BYTES} bytes`,
+      received: String(limits.maxClientBytes),
+    });
+  }
+  if (limits.heartbeatMs >= limits.connectionTimeoutMs) {
+    throw new BynerError('BYNER_CONFIG', 'the heartbeat period must be shorter than the connection timeout', {
+      expected: `--heartbeat below --connection-timeout (${limits.connectionTimeoutMs} ms)`,
+      received: `--heartbeat ${limits.heartbeatMs} ms`,
+      hint: 'an event stream waiting for its heartbeat would be closed as idle: lower --heartbeat or raise --connection-timeout',
+    });
+  }
+  return limits;
+}
+
 const seqParam = z
   .string()
   .regex(/^(0|[1-9]\d{0,14})$/, 'an integer between 0 and 10^15')
@@ -151,6 +195,11 @@ function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> 
   throw new HttpError(400, `invalid query parameter ${where}`, { expected: issue.message, received });
 }
 
+function refuse(reply: FastifyReply, refusal: Refusal): FastifyReply {
+  const { status, ...body } = refusal;
+  return reply.status(status).send(body);
+}
+
 /**
  * The Last-Event-ID header as the last seq the client has: null when absent or empty (start live), an error
  * message for anything but a decimal seq between 0 and the stream's head.
@@ -176,11 +225,6 @@ export function parseLastEventId(
   return { seq };
 }
 
-function refuse(reply: FastifyReply, refusal: Refusal): FastifyReply {
-  const { status, ...body } = refusal;
-  return reply.status(status).send(body);
-}
-
 async function withTimeout<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -191,51 +235,6 @@ async function withTimeout<T>(ms: number, what: string, work: Promise<T>): Promi
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Defaults of the server's limits (README, `byner serve`). */
-export const SERVER_DEFAULTS = {
-  heartbeatMs: 15_000,
-  retryMs: 1000,
-  maxClients: 1000,
-  maxClientBytes: 256 * 1024,
-  connectionTimeoutMs: 60_000,
-  headersTimeoutMs: 10_000,
-} as const;
-
-/** The smallest per-client byte bound: the socket's 16 KiB high-water mark and room for replay pages. */
-export const MIN_CLIENT_BYTES = 64 * 1024;
-
-export type ServerLimits = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number };
-
-/** The server's limits with defaults filled in; a BYNER_CONFIG error naming the flag for a bad combination. */
-export function resolveLimits(options: ServerOptions): ServerLimits {
-  const limits: ServerLimits = { ...SERVER_DEFAULTS };
-  for (const key of Object.keys(SERVER_DEFAULTS) as (keyof ServerLimits)[]) {
-    const value = options[key];
-    if (value === undefined) continue;
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new BynerError('BYNER_CONFIG', `invalid server option ${key}`, {
-        expected: 'an integer >= 1',
-        received: describe(value),
-      });
-    }
-    limits[key] = value;
-  }
-  if (limits.maxClientBytes < MIN_CLIENT_BYTES) {
-    throw new BynerError('BYNER_CONFIG', 'the per-client byte bound is too small', {
-      expected: `--client-buffer of at least ${MIN_CLIENT_BYTES} bytes`,
-      received: String(limits.maxClientBytes),
-    });
-  }
-  if (limits.heartbeatMs >= limits.connectionTimeoutMs) {
-    throw new BynerError('BYNER_CONFIG', 'the heartbeat period must be shorter than the connection timeout', {
-      expected: `--heartbeat below --connection-timeout (${limits.connectionTimeoutMs} ms)`,
-      received: `--heartbeat ${limits.heartbeatMs} ms`,
-      hint: 'an event stream waiting for its heartbeat would be closed as idle: lower --heartbeat or raise --connection-timeout',
-    });
-  }
-  return limits;
 }
 
 /** Starts the server; resolves once it listens. */
@@ -289,6 +288,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     requestTimeout: Math.max(10_000, limits.headersTimeoutMs),
     keepAliveTimeout: 5_000,
     http: {
+      // Fixed, not Node's default (which Node 22 raised): the per-client byte budget is counted above it.
+      highWaterMark: SOCKET_HIGH_WATER_MARK,
       headersTimeout: limits.headersTimeoutMs,
       // Node checks header and request deadlines on this period (its default, 30 s, would stretch them).
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
