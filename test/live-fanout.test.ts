@@ -1,5 +1,5 @@
-// 1,000 SSE clients connect to a live server and drop: every client, socket and listener is released and the
-// heap returns to its baseline (two rounds, so that a leak per client would show as growth).
+// 1,000 SSE clients connect to a live server and drop: every client, socket and timer is released and the heap
+// returns to its baseline (two rounds, so that a leak per client would show as growth).
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +19,15 @@ const heapAfterGc = async () => {
   }
   return process.memoryUsage().heapUsed;
 };
+
+/** Open TCP sockets (both ends of every connection) and timers that keep this process alive, by type. */
+function handles(): { sockets: number; timers: number } {
+  const info = process.getActiveResourcesInfo();
+  return {
+    sockets: info.filter((t) => t === 'TCPSocketWrap').length,
+    timers: info.filter((t) => t === 'Timeout').length,
+  };
+}
 
 /** Opens `n` event streams, waits until each got one tick event, then destroys them all. */
 async function connectAndDrop(url: string, n: number): Promise<void> {
@@ -52,7 +61,7 @@ describe('1,000 clients connect and drop', () => {
     dir.remove();
   });
 
-  it('returns clients, sockets, listeners and heap to baseline', async () => {
+  it('returns clients, sockets, timers and heap to baseline', async () => {
     const server = await startServer({ port: 0, store, intervalMs: 50 });
     try {
       await connectAndDrop(server.url, 20); // warm-up: JIT, buffers, the ring
@@ -65,7 +74,7 @@ describe('1,000 clients connect and drop', () => {
       };
       await settle();
       const baseline = await heapAfterGc();
-      const listeners = process.listenerCount('SIGTERM') + process.listenerCount('exit');
+      const baseHandles = handles();
       const heaps: number[] = [];
       for (let round = 0; round < 2; round++) {
         await connectAndDrop(server.url, 1000);
@@ -76,7 +85,11 @@ describe('1,000 clients connect and drop', () => {
       assert.equal(stats.clients, 0);
       assert.equal(await server.connections(), 0);
       assert.equal(stats.connected, 20 + 2000);
-      assert.equal(process.listenerCount('SIGTERM') + process.listenerCount('exit'), listeners);
+      // Every socket (client and server side) closed, and no timer left behind per client (the tick timer and
+      // the store's come and go: a leak per client would add 1,000).
+      const now = handles();
+      assert.equal(now.sockets, baseHandles.sockets, 'open TCP sockets');
+      assert.ok(now.timers <= baseHandles.timers + 10, `timers ${baseHandles.timers} → ${now.timers}`);
       const mb = (x: number) => (x / 1024 / 1024).toFixed(2);
       // Per-client state would be ~1,000 × (socket + buffers + closures) ≈ MBs; allow 4 MB of noise.
       assert.ok(heaps[0] - baseline < 4 * 1024 * 1024, `heap ${mb(baseline)} → ${mb(heaps[0])} MB`);

@@ -1,10 +1,12 @@
 // Helpers of the live suites (test/live-*.test.ts): a raw SSE reader over node:http that keeps the exact body
 // bytes, and temp dirs. Parsing for assertions uses eventsource-parser, like the real client.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { childEnv, ROOT } from './helpers/cli.js';
 
 export interface SseRead {
   status: number;
@@ -68,3 +70,93 @@ export function tempDir(prefix: string): { path: string; remove: () => void } {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** An event stream held open until `close()`: its status once the response head arrived. */
+export interface HeldStream {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: () => string;
+  close: () => void;
+}
+
+/** Opens `url` as an event stream and resolves once the response head arrived; reads (and keeps) the body. */
+export function openStream(url: string, headers: Record<string, string> = {}): Promise<HeldStream> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false });
+    let body = '';
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no response from ${url} within 10 s`));
+    }, 10_000);
+    req.on('response', (res) => {
+      clearTimeout(timer);
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('error', () => {});
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: () => body,
+        close: () => req.destroy(),
+      });
+    });
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    req.end();
+  });
+}
+
+/** Polls `cond` every 10 ms until it holds; fails with `what` after `ms`. */
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  ms = 20_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** A `byner serve` child process; `stderr()` is what it has logged so far. */
+export interface ServeChild {
+  child: ChildProcess;
+  stderr: () => string;
+  /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `byner serve <args>` (src/cli/main.ts through tsx); resolves once it listens. */
+export function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeChild> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'serve', ...args],
+    {
+      cwd: ROOT,
+      env: childEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let err = '';
+  child.stderr?.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`byner serve did not listen within 60 s: ${err}`));
+    }, 60_000);
+    child.stdout?.on('data', (d) => {
+      if (String(d).includes('streaming on')) {
+        clearTimeout(timer);
+        resolve({ child, stderr: () => err, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`byner serve exited with ${code}: ${err}`));
+    });
+  });
+}

@@ -2,7 +2,7 @@
 // continuity across restarts, hostile inputs, REST reads, slow clients and a clean shutdown.
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import { ticksFromPrices } from '../src/indicators/ticks.js';
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
@@ -10,7 +10,7 @@ import { startServer } from '../src/stream/server.js';
 import { DEFAULT_SOURCE, generatePrices } from '../src/ticks/generator.js';
 import { tickToJson } from '../src/ticks/json.js';
 import { INDICATOR_NAMES } from '../src/ticks/types.js';
-import { readSse, sleep, tempDir } from './live-helpers.js';
+import { type HeldStream, openStream, readSse, sleep, tempDir, waitFor } from './live-helpers.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const now = () => T0;
@@ -53,13 +53,43 @@ describe('live server', () => {
     }
   });
 
-  it('sends comment heartbeats', async () => {
-    const server = await startServer({ port: 0, store, intervalMs: 60_000, heartbeatMs: 50, stream: 'hb' });
+  it('sends comment heartbeats every 15 s by default (mocked interval timers)', async () => {
+    mock.timers.enable({ apis: ['setInterval'] });
+    const server = await startServer({ port: 0, store, intervalMs: 3_600_000, stream: 'hb' });
+    let stream: HeldStream | undefined;
+    try {
+      assert.equal(server.limits.heartbeatMs, 15_000);
+      stream = await openStream(`${server.url}/realtime_data`);
+      const held = stream;
+      await waitFor('the retry hint', () => held.body() === 'retry: 1000\n\n');
+      mock.timers.tick(14_999);
+      assert.equal(server.stats().heartbeatsSent, 0, 'none before 15 s');
+      mock.timers.tick(1);
+      assert.equal(server.stats().heartbeatsSent, 1, 'one at 15 s');
+      mock.timers.tick(15_000);
+      assert.equal(server.stats().heartbeatsSent, 2, 'another 15 s later');
+      await waitFor('two heartbeats on the wire', () => held.body().length >= 39);
+      assert.equal(held.body(), 'retry: 1000\n\n: heartbeat\n\n: heartbeat\n\n');
+    } finally {
+      stream?.close();
+      await server.close();
+      mock.timers.reset();
+    }
+  });
+
+  it('repeats heartbeats at the --heartbeat period', async () => {
+    const server = await startServer({
+      port: 0,
+      store,
+      intervalMs: 3_600_000,
+      heartbeatMs: 50,
+      stream: 'hb',
+    });
     try {
       const r = await readSse(`${server.url}/realtime_data`, {
-        until: (_, raw) => raw.includes(': heartbeat\n\n'),
+        until: (_, raw) => raw.split(': heartbeat\n\n').length > 4,
       });
-      assert.ok(r.raw.startsWith('retry: 1000\n\n: heartbeat\n\n'), JSON.stringify(r.raw));
+      assert.match(r.raw, /^retry: 1000\n\n(: heartbeat\n\n){4,}$/);
     } finally {
       await server.close();
     }
@@ -213,7 +243,9 @@ describe('live server', () => {
     try {
       // A client that sends its request and never reads its socket.
       const slow = connect({ host: '127.0.0.1', port: server.port });
-      slow.write('GET /realtime_data HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+      slow.write(
+        `GET /realtime_data HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nAccept: text/event-stream\r\n\r\n`,
+      );
       slow.once('data', () => slow.pause());
       const slowClosed = new Promise<void>((resolve) => slow.once('close', () => resolve()));
       slow.on('error', () => {});

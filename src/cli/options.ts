@@ -9,6 +9,11 @@ export function addSettings(cmd: Command, names: readonly SettingName[]): Comman
     const s = SETTINGS[name];
     const o = new Option(s.flags, s.help);
     if (s.env) o.env(s.env);
+    if (s.repeatable) {
+      o.argParser((value: string, previous: unknown) =>
+        typeof previous === 'string' ? `${previous},${value}` : value,
+      );
+    }
     if ('default' in s && s.default !== undefined) o.default(s.default);
     cmd.addOption(o);
   }

@@ -12,6 +12,8 @@ export interface Setting<T> {
   help: string;
   /** What a valid value looks like, for error messages. */
   expected: string;
+  /** The flag may be given several times; its values are joined with commas (a comma list works too). */
+  repeatable?: boolean;
   schema: z.ZodType<T>;
 }
 
@@ -32,6 +34,12 @@ const num = (min: number, max = Number.MAX_VALUE) =>
     .transform(Number)
     .pipe(z.number().min(min).max(max));
 const nonEmpty = z.string().trim().min(1);
+/** A comma-separated list whose items all match `item`. */
+const list = (item: RegExp) =>
+  z
+    .string()
+    .transform((v) => v.split(',').map((x) => x.trim()))
+    .pipe(z.array(z.string().regex(item)).min(1));
 
 export const SETTINGS = {
   // Synthetic source (SPEC §2).
@@ -310,6 +318,55 @@ export const SETTINGS = {
     help: 'milliseconds between SSE comment heartbeats',
     expected: 'an integer between 100 and 3,600,000',
     schema: int(100, 3_600_000),
+  }),
+  maxClients: setting({
+    flags: '--max-clients <n>',
+    env: 'BYNER_MAX_CLIENTS',
+    default: '1000',
+    help: 'event streams served at once; one more gets a 503 with Retry-After (REST reads are not counted)',
+    expected: 'an integer between 1 and 100,000',
+    schema: int(1, 100_000),
+  }),
+  clientBuffer: setting({
+    flags: '--client-buffer <bytes>',
+    env: 'BYNER_CLIENT_BUFFER',
+    default: '262144',
+    help: 'bytes held in memory for one event stream (its socket queue and replay page); a client needing more is disconnected',
+    expected: 'an integer between 65,536 and 1,073,741,824',
+    schema: int(65_536, 1_073_741_824),
+  }),
+  connectionTimeout: setting({
+    flags: '--connection-timeout <ms>',
+    env: 'BYNER_CONNECTION_TIMEOUT',
+    default: '60000',
+    help: 'close a connection with no traffic either way for this long, e.g. a stream whose client stopped reading (above --heartbeat)',
+    expected: 'an integer between 1,000 and 3,600,000',
+    schema: int(1000, 3_600_000),
+  }),
+  headerTimeout: setting({
+    flags: '--header-timeout <ms>',
+    env: 'BYNER_HEADER_TIMEOUT',
+    default: '10000',
+    help: 'a connection must have sent its request headers this long after it opened (then 408 and closed)',
+    expected: 'an integer between 100 and 600,000',
+    schema: int(100, 600_000),
+  }),
+  allowedHost: setting({
+    flags: '--allowed-host <names>',
+    env: 'BYNER_ALLOWED_HOSTS',
+    help: 'more Host names the server answers besides 127.0.0.1, localhost, [::1] and its listen address (repeatable or comma list)',
+    expected: 'host names or IP addresses without a port, comma-separated, e.g. dash.example,192.168.1.5',
+    repeatable: true,
+    schema: list(/^([A-Za-z0-9_-][A-Za-z0-9_.-]{0,252}|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$/),
+  }),
+  corsOrigin: setting({
+    flags: '--cors-origin <origins>',
+    env: 'BYNER_CORS_ORIGINS',
+    help: 'origins of other sites whose pages may call the API and the stream (CORS; repeatable or comma list)',
+    expected:
+      'origins such as http://localhost:3000 or https://app.example.com (scheme, host, port; no path, no *)',
+    repeatable: true,
+    schema: list(/^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?\/?$/),
   }),
   url: setting({
     flags: '--url <url>',

@@ -1,6 +1,7 @@
 // SSE connections of the live stream: each client has a cursor (the next seq it needs) and is fed from the replay
-// ring, or from the store beyond it, only as fast as its socket drains. Making ticks is source.ts's job.
-import type { ServerResponse } from 'node:http';
+// ring, or from the store beyond it, only as fast as its socket drains and within a byte budget; clients that stop
+// reading are dropped. Making ticks is source.ts's job; who may connect is server.ts's (origin.ts, timeouts).
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Store, StoreLogger } from '../store/types.js';
 import type { LiveTickSource } from './source.js';
 import { tickFrame } from './source.js';
@@ -17,6 +18,13 @@ export interface HubOptions {
    * Last-Event-ID and replay from the store.
    */
   maxLagTicks: number;
+  /**
+   * The most bytes held in memory for one client: what its socket has queued and the rest of the replay page
+   * read for it. Replay pages are sized to fit; a client that would need more is disconnected.
+   */
+  maxClientBytes: number;
+  /** Event streams at once; one more gets a 503 with Retry-After. */
+  maxClients: number;
   logger?: StoreLogger;
 }
 
@@ -24,21 +32,44 @@ export interface HubOptions {
 export interface HubStats {
   clients: number;
   connected: number;
+  /** Clients disconnected because they stopped reading (too far behind, a stalled socket, too many bytes). */
   disconnectedSlow: number;
+  /** Event streams refused because `maxClients` were open. */
+  refusedFull: number;
   replayedFromStore: number;
   eventsSent: number;
+  heartbeatsSent: number;
+  /** The most bytes the hub has held for one client at once (its socket's queue and its replay page). */
+  peakClientBytes: number;
 }
 
 const HEARTBEAT = Buffer.from(sseFrame({ comment: 'heartbeat' }));
 const STORE_PAGE = 1000;
+/** Seconds a client refused for `maxClients` is told to wait. */
+export const FULL_RETRY_AFTER_S = 5;
+/**
+ * The write high-water mark of every connection's socket (server.ts sets it): frames are written while the
+ * socket's queue is below it, so the queue holds at most this plus one frame and a heartbeat.
+ */
+export const SOCKET_HIGH_WATER_MARK = 16 * 1024;
+/** Room kept in a client's byte budget above the socket's mark, for that last frame and a heartbeat. */
+const FRAME_ROOM = 2048;
+/** A frame's size for sizing replay pages before they are read (a synthetic tick's frame is ≈ 250 bytes). */
+const FRAME_GUESS = 256;
 
 class Client {
-  /** Next seq to send. */
+  /** Next seq to queue: every seq before it has been written, or waits in `pending`. */
   next: number;
   live = false;
   closed = false;
   private pumping = false;
   private again = false;
+  /** A replay page is being read from the store. */
+  private reading = false;
+  /** Frames of a replay page read from the store; those from `pendingAt` on are not written yet. */
+  private pending: Buffer[] = [];
+  private pendingAt = 0;
+  private pendingBytes = 0;
 
   constructor(
     readonly hub: SseHub,
@@ -48,82 +79,121 @@ class Client {
     this.next = next;
   }
 
+  /** Bytes held for this client: its socket's queue and the unwritten rest of its replay page. */
+  get heldBytes(): number {
+    return this.res.writableLength + this.pendingBytes;
+  }
+
   /** Writes what the client still needs, until caught up or its socket is full. */
   pump(): void {
-    if (this.closed) return;
+    if (this.closed || this.reading) return;
     if (this.pumping) {
       this.again = true;
       return;
     }
     this.pumping = true;
-    const source = this.hub.source;
-    const ring = source.ring;
-    while (!this.closed) {
-      if (this.next > source.headSeq) {
-        this.live = true;
-        this.pumping = false;
-        source.demand();
-        return;
-      }
-      if (this.res.writableNeedDrain) {
-        this.pumping = false;
-        const lag = source.headSeq - this.next + 1;
-        if (this.live && lag > this.hub.options.maxLagTicks) this.hub.dropSlow(this, lag);
-        return; // 'drain' calls pump again
-      }
-      if (this.next < ring.firstSeq) {
-        if (this.live) {
-          this.pumping = false;
-          this.hub.dropSlow(this, source.headSeq - this.next + 1);
-          return;
-        }
-        void this.replayFromStore();
-        return;
-      }
-      const entry = ring.get(this.next);
-      if (entry === undefined) break;
-      this.res.write(entry.frame);
-      this.hub.stats.eventsSent += 1;
-      this.next += 1;
+    try {
+      this.fill();
+    } finally {
+      this.pumping = false;
     }
-    this.pumping = false;
     if (this.again) {
       this.again = false;
       this.pump();
     }
   }
 
-  /** One page of ticks older than the ring, read from the store and written with backpressure. */
-  private async replayFromStore(): Promise<void> {
+  private fill(): void {
     const source = this.hub.source;
-    try {
-      const page = await this.hub.store.ticksAfter(
-        'historical_data',
-        source.stream,
-        this.next - 1,
-        Math.min(STORE_PAGE, source.ring.firstSeq - this.next),
-      );
-      for (const tick of page) {
-        if (this.closed) return;
-        if (tick.seq >= source.ring.firstSeq) break;
-        this.res.write(tickFrame(tick));
-        this.hub.stats.eventsSent += 1;
-        this.hub.stats.replayedFromStore += 1;
-        this.next = tick.seq + 1;
+    const ring = source.ring;
+    while (!this.closed) {
+      if (this.res.writableNeedDrain) {
+        const lag = source.headSeq - this.next + 1;
+        if (this.live && lag > this.hub.options.maxLagTicks) this.hub.dropSlow(this, 'too far behind', lag);
+        return; // 'drain' calls pump again
       }
-      // Seqs missing from the store (never stored) cannot be replayed: skip to what exists.
-      if (page.length === 0) this.next = source.ring.firstSeq;
+      if (this.pendingAt < this.pending.length) {
+        const frame = this.pending[this.pendingAt++];
+        this.pendingBytes -= frame.length;
+        this.send(frame);
+        this.hub.stats.replayedFromStore += 1;
+        continue;
+      }
+      if (this.next > source.headSeq) {
+        this.live = true;
+        source.demand();
+        return;
+      }
+      if (this.next < ring.firstSeq) {
+        if (this.live) {
+          this.hub.dropSlow(this, 'fell out of the replay ring', source.headSeq - this.next + 1);
+          return;
+        }
+        void this.readPage();
+        return;
+      }
+      const entry = ring.get(this.next);
+      if (entry === undefined) return;
+      this.send(entry.frame);
+      this.next += 1;
+    }
+  }
+
+  /** Writes one frame and checks the client's byte budget. */
+  send(frame: Buffer): void {
+    this.res.write(frame);
+    this.hub.stats.eventsSent += 1;
+    this.checkBudget();
+  }
+
+  checkBudget(): void {
+    const held = this.heldBytes;
+    if (held > this.hub.stats.peakClientBytes) this.hub.stats.peakClientBytes = held;
+    if (held > this.hub.options.maxClientBytes) this.hub.dropSlow(this, 'over its byte budget', held);
+  }
+
+  /**
+   * Reads the next page of ticks older than the ring from the store. The page is as large as the client's byte
+   * budget allows (beyond its socket's high-water mark); frames that would not fit are left for the next page.
+   */
+  private async readPage(): Promise<void> {
+    const source = this.hub.source;
+    const budget = this.hub.options.maxClientBytes - SOCKET_HIGH_WATER_MARK - FRAME_ROOM;
+    const limit = Math.max(
+      1,
+      Math.min(STORE_PAGE, Math.floor(budget / FRAME_GUESS), source.ring.firstSeq - this.next),
+    );
+    this.reading = true;
+    let page: Awaited<ReturnType<Store['ticksAfter']>>;
+    try {
+      page = await this.hub.store.ticksAfter('historical_data', source.stream, this.next - 1, limit);
     } catch (error) {
       this.hub.logger.warn(
         { err: error },
         'replay from the store failed; closing the stream (client will resume)',
       );
+      this.reading = false;
       this.hub.detach(this, true);
       return;
-    } finally {
-      this.pumping = false;
     }
-    if (this.res.writableNeedDrain) return;
+    this.reading = false;
+    if (this.closed) return;
+    const frames: Buffer[] = [];
+    let bytes = 0;
+    for (const tick of page) {
+      if (tick.seq >= source.ring.firstSeq) break;
+      const frame = tickFrame(tick);
+      // Always at least one frame, so that a replay makes progress.
+      if (frames.length > 0 && bytes + frame.length > budget) break;
+      frames.push(frame);
+      bytes += frame.length;
+      this.next = tick.seq + 1;
+    }
+    // Seqs missing from the store (never stored) cannot be replayed: skip to what exists.
+    if (frames.length === 0) this.next = Math.max(this.next, source.ring.firstSeq);
+    this.pending = frames;
+    this.pendingAt = 0;
+    this.pendingBytes = bytes;
     this.pump();
   }
 }
@@ -133,8 +203,11 @@ export class SseHub {
     clients: 0,
     connected: 0,
     disconnectedSlow: 0,
+    refusedFull: 0,
     replayedFromStore: 0,
     eventsSent: 0,
+    heartbeatsSent: 0,
+    peakClientBytes: 0,
   };
   private readonly clients = new Set<Client>();
   private readonly heartbeat: NodeJS.Timeout;
@@ -152,7 +225,12 @@ export class SseHub {
       for (const c of this.clients) c.pump();
     });
     this.heartbeat = setInterval(() => {
-      for (const c of this.clients) if (!c.res.writableNeedDrain) c.res.write(HEARTBEAT);
+      for (const c of this.clients) {
+        if (c.res.writableNeedDrain) continue;
+        c.res.write(HEARTBEAT);
+        this.stats.heartbeatsSent += 1;
+        c.checkBudget();
+      }
     }, options.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -162,15 +240,34 @@ export class SseHub {
   }
 
   /**
-   * Starts an event stream on `res`: headers, the `retry:` hint, then every tick after `lastSeq` (the client's
-   * Last-Event-ID, validated by the caller) or, without one, the ticks made from now on.
+   * Starts an event stream on `res`: headers (and `headers`, e.g. CORS ones), the `retry:` hint, then every tick
+   * after `lastSeq` (the client's Last-Event-ID, validated by the caller) or, without one, the ticks made from
+   * now on. Answers 503 instead while closing, or when `maxClients` streams are open.
    */
-  attach(res: ServerResponse, lastSeq: number | null): void {
+  attach(res: ServerResponse, lastSeq: number | null, headers: OutgoingHttpHeaders = {}): void {
     if (this.closing) {
-      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"shutting down"}');
+      res.writeHead(503, { ...headers, 'content-type': 'application/json' }).end('{"error":"shutting down"}');
+      return;
+    }
+    if (this.clients.size >= this.options.maxClients) {
+      this.stats.refusedFull += 1;
+      const body = {
+        error: 'too many event streams; retry later',
+        expected: `at most ${this.options.maxClients} event streams at once`,
+        received: `a new one while ${this.clients.size} are open`,
+        hint: 'the server was started with --max-clients; raise it if the machine can take more',
+      };
+      res
+        .writeHead(503, {
+          ...headers,
+          'content-type': 'application/json',
+          'retry-after': String(FULL_RETRY_AFTER_S),
+        })
+        .end(JSON.stringify(body));
       return;
     }
     res.writeHead(200, {
+      ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
@@ -183,20 +280,26 @@ export class SseHub {
     this.stats.connected += 1;
     this.stats.clients = this.clients.size;
     const onDrain = () => client.pump();
+    // The socket saw no traffic for the server's connection timeout: the client stopped reading (heartbeats keep
+    // a reading client's socket busy).
+    const onTimeout = () => this.dropSlow(client, 'stopped reading', client.heldBytes);
     const onClose = () => {
       res.off('drain', onDrain);
+      res.off('timeout', onTimeout);
       this.detach(client, false);
     };
     res.on('drain', onDrain);
+    res.on('timeout', onTimeout);
     res.once('close', onClose);
     this.source.setActive(true);
     client.pump();
   }
 
-  /** A client that fell too far behind: ends its stream (it may resume with Last-Event-ID). */
-  dropSlow(client: Client, lag: number): void {
+  /** A client that stopped reading or fell too far behind: ends its stream (it may resume with Last-Event-ID). */
+  dropSlow(client: Client, why: string, amount: number): void {
+    if (client.closed) return;
     this.stats.disconnectedSlow += 1;
-    this.logger.warn({ lag, next: client.next }, 'disconnecting a slow SSE client');
+    this.logger.warn({ why, amount, next: client.next }, `disconnecting an SSE client: ${why}`);
     this.detach(client, true);
   }
 

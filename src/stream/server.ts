@@ -1,5 +1,6 @@
 // `byner serve`: the Fastify server of SPEC §7 — the SSE tick stream and the REST reads the dashboard and tools
 // use. Opening the store and handling signals is the caller's job (src/cli/commands/serve.ts, or `byner demo`).
+import type { OutgoingHttpHeaders } from 'node:http';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -14,7 +15,8 @@ import type { Store } from '../store/types.js';
 import { DEFAULT_SOURCE, type SineSource } from '../ticks/generator.js';
 import { tickToJson } from '../ticks/json.js';
 import { DEFAULT_STREAM } from '../ticks/types.js';
-import { type HubStats, SseHub } from './hub.js';
+import { type HubStats, SOCKET_HIGH_WATER_MARK, SseHub } from './hub.js';
+import { corsHeaders, OriginPolicy, type Refusal } from './origin.js';
 import { LiveTickSource } from './source.js';
 
 export interface ServerOptions {
@@ -39,6 +41,30 @@ export interface ServerOptions {
   maxLagTicks?: number;
   /** Time limit of a REST read, default 10,000 ms (then 503). */
   readTimeoutMs?: number;
+  /** Event streams at once, default 1000; one more gets a 503 with `Retry-After`. REST reads are not counted. */
+  maxClients?: number;
+  /**
+   * Bytes held in memory for one event stream (its socket's queue and the rest of its replay page), default
+   * 256 KiB, at least 64 KiB. A client that would need more is disconnected.
+   */
+  maxClientBytes?: number;
+  /**
+   * A connection with no traffic either way for this long is closed, default 60,000 ms: an event stream whose
+   * client stopped reading (its socket stays full) counts as a slow client. Must exceed `heartbeatMs`.
+   */
+  connectionTimeoutMs?: number;
+  /** A connection must have sent its request headers this long after it opened, default 10,000 ms (then 408). */
+  headersTimeoutMs?: number;
+  /**
+   * Host names answered besides 127.0.0.1, localhost, [::1], the listen address and the address a connection
+   * arrived at; any other Host gets a 421 (DNS-rebinding protection).
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * Origins (`http://app.example:8080`) of other sites whose pages may call /api/*, /healthz and /realtime_data
+   * (CORS). Cross-site requests from any other origin get a 403.
+   */
+  corsOrigins?: readonly string[];
   logger?: Logger;
   /** More routes on the same server, e.g. the dashboard's `registerDashboard`. */
   routes?: ((app: FastifyInstance, context: { store: Store }) => void | Promise<void>)[];
@@ -53,10 +79,57 @@ export interface RunningServer {
   /** Seq of the last tick made (and stored); −1 for an empty stream. */
   headSeq(): number;
   stats(): HubStats;
+  /** The limits in force, defaults filled in. */
+  limits: Readonly<ServerLimits>;
   /** Open TCP connections (event streams and REST keep-alives). */
   connections(): Promise<number>;
   /** Stops accepting, ends every stream cleanly, waits for the tick being stored, closes an owned store. */
   close(): Promise<void>;
+}
+
+/** Defaults of the server's limits (README, `byner serve`). */
+export const SERVER_DEFAULTS = {
+  heartbeatMs: 15_000,
+  retryMs: 1000,
+  maxClients: 1000,
+  maxClientBytes: 256 * 1024,
+  connectionTimeoutMs: 60_000,
+  headersTimeoutMs: 10_000,
+} as const;
+
+/** The smallest per-client byte bound: the socket's 16 KiB high-water mark and room for replay pages. */
+export const MIN_CLIENT_BYTES = 64 * 1024;
+
+export type ServerLimits = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number };
+
+/** The server's limits with defaults filled in; a BYNER_CONFIG error naming the flag for a bad combination. */
+export function resolveLimits(options: ServerOptions): ServerLimits {
+  const limits: ServerLimits = { ...SERVER_DEFAULTS };
+  for (const key of Object.keys(SERVER_DEFAULTS) as (keyof ServerLimits)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new BynerError('BYNER_CONFIG', `invalid server option ${key}`, {
+        expected: 'an integer >= 1',
+        received: describe(value),
+      });
+    }
+    limits[key] = value;
+  }
+  if (limits.maxClientBytes < MIN_CLIENT_BYTES) {
+    throw new BynerError('BYNER_CONFIG', 'the per-client byte bound is too small', {
+      expected: `--client-buffer of at least ${MIN_CLIENT_BYTES} bytes`,
+      received: String(limits.maxClientBytes),
+    });
+  }
+  if (limits.heartbeatMs >= limits.connectionTimeoutMs) {
+    throw new BynerError('BYNER_CONFIG', 'the heartbeat period must be shorter than the connection timeout', {
+      expected: `--heartbeat below --connection-timeout (${limits.connectionTimeoutMs} ms)`,
+      received: `--heartbeat ${limits.heartbeatMs} ms`,
+      hint: 'an event stream waiting for its heartbeat would be closed as idle: lower --heartbeat or raise --connection-timeout',
+    });
+  }
+  return limits;
 }
 
 const seqParam = z
@@ -122,6 +195,11 @@ function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> 
   throw new HttpError(400, `invalid query parameter ${where}`, { expected: issue.message, received });
 }
 
+function refuse(reply: FastifyReply, refusal: Refusal): FastifyReply {
+  const { status, ...body } = refusal;
+  return reply.status(status).send(body);
+}
+
 /**
  * The Last-Event-ID header as the last seq the client has: null when absent or empty (start live), an error
  * message for anything but a decimal seq between 0 and the stream's head.
@@ -166,6 +244,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const ringCapacity = options.ringCapacity ?? 10_000;
   const maxLagTicks = Math.min(options.maxLagTicks ?? ringCapacity, ringCapacity);
   const readTimeoutMs = options.readTimeoutMs ?? 10_000;
+  const limits = resolveLimits(options);
+  const policy = new OriginPolicy({
+    listenHost: host,
+    allowedHosts: options.allowedHosts,
+    corsOrigins: options.corsOrigins,
+  });
   const logger = options.logger;
   const ownStore = options.store === undefined;
   const store = options.store ?? (await openStore({ ...options.storeOptions, logger }));
@@ -187,9 +271,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     throw error;
   }
   const hub = new SseHub(source, store, {
-    retryMs: options.retryMs ?? 1000,
-    heartbeatMs: options.heartbeatMs ?? 15_000,
+    retryMs: limits.retryMs,
+    heartbeatMs: limits.heartbeatMs,
     maxLagTicks,
+    maxClientBytes: limits.maxClientBytes,
+    maxClients: limits.maxClients,
     logger,
   });
 
@@ -197,11 +283,36 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...(logger ? { loggerInstance: logger } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
-    connectionTimeout: 0, // event streams are long-lived; heartbeats keep them busy
-    requestTimeout: 10_000,
+    // Idle sockets close; event streams stay busy with ticks and heartbeats while their client reads.
+    connectionTimeout: limits.connectionTimeoutMs,
+    requestTimeout: Math.max(10_000, limits.headersTimeoutMs),
     keepAliveTimeout: 5_000,
+    http: {
+      // Fixed, not Node's default (which Node 22 raised): the per-client byte budget is counted above it.
+      highWaterMark: SOCKET_HIGH_WATER_MARK,
+      headersTimeout: limits.headersTimeoutMs,
+      // Node checks header and request deadlines on this period (its default, 30 s, would stretch them).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+  });
+
+  // Before any route: the Host of every request, and who may call the API and the stream (origin.ts decides).
+  app.addHook('onRequest', async (request, reply) => {
+    const wrongHost = policy.checkHost(request.headers.host, request.socket.localAddress);
+    if (wrongHost !== null) return refuse(reply, wrongHost);
+    const route = request.routeOptions.url;
+    const preflight =
+      request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    const guarded =
+      preflight || route === '/realtime_data' || route === '/healthz' || route?.startsWith('/api/') === true;
+    if (!guarded) return;
+    const site = policy.checkSite(request.headers);
+    if (!site.allowed) return refuse(reply, site.refusal);
+    if (site.corsOrigin === undefined) return;
+    if (preflight) return reply.status(204).headers(policy.preflightHeaders(site.corsOrigin)).send();
+    reply.headers(corsHeaders(site.corsOrigin));
   });
 
   app.setErrorHandler((error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
@@ -233,7 +344,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return reply.status(400).send({ error: last.error, expected: last.expected, received: last.received });
     }
     reply.hijack();
-    hub.attach(reply.raw, last.seq);
+    // The headers set so far (CORS ones) go out with the stream's head; Fastify's type is wider than Node's.
+    hub.attach(reply.raw, last.seq, reply.getHeaders() as OutgoingHttpHeaders);
   });
 
   app.get('/api/ticks', async (request) => {
@@ -314,6 +426,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     port,
     headSeq: () => source.headSeq,
     stats: () => ({ ...hub.stats }),
+    limits,
     connections: () =>
       new Promise<number>((resolve, reject) =>
         app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),

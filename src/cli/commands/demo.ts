@@ -16,7 +16,14 @@ import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import { startProgress } from '../progress.js';
 import { nextStopSignal } from './serve.js';
-import { openStoreFor, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom } from './shared.js';
+import {
+  openStoreFor,
+  SERVER_SETTINGS,
+  SOURCE_SETTINGS,
+  STORE_SETTINGS,
+  serverOptionsFrom,
+  sourceFrom,
+} from './shared.js';
 
 const NAMES = [
   'ticks',
@@ -24,6 +31,7 @@ const NAMES = [
   'host',
   'port',
   'interval',
+  ...SERVER_SETTINGS,
   'season',
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
@@ -66,6 +74,7 @@ export function demoCommand(program: Command): Command {
       host: s.host,
       port: s.port,
       intervalMs: s.interval,
+      ...serverOptionsFrom(s),
       stream,
       source,
       store,

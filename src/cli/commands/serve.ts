@@ -5,13 +5,20 @@ import { registerDashboard } from '../../dashboard/routes.js';
 import { startServer } from '../../stream/server.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
-import { openStoreFor, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom } from './shared.js';
+import {
+  openStoreFor,
+  SERVER_SETTINGS,
+  SOURCE_SETTINGS,
+  STORE_SETTINGS,
+  serverOptionsFrom,
+  sourceFrom,
+} from './shared.js';
 
 const NAMES = [
   'host',
   'port',
   'interval',
-  'heartbeat',
+  ...SERVER_SETTINGS,
   'stream',
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
@@ -45,7 +52,7 @@ export function serveCommand(program: Command): Command {
         host: s.host,
         port: s.port,
         intervalMs: s.interval,
-        heartbeatMs: s.heartbeat,
+        ...serverOptionsFrom(s),
         stream: s.stream,
         source: sourceFrom(s),
         store,

@@ -1,7 +1,8 @@
-// Pieces several commands share: the synthetic source's settings, and the default start time.
+// Pieces several commands share: the synthetic source's settings, the server's, and the default start time.
 import { BynerError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { openStore, type Store } from '../../store/index.js';
+import type { ServerOptions } from '../../stream/server.js';
 import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../../ticks/generator.js';
 
 export const SOURCE_SETTINGS = ['seed', 'amplitude', 'frequency', 'noise', 'bound'] as const;
@@ -30,6 +31,46 @@ export function parseStartTime(iso: string | undefined, count: number, now = Dat
 }
 
 export const STORE_SETTINGS = ['dataDir', 'mongoUri', 'dbName'] as const;
+
+/** The server's limits and timings, shared by `serve` and `demo`. */
+export const SERVER_SETTINGS = [
+  'heartbeat',
+  'maxClients',
+  'clientBuffer',
+  'connectionTimeout',
+  'headerTimeout',
+  'allowedHost',
+  'corsOrigin',
+] as const;
+
+export function serverOptionsFrom(s: {
+  heartbeat?: number;
+  maxClients?: number;
+  clientBuffer?: number;
+  connectionTimeout?: number;
+  headerTimeout?: number;
+  allowedHost?: string[];
+  corsOrigin?: string[];
+}): Pick<
+  ServerOptions,
+  | 'heartbeatMs'
+  | 'maxClients'
+  | 'maxClientBytes'
+  | 'connectionTimeoutMs'
+  | 'headersTimeoutMs'
+  | 'allowedHosts'
+  | 'corsOrigins'
+> {
+  return {
+    heartbeatMs: s.heartbeat,
+    maxClients: s.maxClients,
+    maxClientBytes: s.clientBuffer,
+    connectionTimeoutMs: s.connectionTimeout,
+    headersTimeoutMs: s.headerTimeout,
+    allowedHosts: s.allowedHost,
+    corsOrigins: s.corsOrigin,
+  };
+}
 
 /** Opens the store the settings name (MongoDB when a URI is given, else the embedded one) and says which. */
 export async function openStoreFor(
