@@ -101,8 +101,8 @@ describe('kill -9 of byner infer during a fast stream', () => {
       const c = infer();
       const spawned = Date.now();
       const early = random() < 0.25;
-      const ms = random() * 1000;
-      const ticks = early ? 1 : 1 + Math.floor(random() * 1500);
+      const ms = random() * 600;
+      const ticks = early ? 1 : 1 + Math.floor(random() * 1000);
       let streaming = 0;
       await until(
         () => {
