@@ -314,7 +314,7 @@ export function runInference(options: InferenceOptions): InferenceRun {
     stats.recovered = resumed.recovered;
     stats.forecasts += resumed.recovered;
     stats.scored += resumed.scored;
-    if (resumed.scored > 0) await store.writeMetrics('inf_metrics', [metricsDoc()]);
+    if (resumed.scored > 0 || stats.nonFinite > 0) await store.writeMetrics('inf_metrics', [metricsDoc()]);
     logger.info(
       { seq: tracker.last, window: tickWindow.length },
       `resuming after seq ${tracker.last} (stored)`,
