@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { registerDashboard } from '../src/dashboard/routes.js';
-import { formatPrice } from '../src/dashboard/web/format.js';
-import { SeasonalNaiveForecaster } from '../src/features/forecaster.js';
+import { formatCount, formatPrice } from '../src/dashboard/web/format.js';
+import { type Forecaster, SeasonalNaiveForecaster } from '../src/features/forecaster.js';
 import { type InferenceRun, runInference } from '../src/infer/runner.js';
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
@@ -150,6 +150,20 @@ describe('dashboard in Chromium', { skip }, () => {
   let context: BrowserContext;
   let page: Page;
   const errors: string[] = [];
+  /** While set, the forecaster returns NaN after every window whose last price is 3 (a model gone wrong). */
+  let poisoned = false;
+  const baseline = new SeasonalNaiveForecaster(5, 10);
+  const forecaster: Forecaster = {
+    version: baseline.version,
+    window: baseline.window,
+    horizon: baseline.horizon,
+    forecast: (windows) =>
+      baseline
+        .forecast(windows)
+        .map((f, i) =>
+          poisoned && windows[i][windows[i].length - 1][0] === 3 ? f.map(() => Number.NaN) : f,
+        ),
+  };
 
   before(async () => {
     dir = tempDir('byner-dash-');
@@ -160,7 +174,7 @@ describe('dashboard in Chromium', { skip }, () => {
     run = runInference({
       url: `${server.url}/realtime_data`,
       store,
-      forecaster: new SeasonalNaiveForecaster(5, 10),
+      forecaster,
       out: null,
       resume: false,
     });
@@ -288,6 +302,34 @@ describe('dashboard in Chromium', { skip }, () => {
     })`)) as { scroll: number; client: number; charts: number[] };
     assert.ok(m.scroll <= m.client, `page is ${m.scroll} px wide in a ${m.client} px window`);
     for (const right of m.charts) assert.ok(right <= m.client, `a chart ends at ${right} px`);
+    assert.deepEqual(errors, []);
+  });
+
+  it('shows how many forecasts were skipped as not finite: the count the API has, flagged', async () => {
+    const shown = () =>
+      page.evaluate(`(() => {
+        const e = document.querySelector('[data-testid="non-finite"]');
+        return { value: e.dataset.value, state: e.dataset.state, text: e.textContent };
+      })()`) as Promise<{ value: string; state: string; text: string }>;
+    assert.deepEqual(await shown(), { value: '0', state: 'ok', text: '0' });
+    poisoned = true;
+    const end = Date.now() + 30_000;
+    while (run.stats.nonFinite < 3) {
+      assert.ok(Date.now() < end, `only ${run.stats.nonFinite} non-finite forecasts in 30 s`);
+      await sleep(50);
+    }
+    poisoned = false; // the count stays as it is now: the page must come to show it
+    const count = run.stats.nonFinite;
+    await page.waitForFunction(
+      (n) => document.querySelector<HTMLElement>('[data-testid="non-finite"]')?.dataset.value === String(n),
+      count,
+      { timeout: 20_000 },
+    );
+    const { metrics } = await getJson<{ metrics: { non_finite_forecasts: number }[] }>(
+      `${server.url}/api/metrics/latest?model_version=seasonal_naive`,
+    );
+    assert.equal(metrics[0].non_finite_forecasts, count);
+    assert.deepEqual(await shown(), { value: String(count), state: 'warn', text: formatCount(count) });
     assert.deepEqual(errors, []);
   });
 });

@@ -21,7 +21,10 @@ export function formatTickLine(
   filled: { have: number; need: number },
 ): string {
   const head = `seq ${seq}  recent [${recent.map(num).join(', ')}]`;
-  if (forecast === null) return `${head}  (filling the window: ${filled.have}/${filled.need})`;
+  if (forecast === null && filled.have < filled.need) {
+    return `${head}  (filling the window: ${filled.have}/${filled.need})`;
+  }
+  if (forecast === null) return `${head}  (no forecast: the model failed or returned a non-finite value)`;
   const last = recent[recent.length - 1];
   const steps = stepsUntilRepeat(last, forecast);
   const when =

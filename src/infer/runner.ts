@@ -2,13 +2,16 @@
 // scores earlier forecasts as actual values arrive, stores all three and prints a line per tick. Choosing and
 // loading the model is the caller's job (src/cli/commands/infer.ts loads it from the registry).
 import type { EventSourceMessage } from 'eventsource-parser';
-import type { FeatureWindow, Forecaster, ForecastJob } from '../features/forecaster.js';
+import type { Forecaster } from '../features/forecaster.js';
 import type { Forecast, MetricsDoc, Store, StoreLogger } from '../store/types.js';
-import { DEFAULT_STREAM, INDICATOR_NAMES, type Tick } from '../ticks/types.js';
+import { DEFAULT_STREAM, type Tick } from '../ticks/types.js';
+import { type BatchJob, ForecastBatches } from './forecasting.js';
 import { formatScoreLine, formatTickLine } from './printer.js';
+import { resumeFromStore } from './resume.js';
 import { Scorer, type ScoreSnapshot } from './scoring.js';
 import { SseClient, type SseClientStats } from './sse-client.js';
 import { type Gap, parseTickEvent, SeqTracker } from './validate.js';
+import { TickWindow } from './window.js';
 import { InferenceWriter, type WriterStats } from './writer.js';
 
 export interface InferenceOptions {
@@ -18,8 +21,13 @@ export interface InferenceOptions {
   forecaster: Forecaster;
   /** Stream whose stored inference history to resume after (Last-Event-ID). Default "synthetic". */
   stream?: string;
-  /** Resume after the last tick stored in inf_historical_db (default true); false starts live. */
+  /**
+   * Resume after the last tick stored in inf_historical_db (default true), first forecasting the stored ticks that
+   * have no forecast yet; false starts live.
+   */
   resume?: boolean;
+  /** At most this many stored ticks are re-forecast when resuming (default RECOVER_LIMIT, 10,000). */
+  recoverLimit?: number;
   /** Start after this seq instead (sent as Last-Event-ID: the server replays everything after it). */
   startAfter?: number;
   /** Ticks kept for a forecast: max(60, the model's window). */
@@ -47,7 +55,12 @@ export interface InferenceStats {
   /** Seq ranges that never arrived (the window restarts after each). */
   gaps: Gap[];
   forecasts: number;
+  /** Forecasts that failed (threw, or came back in the wrong shape). */
   forecastErrors: number;
+  /** Forecasts with a NaN or ±Infinity in them: skipped, never scored or stored (non_finite_forecasts). */
+  nonFinite: number;
+  /** Forecasts made at the start for stored ticks that had none (included in `forecasts`). */
+  recovered: number;
   /** (forecast, horizon) pairs scored. */
   scored: number;
   /** Seq resumed after at start (from the store), or null. */
@@ -67,16 +80,6 @@ export interface InferenceRun {
   scores(): ScoreSnapshot;
 }
 
-function featureRow(t: Tick): number[] | null {
-  const row = [t.price];
-  for (const name of INDICATOR_NAMES) {
-    const v = t.indicators[name];
-    if (v === null) return null;
-    row.push(v);
-  }
-  return row;
-}
-
 /** Starts inference in the background; see InferenceRun. */
 export function runInference(options: InferenceOptions): InferenceRun {
   const { store, forecaster } = options;
@@ -87,8 +90,7 @@ export function runInference(options: InferenceOptions): InferenceRun {
   const scorer = new Scorer(horizon, options.scoreWindow ?? 100);
   const tracker = new SeqTracker();
   let lastTick: Tick | null = null;
-  /** The window: (≤ windowSize, 7) rows of consecutive ticks, all indicators defined. */
-  let rows: number[][] = [];
+  const tickWindow = new TickWindow(windowSize);
   const recent: number[] = [];
   const out = options.out ?? null;
 
@@ -104,6 +106,7 @@ export function runInference(options: InferenceOptions): InferenceRun {
       window: s.window,
       scored: s.scored,
       scored_window: s.scoredWindow,
+      non_finite_forecasts: stats.nonFinite,
     };
   };
   const writer = new InferenceWriter({ store, metrics: metricsDoc, logger, ...options.writer });
@@ -129,13 +132,18 @@ export function runInference(options: InferenceOptions): InferenceRun {
     gaps: tracker.gaps,
     forecasts: 0,
     forecastErrors: 0,
+    nonFinite: 0,
+    recovered: 0,
     scored: 0,
     resumedAfter: null,
     writes: writer.stats,
     stream: client.stats,
   };
 
+  const batches = new ForecastBatches(forecaster, stats, logger, stream);
+
   interface Accepted {
+    seq: number;
     tick: Tick;
     /** The full window ending at this tick (a snapshot), or null while it fills. */
     window: number[][] | null;
@@ -164,77 +172,17 @@ export function runInference(options: InferenceOptions): InferenceRun {
     if (order === 'gap') {
       const gap = tracker.gaps[tracker.gaps.length - 1];
       logger.warn(gap, `ticks ${gap.from}..${gap.to} never arrived; restarting the window`);
-      rows = [];
     }
     stats.accepted += 1;
-    const row = featureRow(tick);
-    if (row === null) rows = [];
-    else {
-      rows.push(row);
-      if (rows.length > windowSize) rows.shift();
-    }
+    tickWindow.push(tick);
     recent.push(tick.price);
     if (recent.length > 10) recent.shift();
     return {
+      seq: tick.seq,
       tick,
-      window: rows.length === windowSize ? rows.slice() : null,
+      window: tickWindow.full(),
       recent: recent.slice(),
-      have: rows.length,
-    };
-  }
-
-  /** A batch's forecasts under way: `work()` does this thread's part, `finish()` returns one entry per item. */
-  interface BatchJob {
-    threaded: boolean;
-    work(): void;
-    finish(): (number[] | null)[];
-  }
-
-  /**
-   * Forecasts every full window in one call (the engine batches them), in parts when the forecaster can
-   * (forecastStart: the forecast thread takes a share at once); a failing batch is retried one by one.
-   */
-  function startForecasts(items: readonly Accepted[]): BatchJob {
-    const windows = items.filter((a) => a.window !== null).map((a) => a.window as FeatureWindow);
-    const oneByOne = (): (number[] | null)[] =>
-      windows.map((w) => {
-        try {
-          return forecaster.forecast([w])[0];
-        } catch (error) {
-          stats.forecastErrors += 1;
-          logger.warn({ err: (error as Error).message }, 'forecast failed; skipping this tick');
-          return null;
-        }
-      });
-    let job: ForecastJob | null = null;
-    if (windows.length > 1 && forecaster.forecastStart) {
-      try {
-        job = forecaster.forecastStart(windows);
-      } catch {
-        job = null;
-      }
-    }
-    return {
-      threaded: job?.threaded ?? false,
-      work() {
-        try {
-          job?.work();
-        } catch {
-          // finish() tries this thread's part again (settling the forecast thread's), then one by one
-        }
-      },
-      finish() {
-        let results: (number[] | null)[] = [];
-        if (windows.length > 0) {
-          try {
-            results = job ? job.finish() : forecaster.forecast(windows);
-          } catch {
-            results = oneByOne();
-          }
-        }
-        let k = 0;
-        return items.map((a) => (a.window === null ? null : results[k++]));
-      },
+      have: tickWindow.length,
     };
   }
 
@@ -242,18 +190,18 @@ export function runInference(options: InferenceOptions): InferenceRun {
   async function complete(items: readonly Accepted[], job: BatchJob): Promise<void> {
     const forecasts = job.finish();
     for (let i = 0; i < items.length; i++) {
-      const { tick, window, recent: shown, have } = items[i];
+      const { tick, window: input, recent: shown, have } = items[i];
       const forecast = forecasts[i];
       lastTick = tick;
       const scored = scorer.observe(tick.seq, tick.price);
       stats.scored += scored;
       let doc: Forecast | null = null;
-      if (forecast !== null && window !== null) {
+      if (forecast !== null && input !== null) {
         scorer.addForecast(tick.seq, forecast);
         stats.forecasts += 1;
         doc = {
           timestamp: new Date(),
-          input_sequence: window,
+          input_sequence: input,
           forecast,
           model_version: forecaster.version,
           seq: tick.seq,
@@ -266,7 +214,8 @@ export function runInference(options: InferenceOptions): InferenceRun {
         out.write(text);
       }
       options.onTick?.(tick, forecast);
-      await writer.add(tick, doc, scored > 0);
+      // a skipped forecast changes the metrics document too (its non_finite_forecasts)
+      await writer.add(tick, doc, scored > 0 || (input !== null && forecast === null));
     }
   }
 
@@ -321,7 +270,7 @@ export function runInference(options: InferenceOptions): InferenceRun {
         if (a !== null) items.push(a);
       }
       await completeDeferred();
-      const job = startForecasts(items);
+      const job = batches.start(items);
       if (!job.threaded) {
         await complete(items, job); // a live tick: the writer batches its writes (flushDelayMs) as usual
         return;
@@ -340,40 +289,42 @@ export function runInference(options: InferenceOptions): InferenceRun {
     completeSoon();
   }
 
-  async function resumeFromStore(): Promise<void> {
+  async function resume(): Promise<void> {
     if (options.startAfter !== undefined) {
       tracker.last = options.startAfter;
       stats.resumedAfter = options.startAfter;
       return;
     }
     if (options.resume === false) return;
-    const last = await store.lastTicks('inf_historical_db', stream, windowSize);
-    if (last.length === 0) return;
-    const tail: Tick[] = [last[last.length - 1]];
-    for (let i = last.length - 2; i >= 0 && last[i].seq === tail[0].seq - 1; i--) tail.unshift(last[i]);
-    for (const t of tail) {
-      const row = featureRow(t);
-      if (row === null) rows = [];
-      else rows.push(row);
-      recent.push(t.price);
-    }
-    recent.splice(0, Math.max(0, recent.length - 10));
-    tracker.last = tail[tail.length - 1].seq;
-    lastTick = tail[tail.length - 1];
+    const resumed = await resumeFromStore({
+      store,
+      stream,
+      forecaster,
+      window: tickWindow,
+      scorer,
+      batches,
+      logger,
+      limit: options.recoverLimit,
+    });
+    if (resumed === null) return;
+    recent.push(...resumed.recent);
+    lastTick = resumed.last;
+    tracker.last = resumed.last.seq;
     stats.resumedAfter = tracker.last;
-    // Forecasts made just before the stop whose targets are still to come: score them as those ticks arrive.
-    const resumedAt = tracker.last;
-    for (const f of await store.recentForecasts(stream, horizon, forecaster.version)) {
-      const open = f.seq <= resumedAt && f.seq + horizon > resumedAt;
-      if (open && f.forecast.length === horizon) scorer.addForecast(f.seq, f.forecast);
-    }
-    logger.info({ seq: tracker.last, window: rows.length }, `resuming after seq ${tracker.last} (stored)`);
+    stats.recovered = resumed.recovered;
+    stats.forecasts += resumed.recovered;
+    stats.scored += resumed.scored;
+    if (resumed.scored > 0 || stats.nonFinite > 0) await store.writeMetrics('inf_metrics', [metricsDoc()]);
+    logger.info(
+      { seq: tracker.last, window: tickWindow.length },
+      `resuming after seq ${tracker.last} (stored)`,
+    );
   }
 
   let stopping = false;
   const done = (async () => {
     try {
-      await resumeFromStore();
+      await resume();
       if (!stopping) await client.run();
     } finally {
       try {

@@ -67,5 +67,6 @@ describe('tick line', () => {
       'seq 7  recent [1, 2, 3]  forecast [2.90, 1.00, 3.00]  last value 3 appears again in 1 step',
     );
     assert.match(formatTickLine(7, [5], null, { have: 3, need: 60 }), /filling the window: 3\/60/);
+    assert.match(formatTickLine(7, [5], null, { have: 60, need: 60 }), /no forecast: the model failed/);
   });
 });

@@ -1,12 +1,40 @@
-// Runs the real `byner` CLI (src/cli/main.ts through tsx) as a child process, for end-to-end tests.
+// Runs the real `byner` CLI (src/cli/main.ts through tsx, or the built dist/cli/main.js) as a child process, for
+// end-to-end tests.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+
+/**
+ * The built CLI (dist/cli/main.js: a child starts in a fraction of tsx's time), after checking that no source file
+ * is newer than its compiled file; otherwise throws, naming the files and saying to run `npm run build`.
+ */
+export function builtCli(): string {
+  const stale: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+      const rel = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (rel !== join('src', 'dashboard', 'web')) walk(rel); // the page is bundled, not compiled to dist/
+      } else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
+        const out = join(ROOT, 'dist', `${rel.slice('src/'.length, -'.ts'.length)}.js`);
+        if (!existsSync(out) || statSync(out).mtimeMs < statSync(join(ROOT, rel)).mtimeMs) stale.push(rel);
+      }
+    }
+  };
+  walk('src');
+  if (stale.length > 0) {
+    throw new Error(
+      `dist/ is older than ${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ` and ${stale.length - 3} more` : ''}: ` +
+        'this test runs the built CLI; run `npm run build` first',
+    );
+  }
+  return join(ROOT, 'dist', 'cli', 'main.js');
+}
 
 export interface RunResult {
   code: number | null;

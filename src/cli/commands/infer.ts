@@ -63,7 +63,10 @@ export function inferCommand(program: Command): Command {
       const stats = await Promise.race([run.done, stopped]);
       const m = run.scores();
       process.stdout.write(
-        `\n${stats.accepted} ticks, ${stats.forecasts} forecasts, ${stats.invalid} invalid, ` +
+        `\n${stats.accepted} ticks, ${stats.forecasts} forecasts` +
+          (stats.recovered > 0 ? ` (${stats.recovered} for stored ticks that had none)` : '') +
+          (stats.nonFinite > 0 ? `, ${stats.nonFinite} non-finite forecasts skipped` : '') +
+          `, ${stats.invalid} invalid, ` +
           `${stats.duplicates + stats.outOfOrder} duplicate/out of order, ${stats.gaps.length} gap(s), ` +
           `${stats.stream.reconnects} reconnect(s)\n\n` +
           formatTable(

@@ -24,6 +24,8 @@ export interface LiveMetrics {
   window: number | null;
   scored: number[];
   metrics: Record<string, PerHorizon>;
+  /** Forecasts the run skipped as not finite (null in documents written before the count existed). */
+  non_finite_forecasts: number | null;
 }
 
 export interface TripleJson {
@@ -86,6 +88,7 @@ export function parseMetrics(value: unknown): LiveMetrics | null {
     window: isSeq(value.window) ? value.window : null,
     scored: Array.isArray(value.scored) ? value.scored.map((x) => (isFiniteNumber(x) ? x : 0)) : [],
     metrics,
+    non_finite_forecasts: isSeq(value.non_finite_forecasts) ? value.non_finite_forecasts : null,
   };
 }
 

@@ -195,6 +195,11 @@ function renderMetrics(): void {
     setText(cells[6], formatPercent(get('accuracy_window', h)));
     setText(cells[7], formatCount(m?.scored[h] ?? null));
   }
+  const skipped = byTestId('non-finite');
+  const n = m?.non_finite_forecasts ?? null;
+  setText(skipped, formatCount(n));
+  skipped.dataset.value = n === null ? '' : String(n);
+  skipped.dataset.state = n !== null && n > 0 ? 'warn' : 'ok';
 }
 
 // --- the model panel (changes rarely: rebuilt when the answer changes) -------------------------------------
