@@ -32,7 +32,14 @@ import {
 } from '../features/windows.js';
 import { syntheticTicks } from '../indicators/ticks.js';
 import type { Logger } from '../log/logger.js';
-import { type JsonObject, type Store, seedTicks, type TrainingPrediction } from '../store/index.js';
+import {
+  allStored,
+  type JsonObject,
+  type Store,
+  seedTicks,
+  type TrainingPrediction,
+  type WriteReceipt,
+} from '../store/index.js';
 import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../ticks/generator.js';
 import { LstmForecaster } from './load.js';
 
@@ -380,13 +387,16 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     predicted_next_sequence: p,
     model_version: version,
   }));
-  for (let i = 0; i < preds.length; i += 500) await store.writeTrainingPredictions(preds.slice(i, i + 500));
+  const receipts: WriteReceipt[] = [];
+  for (let i = 0; i < preds.length; i += 500) {
+    receipts.push(await store.writeTrainingPredictions(preds.slice(i, i + 500)));
+  }
   const counts = {
     train: split.train[1] - split.train[0],
     validation: split.validation[1] - split.validation[0],
     test: split.test[1] - split.test[0],
   };
-  await store.writeMetrics('tr_metrics', [
+  const metricsReceipt = await store.writeMetrics('tr_metrics', [
     {
       timestamp: new Date(),
       metrics: {
@@ -406,7 +416,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
       serving,
     },
   ]);
-  await store.flush();
+  await allStored([...receipts, metricsReceipt]); // this job's writes stored, or their failure reported here
 
   // 6. Plots.
   const plots: string[] = [];
