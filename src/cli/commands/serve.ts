@@ -5,7 +5,7 @@ import { registerDashboard } from '../../dashboard/routes.js';
 import { startServer } from '../../stream/server.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
-import { openStoreFor, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom } from './shared.js';
+import { openStoreFor, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom, WRITE_SETTINGS } from './shared.js';
 
 const NAMES = [
   'host',
@@ -15,6 +15,7 @@ const NAMES = [
   'stream',
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
+  ...WRITE_SETTINGS,
 ] as const;
 
 /** Resolves on the first SIGTERM or SIGINT (and stops listening for them). */
