@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { INDICATOR_NAMES } from '../src/ticks/types.js';
 import { byner } from './helpers/cli.js';
+import { findFerretDB, startFerretDB } from './helpers/ferretdb.js';
 
 const lines = (s: string) =>
   s
@@ -235,6 +236,20 @@ describe('configuration', () => {
     assert.match(durable.stderr, /store: embedded SQLite at .*synchronous=FULL/);
     const normal = await byner(['generate', '--ticks', '5']);
     assert.match(normal.stderr, /store: embedded SQLite at .*synchronous=NORMAL/);
+  });
+
+  const ferret = findFerretDB();
+  it('hands --max-backlog-mb to the MongoDB store (its start-up line says so)', {
+    skip: 'path' in ferret ? false : ferret.reason,
+  }, async () => {
+    const server = await startFerretDB();
+    try {
+      const r = await byner(['generate', '--ticks', '5', '--mongo-uri', server.uri, '--max-backlog-mb', '3']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /store: MongoDB at .*\(write backlog up to 3 MiB\)/);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('writes JSON logs to logs/<timestamp>.log and honours --quiet', async () => {

@@ -16,7 +16,7 @@ import { FEATURE_NAMES, INDICATOR_NAMES, type Indicators, type Tick } from '../.
 import { deadline, sleep } from '../deadline.js';
 import { documentKey } from '../receipt.js';
 import { rowsFromBytes, rowsToBytes } from '../rows.js';
-import { forecastBytes, metricsBytes, predictionBytes, TICK_BYTES } from '../size.js';
+import { DEFAULT_BACKLOG_BYTES, forecastBytes, metricsBytes, predictionBytes, TICK_BYTES } from '../size.js';
 import type {
   Forecast,
   MetricsCollection,
@@ -138,7 +138,11 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<MongoS
     await client.close().catch(() => {});
     throw e;
   }
-  logger.info({ store: store.description }, `store: ${store.description}`);
+  const backlogBytes = options.maxBacklogBytes ?? DEFAULT_BACKLOG_BYTES;
+  logger.info(
+    { store: store.description, maxBacklogBytes: backlogBytes },
+    `store: ${store.description} (write backlog up to ${(backlogBytes / 2 ** 20).toFixed(0)} MiB)`,
+  );
   return store;
 }
 
