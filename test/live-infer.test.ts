@@ -264,7 +264,7 @@ describe('live inference client', () => {
     let down = false;
     // The real store, except that writes throw while `down` (an outage the writer must ride out).
     const guard =
-      <A extends unknown[]>(write: (...args: A) => Promise<void>) =>
+      <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
       async (...args: A) => {
         if (down) throw new BynerError('BYNER_STORE_UNREACHABLE', 'test outage');
         return write(...args);
@@ -279,7 +279,7 @@ describe('live inference client', () => {
       store: flaky,
       forecaster: new NaiveForecaster(5),
       out: null,
-      writer: { maxPending: 2000 },
+      writer: { maxPendingBytes: 16 * 2 ** 20 }, // ≈ 2,000 ticks with their forecasts
     });
     await until(() => run.stats.accepted >= 500);
     down = true;

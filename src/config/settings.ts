@@ -269,6 +269,24 @@ export const SETTINGS = {
     expected: 'a MongoDB database name (letters, digits, _ and -, at most 63)',
     schema: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/),
   }),
+  maxBacklogMb: setting({
+    flags: '--max-backlog-mb <n>',
+    env: 'BYNER_MAX_BACKLOG_MB',
+    default: '64',
+    help:
+      'most memory (MiB) held for documents not stored yet, by each write queue (the MongoDB write backlog, the ' +
+      'inference writer); writers wait beyond it',
+    expected: 'an integer between 1 and 65,536',
+    schema: int(1, 65_536),
+  }),
+  durable: setting({
+    flags: '--durable',
+    help:
+      'embedded store: sync every write to disk (SQLite synchronous=FULL), so stored data survives a power loss ' +
+      '(default: survives the process being killed)',
+    expected: 'no value (a switch)',
+    schema: z.literal('true').transform(() => true),
+  }),
   // Logging.
   logDir: setting({
     flags: '--log-dir <dir>',

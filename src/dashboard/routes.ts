@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, RawServerDefault } from 'fastify';
+import { readWithin } from '../store/deadline.js';
 import type { ModelSummary, Store } from '../store/types.js';
 
 /** The bundled page. Same path from src/dashboard (tests through tsx) and dist/dashboard (production). */
@@ -36,6 +37,8 @@ export interface DashboardOptions {
   store: Store;
   /** Folder of the built page; default ASSETS_DIR. */
   assetsDir?: string;
+  /** Deadline of the page's store read (then 503, by the server's error handler). Default 10,000 ms. */
+  readTimeoutMs?: number;
 }
 
 /** What `/api/dashboard/model` answers: the model behind a version, and the registry's serving model. */
@@ -135,7 +138,9 @@ export function registerDashboard<L extends FastifyBaseLogger>(
         JSON.stringify(version),
       );
     }
-    const models = await options.store.listModels();
+    const models = await readWithin(options.readTimeoutMs ?? 10_000, 'reading the model registry', (signal) =>
+      options.store.listModels({ signal }),
+    );
     const serving = models.find((m) => m.serving) ?? null;
     const entry = version === undefined ? serving : (models.find((m) => m.version === version) ?? null);
     const kind =

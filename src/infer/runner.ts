@@ -39,7 +39,7 @@ export interface InferenceOptions {
   logger?: StoreLogger;
   idleTimeoutMs?: number;
   backoff?: { initialMs: number; maxMs: number };
-  writer?: { flushDelayMs?: number; batchSize?: number; maxPending?: number };
+  writer?: { flushDelayMs?: number; batchSize?: number; maxPendingBytes?: number };
   /** Called after each accepted tick (tests, benchmarks). */
   onTick?: (tick: Tick, forecast: readonly number[] | null) => void;
 }

@@ -1,7 +1,10 @@
 // Write-behind for inference results: batches ticks, forecasts and one metrics document per flush, retries every
-// failed write (keeping the documents) and makes the caller wait when too much is held. Stores are the Store's job.
+// failed write (keeping the documents), makes the caller wait when too many bytes are held, and counts documents
+// once the store's receipts say they are stored. Storing them is the Store's job.
 import { isBynerError } from '../errors.js';
-import type { Forecast, MetricsDoc, Store, StoreLogger } from '../store/types.js';
+import { RefusedDocumentsError } from '../store/receipt.js';
+import { DEFAULT_BACKLOG_BYTES, forecastBytes, TICK_BYTES } from '../store/size.js';
+import type { Forecast, MetricsDoc, Store, StoreLogger, WriteReceipt } from '../store/types.js';
 import type { Tick } from '../ticks/types.js';
 
 export interface WriterOptions {
@@ -10,24 +13,33 @@ export interface WriterOptions {
   flushDelayMs?: number;
   /** Or as soon as this many ticks are pending (fast replay → big batches). Default 1000. */
   batchSize?: number;
-  /** Above this many pending ticks, `add` waits (a long store outage slows the reader, never drops). */
-  maxPending?: number;
+  /**
+   * Above this many bytes (estimated, store/size.ts) of documents held here and not yet acknowledged by the store,
+   * `add` waits (a long store outage slows the reader, never drops). Default 64 MiB.
+   */
+  maxPendingBytes?: number;
   /** The current metrics document, asked once per flush when something was scored since the last one. */
   metrics: () => MetricsDoc | null;
   logger?: StoreLogger;
 }
 
 export interface WriterStats {
+  /** Ticks, forecasts and metrics documents stored (new or already there), counted once the store has them. */
   ticks: number;
   forecasts: number;
   metrics: number;
   batches: number;
   /** Failed write attempts (each retried with the same documents). */
   retries: number;
-  /** Documents the store rejected as invalid (a bug, not an outage: retrying cannot help). */
+  /** Documents the store rejected, as invalid or refused for good (not an outage: retrying cannot help). */
   rejected: number;
+  /** Ticks held here, not yet acknowledged by the store. */
   pending: number;
+  /** Estimated bytes of the ticks and forecasts held here, not yet acknowledged by the store. */
+  pendingBytes: number;
 }
+
+type Kind = 'ticks' | 'forecasts' | 'metrics';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -40,28 +52,43 @@ export class InferenceWriter {
     retries: 0,
     rejected: 0,
     pending: 0,
+    pendingBytes: 0,
   };
   private ticks: Tick[] = [];
   private forecasts: Forecast[] = [];
+  /** Estimated bytes of `forecasts` (ticks are TICK_BYTES each). */
+  private forecastsBytes = 0;
   private scoredSinceFlush = false;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private spaceWaiters: (() => void)[] = [];
+  /** Receipts of acknowledged writes not stored yet, each observed by a handler that counts the outcome. */
+  private readonly unsettled = new Set<Promise<void>>();
+  /** The first write the store gave up on (closed before storing it): drain() reports it. */
+  private lost: unknown;
+  private readonly maxPendingBytes: number;
   private readonly logger: StoreLogger;
 
   constructor(private readonly options: WriterOptions) {
     this.logger = options.logger ?? { info() {}, warn() {}, error() {} };
+    this.maxPendingBytes = options.maxPendingBytes ?? DEFAULT_BACKLOG_BYTES;
   }
 
-  /** Queues one tick (and its forecast); `scored` says the metrics changed. Waits while the backlog is full. */
+  /** Queues one tick (and its forecast); `scored` says the metrics changed. Waits while too many bytes are held. */
   async add(tick: Tick, forecast: Forecast | null, scored: boolean): Promise<void> {
     this.ticks.push(tick);
-    if (forecast !== null) this.forecasts.push(forecast);
+    this.stats.pendingBytes += TICK_BYTES;
+    if (forecast !== null) {
+      this.forecasts.push(forecast);
+      const bytes = forecastBytes(forecast);
+      this.forecastsBytes += bytes;
+      this.stats.pendingBytes += bytes;
+    }
     this.scoredSinceFlush ||= scored;
     this.stats.pending = this.ticks.length;
     if (this.ticks.length >= (this.options.batchSize ?? 1000)) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.options.flushDelayMs ?? 20);
-    while (this.ticks.length > (this.options.maxPending ?? 100_000)) {
+    while (this.stats.pendingBytes > this.maxPendingBytes) {
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
   }
@@ -77,13 +104,17 @@ export class InferenceWriter {
     if (writing) await Promise.race([writing, new Promise<void>((resolve) => setImmediate(resolve))]);
   }
 
-  /** Writes everything queued so far and resolves once the store has acknowledged it, then flushed it. */
+  /**
+   * Writes everything queued so far and resolves once the store has stored it (or refused documents for good:
+   * counted in `rejected`). Rejects when the store gave up on some of this writer's documents (closed first).
+   */
   async drain(): Promise<void> {
     while (this.ticks.length > 0 || this.forecasts.length > 0 || this.scoredSinceFlush || this.writing) {
       this.kick();
       await this.writing;
     }
-    await this.retrying('flush', () => this.options.store.flush());
+    while (this.unsettled.size > 0) await Promise.all(this.unsettled);
+    if (this.lost !== undefined) throw this.lost;
   }
 
   private kick(): void {
@@ -99,45 +130,80 @@ export class InferenceWriter {
   private async writeAll(): Promise<void> {
     const ticks = this.ticks;
     const forecasts = this.forecasts;
+    const forecastsBytes = this.forecastsBytes;
     this.ticks = [];
     this.forecasts = [];
+    this.forecastsBytes = 0;
     const metrics = this.scoredSinceFlush ? this.options.metrics() : null;
     this.scoredSinceFlush = false;
     const { store } = this.options;
     // Ticks first: a forecast or a score never refers to a tick that is not stored.
-    if (ticks.length > 0) await this.retrying('ticks', () => store.writeTicks('inf_historical_db', ticks));
-    this.stats.ticks += ticks.length;
+    if (ticks.length > 0) {
+      await this.retrying('ticks', ticks.length, () => store.writeTicks('inf_historical_db', ticks));
+    }
     this.stats.pending = this.ticks.length;
-    this.release();
-    if (forecasts.length > 0) await this.retrying('forecasts', () => store.writeForecasts(forecasts));
-    this.stats.forecasts += forecasts.length;
+    this.release(ticks.length * TICK_BYTES);
+    if (forecasts.length > 0) {
+      await this.retrying('forecasts', forecasts.length, () => store.writeForecasts(forecasts));
+    }
+    this.release(forecastsBytes);
     if (metrics !== null) {
-      await this.retrying('metrics', () => store.writeMetrics('inf_metrics', [metrics]));
-      this.stats.metrics += 1;
+      await this.retrying('metrics', 1, () => store.writeMetrics('inf_metrics', [metrics]));
     }
     this.stats.batches += 1;
   }
 
-  private release(): void {
-    if (this.ticks.length > (this.options.maxPending ?? 100_000)) return;
+  /** `bytes` were acknowledged by the store: lets waiting writers go once below the limit. */
+  private release(bytes: number): void {
+    this.stats.pendingBytes -= bytes;
+    if (this.stats.pendingBytes > this.maxPendingBytes) return;
     const waiters = this.spaceWaiters;
     this.spaceWaiters = [];
     for (const w of waiters) w();
   }
 
-  /** Retries `write` (idempotent: ticks and forecasts are unique by key) until it succeeds. */
-  private async retrying(what: string, write: () => Promise<void>): Promise<void> {
+  /** Counts a write's documents once its receipt says what became of them. */
+  private track(kind: Kind, receipt: WriteReceipt): void {
+    const settled: Promise<void> = receipt
+      .stored()
+      .then(
+        (outcome) => {
+          this.stats[kind] += outcome.stored + outcome.duplicates;
+        },
+        (error: unknown) => {
+          if (error instanceof RefusedDocumentsError) {
+            // The store logged the refused documents with their keys; the others are stored.
+            this.stats[kind] += error.outcome.stored + error.outcome.duplicates;
+            this.stats.rejected += error.refused.length;
+            return;
+          }
+          this.lost ??= error;
+          this.logger.error(
+            { what: kind, err: error instanceof Error ? error.message : String(error) },
+            'the store gave up on written documents',
+          );
+        },
+      )
+      .finally(() => this.unsettled.delete(settled));
+    this.unsettled.add(settled);
+  }
+
+  /**
+   * Retries `write` (idempotent: ticks and forecasts are unique by key) until the store acknowledges it, then
+   * tracks its receipt.
+   */
+  private async retrying(kind: Kind, documents: number, write: () => Promise<WriteReceipt>): Promise<void> {
     let delay = 100;
     for (let attempt = 1; ; attempt++) {
       try {
-        await write();
-        if (attempt > 1) this.logger.info({ what, attempts: attempt }, 'store writes resumed');
+        this.track(kind, await write());
+        if (attempt > 1) this.logger.info({ what: kind, attempts: attempt }, 'store writes resumed');
         return;
       } catch (error) {
         if (isBynerError(error, 'BYNER_INVALID_DOCUMENT')) {
-          this.stats.rejected += 1;
+          this.stats.rejected += documents;
           this.logger.error(
-            { what, err: error.message },
+            { what: kind, err: error.message },
             'the store rejected a batch as invalid; skipping it',
           );
           return;
@@ -146,7 +212,7 @@ export class InferenceWriter {
         if (attempt === 1 || attempt % 10 === 0) {
           this.logger.warn(
             {
-              what,
+              what: kind,
               attempt,
               err: error instanceof Error ? error.message : String(error),
               pending: this.ticks.length,

@@ -11,6 +11,7 @@ import type { Store, StoreLogger, TickCollection } from './types.js';
 
 export { redactUri } from './mongo/errors.js';
 export { DEFAULT_DB_NAME } from './mongo/mongo-store.js';
+export { allStored, RefusedDocumentsError } from './receipt.js';
 export * from './types.js';
 
 export const DEFAULT_DATA_DIR = './data';
@@ -22,8 +23,10 @@ export interface StoreOptions {
   dbName?: string;
   /** Directory of the embedded store. Default `./data`. */
   dataDir?: string;
+  /** Embedded store only: sync every write to disk (SQLite synchronous=FULL), surviving a power loss. */
+  durable?: boolean;
   logger?: StoreLogger;
-  /** MongoDB tuning: server selection timeout, backlog size, batch size, retry backoff. */
+  /** MongoDB tuning: server selection timeout, backlog bytes, batch size, retry backoff, read deadline. */
   mongo?: Omit<MongoStoreOptions, 'uri' | 'dbName' | 'logger'>;
 }
 
@@ -40,6 +43,13 @@ export function describeStore(options: StoreOptions): string {
  * and what to try) when it cannot be reached. Closing the store flushes every acknowledged write.
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
+  if (options.mongoUri !== undefined && options.durable === true) {
+    throw new BynerError('BYNER_CONFIG', '--durable applies to the embedded store only', {
+      expected: '--durable without --mongo-uri / MONGODB_URI',
+      received: `--durable with MongoDB at ${redactUri(options.mongoUri)}`,
+      hint: "MongoDB's durability is its own (journal, write concern): leave --durable out",
+    });
+  }
   if (options.mongoUri !== undefined) {
     return openMongoStore({
       ...options.mongo,
@@ -48,7 +58,11 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
       logger: options.logger,
     });
   }
-  return openSqliteStore({ dataDir: options.dataDir ?? DEFAULT_DATA_DIR, logger: options.logger });
+  return openSqliteStore({
+    dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
+    durable: options.durable,
+    logger: options.logger,
+  });
 }
 
 export interface SeedOptions {
@@ -91,8 +105,8 @@ export async function seedTicks(store: Store, options: SeedOptions): Promise<See
   let batch: Tick[] = [];
   let written = 0;
   const put = async () => {
-    await store.writeTicks(collection, batch);
-    await store.flush(); // progress counts stored ticks, not just accepted ones
+    // progress counts stored ticks, not just accepted ones
+    await (await store.writeTicks(collection, batch)).stored();
     written += batch.length;
     batch = [];
     options.onProgress?.(written, options.count);

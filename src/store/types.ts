@@ -100,24 +100,66 @@ export type StoreStats = Record<CollectionName, number>;
 
 /** Counters of the write path since the store was opened (for logs and tests). */
 export interface WriteStats {
-  /** Documents newly stored. */
+  /** Documents newly stored (counted once stored, not when accepted). */
   stored: number;
   /** Documents that were already stored (same key), counted once each time they were re-sent. */
   duplicates: number;
+  /** Documents the store refused for good (logged with their keys, reported to the write that made them). */
+  rejected: number;
   /** Documents accepted but not stored yet (the backlog; always 0 for the embedded store). */
   pending: number;
+  /** Estimated memory held by the backlog, in bytes (see store/size.ts). */
+  pendingBytes: number;
   /** Write attempts that failed on a connection error and were retried. */
   retries: number;
+  /** Reads waiting for the backlog to drain (read-your-writes). */
+  waitingReads: number;
+}
+
+/** What became of the documents of one write call. */
+export interface WriteOutcome {
+  /** Documents newly stored. */
+  stored: number;
+  /** Documents that were already stored (same key). */
+  duplicates: number;
+}
+
+/**
+ * The receipt of one acknowledged write call. Its outcome belongs to the writer that made the call: no other call
+ * (a flush, another write's receipt) reports or consumes it, and it stays until that writer asks.
+ */
+export interface WriteReceipt {
+  /** Documents the call handed in. */
+  readonly documents: number;
+  /**
+   * Resolves once every document of the call is stored, with the call's counts. Rejects with
+   * BYNER_STORE_REJECTED (a RefusedDocumentsError naming each refused document's key; the call's other documents
+   * are stored) when the store refused some for good, or with BYNER_STORE when the store was closed before it
+   * could store them. Every call reports the same outcome.
+   */
+  stored(): Promise<WriteOutcome>;
+}
+
+/** Options of every read. */
+export interface ReadOptions {
+  /**
+   * Gives up the read when it aborts: the read rejects with the signal's reason and releases what it held
+   * (its place among the reads waiting for the backlog, its pending query).
+   */
+  signal?: AbortSignal;
 }
 
 /**
  * Everything byner persists. Semantics shared by both implementations (checked by store/contract.ts):
- * - A write resolves when its documents are *acknowledged*: validated (all-or-nothing: one invalid document
- *   rejects the whole call with BYNER_INVALID_DOCUMENT and stores nothing of it) and either stored or held in
- *   a bounded backlog that is retried until stored. A full backlog makes writers wait; nothing is dropped.
+ * - A write resolves with a receipt when its documents are *acknowledged*: validated (all-or-nothing: one invalid
+ *   document rejects the whole call with BYNER_INVALID_DOCUMENT and stores nothing of it) and either stored or
+ *   held in a backlog bounded in bytes that is retried until stored. A full backlog makes writers wait; nothing
+ *   is dropped. A document the store refuses for good (too large, refused by a server-side rule) is not retried:
+ *   it is counted in writeStats().rejected, logged with its key, and reported by its write's receipt alone.
  * - Ticks are unique on (stream, seq), forecasts on (stream, seq, model_version): re-sending stores nothing
  *   new, the first write wins. Other documents are stored once per write call.
- * - Reads see every write acknowledged before the read was called (they wait for the backlog to drain).
+ * - Reads see every write acknowledged before the read was called (they wait for the backlog to drain). Every
+ *   read has a deadline covering that wait (the store's own, and the caller's `signal`).
  * - Lists come back in chronological order (ascending seq for ticks and forecasts, oldest first otherwise).
  */
 export interface Store {
@@ -127,29 +169,55 @@ export interface Store {
 
   // --- ticks -------------------------------------------------------------------------------------------------
   /** Stores ticks (any streams, any order). Duplicates of stored (stream, seq) are skipped. */
-  writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<void>;
+  writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<WriteReceipt>;
   /** The last `n` ticks of `stream` by seq, ascending. */
-  lastTicks(collection: TickCollection, stream: string, n: number): Promise<Tick[]>;
+  lastTicks(collection: TickCollection, stream: string, n: number, options?: ReadOptions): Promise<Tick[]>;
   /** Ticks with seq > `afterSeq`, ascending, at most `limit` (stream resume, Last-Event-ID replay). */
-  ticksAfter(collection: TickCollection, stream: string, afterSeq: number, limit: number): Promise<Tick[]>;
+  ticksAfter(
+    collection: TickCollection,
+    stream: string,
+    afterSeq: number,
+    limit: number,
+    options?: ReadOptions,
+  ): Promise<Tick[]>;
   /** Ticks with `fromSeq` ≤ seq ≤ `toSeq`, ascending (a training range). */
-  ticksRange(collection: TickCollection, stream: string, fromSeq: number, toSeq: number): Promise<Tick[]>;
+  ticksRange(
+    collection: TickCollection,
+    stream: string,
+    fromSeq: number,
+    toSeq: number,
+    options?: ReadOptions,
+  ): Promise<Tick[]>;
   /** Highest stored seq of `stream`, or null when the stream is empty. */
-  lastSeq(collection: TickCollection, stream: string): Promise<number | null>;
+  lastSeq(collection: TickCollection, stream: string, options?: ReadOptions): Promise<number | null>;
   /** Number of ticks, of one stream or of all. */
-  countTicks(collection: TickCollection, stream?: string): Promise<number>;
+  countTicks(collection: TickCollection, stream?: string, options?: ReadOptions): Promise<number>;
 
   // --- predictions and metrics -------------------------------------------------------------------------------
-  writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<void>;
+  writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<WriteReceipt>;
   /** Training predictions of one model, in write order; the first `limit` of them (all when 0 or omitted). */
-  trainingPredictions(modelVersion: string, limit?: number): Promise<TrainingPrediction[]>;
+  trainingPredictions(
+    modelVersion: string,
+    limit?: number,
+    options?: ReadOptions,
+  ): Promise<TrainingPrediction[]>;
   /** Stores live forecasts; duplicates of stored (stream, seq, model_version) are skipped. */
-  writeForecasts(docs: readonly Forecast[]): Promise<void>;
+  writeForecasts(docs: readonly Forecast[]): Promise<WriteReceipt>;
   /** The last `limit` forecasts of `stream` by seq (optionally of one model), ascending. */
-  recentForecasts(stream: string, limit: number, modelVersion?: string): Promise<Forecast[]>;
-  writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<void>;
+  recentForecasts(
+    stream: string,
+    limit: number,
+    modelVersion?: string,
+    options?: ReadOptions,
+  ): Promise<Forecast[]>;
+  writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<WriteReceipt>;
   /** The last `limit` metrics documents by timestamp (optionally of one model), oldest first. */
-  recentMetrics(collection: MetricsCollection, limit: number, modelVersion?: string): Promise<MetricsDoc[]>;
+  recentMetrics(
+    collection: MetricsCollection,
+    limit: number,
+    modelVersion?: string,
+    options?: ReadOptions,
+  ): Promise<MetricsDoc[]>;
 
   // --- model registry ----------------------------------------------------------------------------------------
   /**
@@ -158,17 +226,21 @@ export interface Store {
    */
   saveModel(entry: ModelEntry): Promise<void>;
   /** The given version; without one, the serving model, or the newest when none serves. Null when absent. */
-  getModel(version?: string): Promise<ModelEntry | null>;
+  getModel(version?: string, options?: ReadOptions): Promise<ModelEntry | null>;
   /** All models without bytes, oldest first. */
-  listModels(): Promise<ModelSummary[]>;
+  listModels(options?: ReadOptions): Promise<ModelSummary[]>;
   /** Makes `version` the only serving model; throws BYNER_STORE when it does not exist. */
   setServing(version: string): Promise<void>;
 
   // --- housekeeping ------------------------------------------------------------------------------------------
   /** Document count per collection. */
-  stats(): Promise<StoreStats>;
+  stats(options?: ReadOptions): Promise<StoreStats>;
   writeStats(): WriteStats;
-  /** Resolves when every write acknowledged before the call is stored; rejects if some could not be stored. */
+  /**
+   * Resolves when every write acknowledged before the call has been through the store (stored, or refused and
+   * reported to its own receipt). It reports no write's outcome: whether a write was stored is its receipt's
+   * answer, so one writer never sees, or consumes, another's failure.
+   */
   flush(): Promise<void>;
   /** Flushes, then releases the store. With `timeoutMs`, gives up flushing after that long (BYNER_STORE). */
   close(options?: { timeoutMs?: number }): Promise<void>;

@@ -10,6 +10,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { BynerError, describe } from '../errors.js';
+import { readWithin } from '../store/deadline.js';
 import { openStore, type StoreOptions } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { DEFAULT_SOURCE, type SineSource } from '../ticks/generator.js';
@@ -39,7 +40,10 @@ export interface ServerOptions {
   ringCapacity?: number;
   /** A live client this far behind is disconnected; default (and at most) the ring capacity. */
   maxLagTicks?: number;
-  /** Time limit of a REST read, default 10,000 ms (then 503). */
+  /**
+   * Deadline of a REST read, default 10,000 ms: it covers waiting for the store's write backlog too; then 503
+   * with a message, and the store read is given up (nothing of it is kept).
+   */
   readTimeoutMs?: number;
   /** Event streams at once, default 1000; one more gets a 503 with `Retry-After`. REST reads are not counted. */
   maxClients?: number;
@@ -67,9 +71,15 @@ export interface ServerOptions {
   corsOrigins?: readonly string[];
   logger?: Logger;
   /** More routes on the same server, e.g. the dashboard's `registerDashboard`. */
-  routes?: ((app: FastifyInstance, context: { store: Store }) => void | Promise<void>)[];
+  routes?: ((app: FastifyInstance, context: RouteContext) => void | Promise<void>)[];
   /** Clock for tick timestamps (tests). */
   now?: () => number;
+}
+
+/** What extra routes get: the store, and the deadline their reads must keep (`readWithin`). */
+export interface RouteContext {
+  store: Store;
+  readTimeoutMs: number;
 }
 
 export interface RunningServer {
@@ -225,18 +235,6 @@ export function parseLastEventId(
   return { seq };
 }
 
-async function withTimeout<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpError(503, `${what} took longer than ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Starts the server; resolves once it listens. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
@@ -323,6 +321,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return reply.status(status).send({ error: (error as Error).message });
     }
+    if (error instanceof BynerError && error.code === 'BYNER_STORE_TIMEOUT') {
+      return reply
+        .status(503)
+        .send({ error: error.message.split('\n')[0], ...(error.hint ? { hint: error.hint } : {}) });
+    }
     const unreachable = error instanceof BynerError && error.code === 'BYNER_STORE_UNREACHABLE';
     logger?.error({ err: error }, 'request failed');
     return reply
@@ -353,12 +356,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const collection = q.collection ?? 'historical_data';
     const name = q.stream ?? stream;
     const limit = q.limit ?? 100;
-    const ticks = await withTimeout(
-      readTimeoutMs,
-      'reading ticks',
+    const ticks = await readWithin(readTimeoutMs, 'reading ticks', (signal) =>
       q.after === undefined
-        ? store.lastTicks(collection, name, limit)
-        : store.ticksAfter(collection, name, q.after, limit),
+        ? store.lastTicks(collection, name, limit, { signal })
+        : store.ticksAfter(collection, name, q.after, limit, { signal }),
     );
     return { ticks: ticks.map(tickToJson) };
   });
@@ -366,10 +367,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   app.get('/api/forecasts/latest', async (request) => {
     const q = parseQuery(QUERIES.forecasts, request.query);
     const withInput = q.include_input === '1' || q.include_input === 'true';
-    const docs = await withTimeout(
-      readTimeoutMs,
-      'reading forecasts',
-      store.recentForecasts(q.stream ?? stream, q.limit ?? 1, q.model_version),
+    const docs = await readWithin(readTimeoutMs, 'reading forecasts', (signal) =>
+      store.recentForecasts(q.stream ?? stream, q.limit ?? 1, q.model_version, { signal }),
     );
     return {
       forecasts: docs.map(({ input_sequence, ...d }) => (withInput ? { ...d, input_sequence } : d)),
@@ -378,17 +377,17 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   app.get('/api/metrics/latest', async (request) => {
     const q = parseQuery(QUERIES.metrics, request.query);
-    const docs = await withTimeout(
-      readTimeoutMs,
-      'reading metrics',
-      store.recentMetrics(q.collection ?? 'inf_metrics', q.limit ?? 1, q.model_version),
+    const docs = await readWithin(readTimeoutMs, 'reading metrics', (signal) =>
+      store.recentMetrics(q.collection ?? 'inf_metrics', q.limit ?? 1, q.model_version, { signal }),
     );
     return { metrics: docs };
   });
 
   app.get('/api/models', async (request) => {
     parseQuery(QUERIES.none, request.query);
-    return { models: await withTimeout(readTimeoutMs, 'listing models', store.listModels()) };
+    return {
+      models: await readWithin(readTimeoutMs, 'listing models', (signal) => store.listModels({ signal })),
+    };
   });
 
   app.get('/healthz', async () => ({
@@ -401,7 +400,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }));
   // Extra routes (the dashboard) are registered by the caller: the stream knows nothing of the page.
   // (The cast only widens the logger type: route adders need no pino-specific logger methods.)
-  for (const addRoutes of options.routes ?? []) await addRoutes(app as unknown as FastifyInstance, { store });
+  for (const addRoutes of options.routes ?? [])
+    await addRoutes(app as unknown as FastifyInstance, { store, readTimeoutMs });
 
   try {
     await app.listen({ host, port: options.port ?? 5000 });

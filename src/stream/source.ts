@@ -248,8 +248,8 @@ export class LiveTickSource {
     let delay = 100;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.options.store.writeTicks(COLLECTION, batch);
-        await this.options.store.flush();
+        // Stored, not just queued; the receipt reports this batch alone, never another writer's failure.
+        await (await this.options.store.writeTicks(COLLECTION, batch)).stored();
         break;
       } catch (error) {
         if (attempt === 1 || attempt % 10 === 0) {

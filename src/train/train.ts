@@ -25,7 +25,14 @@ import {
 } from '../features/windows.js';
 import { syntheticTicks } from '../indicators/ticks.js';
 import type { Logger } from '../log/logger.js';
-import { type JsonObject, type Store, seedTicks, type TrainingPrediction } from '../store/index.js';
+import {
+  allStored,
+  type JsonObject,
+  type Store,
+  seedTicks,
+  type TrainingPrediction,
+  type WriteReceipt,
+} from '../store/index.js';
 import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../ticks/generator.js';
 import { type CheckpointState, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { LstmForecaster } from './load.js';
@@ -366,36 +373,41 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
   }));
   // Predictions are written in order, so what an earlier attempt stored is a prefix of them.
   const storedPreds = registered ? (await store.trainingPredictions(version)).length : 0;
-  for (let i = storedPreds; i < preds.length; i += 500)
-    await store.writeTrainingPredictions(preds.slice(i, i + 500));
+  const receipts: WriteReceipt[] = [];
+  for (let i = storedPreds; i < preds.length; i += 500) {
+    receipts.push(await store.writeTrainingPredictions(preds.slice(i, i + 500)));
+  }
   const counts = {
     train: split.train[1] - split.train[0],
     validation: split.validation[1] - split.validation[0],
     test: split.test[1] - split.test[0],
   };
   const storedMetrics = registered && (await store.recentMetrics('tr_metrics', 1, version)).length > 0;
-  if (!storedMetrics)
-    await store.writeMetrics('tr_metrics', [
-      {
-        timestamp: new Date(),
-        metrics: {
-          mse: mTest.mse,
-          mae: mTest.mae,
-          accuracy: mTest.accuracy,
-          mse_rounded: mTest.mse_rounded,
-          mae_rounded: mTest.mae_rounded,
+  if (!storedMetrics) {
+    receipts.push(
+      await store.writeMetrics('tr_metrics', [
+        {
+          timestamp: new Date(),
+          metrics: {
+            mse: mTest.mse,
+            mae: mTest.mae,
+            accuracy: mTest.accuracy,
+            mse_rounded: mTest.mse_rounded,
+            mae_rounded: mTest.mae_rounded,
+          },
+          forecast_horizon: horizon,
+          model_version: version,
+          baselines: JSON.parse(JSON.stringify(metricsJson.baselines)),
+          counts,
+          epochs: loss.length,
+          best_epoch: bestEpoch + 1,
+          seconds,
+          serving,
         },
-        forecast_horizon: horizon,
-        model_version: version,
-        baselines: JSON.parse(JSON.stringify(metricsJson.baselines)),
-        counts,
-        epochs: loss.length,
-        best_epoch: bestEpoch + 1,
-        seconds,
-        serving,
-      },
-    ]);
-  await store.flush();
+      ]),
+    );
+  }
+  await allStored(receipts); // this job's writes stored, or their failure reported here
 
   // 6. Plots.
   const plots: string[] = [];

@@ -17,12 +17,14 @@ import { addSettings, readSettings } from '../options.js';
 import { startProgress } from '../progress.js';
 import { nextStopSignal } from './serve.js';
 import {
+  backlogBytes,
   openStoreFor,
   SERVER_SETTINGS,
   SOURCE_SETTINGS,
   STORE_SETTINGS,
   serverOptionsFrom,
   sourceFrom,
+  WRITE_SETTINGS,
 } from './shared.js';
 
 const NAMES = [
@@ -35,6 +37,7 @@ const NAMES = [
   'season',
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
+  ...WRITE_SETTINGS,
 ] as const;
 
 export function demoCommand(program: Command): Command {
@@ -97,7 +100,8 @@ export function demoCommand(program: Command): Command {
     const fresh = (await store.countTicks('inf_historical_db', stream)) === 0;
     const startAfter = fresh ? Math.max(-1, server.headSeq() - 60) : undefined;
     const out = quiet ? null : process.stdout;
-    let run: InferenceRun = runInference({ url, store, forecaster, stream, out, logger, startAfter });
+    const writer = { maxPendingBytes: backlogBytes(s) };
+    let run: InferenceRun = runInference({ url, store, forecaster, stream, out, logger, startAfter, writer });
     process.stderr.write(
       `\n  byner demo: dashboard at ${server.url}/   (stream ${url})\n` +
         `  forecasting with ${forecaster.version}; store: ${store.description}. Ctrl-C to stop.\n\n`,
@@ -123,7 +127,7 @@ export function demoCommand(program: Command): Command {
           const { loadForecaster } = await import('../../train/load.js');
           const lstm = await loadForecaster(store, { version: summary.model_version });
           await run.stop();
-          run = runInference({ url, store, forecaster: lstm, stream, out, logger });
+          run = runInference({ url, store, forecaster: lstm, stream, out, logger, writer });
           logger.info(`now forecasting with the trained model ${lstm.version} (dashboard: ${server.url}/)`);
         })().catch((e) =>
           logger.error({ err: (e as Error).message }, 'could not switch to the trained model'),
@@ -186,9 +190,11 @@ function spawnTrain(
     ['noise', '--noise'],
     ['bound', '--bound'],
     ['season', '--season'],
+    ['maxBacklogMb', '--max-backlog-mb'],
   ] as const) {
     if (s[key] !== undefined) args.push(flag, String(s[key]));
   }
+  if (s.durable === true) args.push('--durable');
   // Same Node flags and entry point as this process (dist/cli/main.js, or src/cli/main.ts through tsx).
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],

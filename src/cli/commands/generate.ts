@@ -15,7 +15,14 @@ import { makeContext } from '../context.js';
 import { jsonLines, writeChunks } from '../io.js';
 import { addSettings, readSettings } from '../options.js';
 import { startProgress } from '../progress.js';
-import { openStoreFor, parseStartTime, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom } from './shared.js';
+import {
+  openStoreFor,
+  parseStartTime,
+  SOURCE_SETTINGS,
+  STORE_SETTINGS,
+  sourceFrom,
+  WRITE_SETTINGS,
+} from './shared.js';
 
 const NAMES = [
   'ticks',
@@ -25,6 +32,7 @@ const NAMES = [
   'stream',
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
+  ...WRITE_SETTINGS,
 ] as const;
 
 export function generateCommand(program: Command): Command {
@@ -53,6 +61,9 @@ export function generateCommand(program: Command): Command {
         : null,
       append && s.startTime !== undefined
         ? '--start-time: not with --append (appended ticks continue 1 s after the last stored one)'
+        : null,
+      s.format === 'jsonl' && s.durable === true
+        ? '--durable: only with --format store (JSON Lines output stores nothing)'
         : null,
     ].filter((x) => x !== null);
     if (conflicts.length > 0) {

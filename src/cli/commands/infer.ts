@@ -9,9 +9,18 @@ import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import { formatTable } from '../table.js';
 import { nextStopSignal } from './serve.js';
-import { openStoreFor, STORE_SETTINGS } from './shared.js';
+import { backlogBytes, openStoreFor, STORE_SETTINGS, WRITE_SETTINGS } from './shared.js';
 
-const NAMES = ['url', 'model', 'modelVersion', 'season', 'stream', 'idleTimeout', ...STORE_SETTINGS] as const;
+const NAMES = [
+  'url',
+  'model',
+  'modelVersion',
+  'season',
+  'stream',
+  'idleTimeout',
+  ...STORE_SETTINGS,
+  ...WRITE_SETTINGS,
+] as const;
 
 async function chooseForecaster(
   store: Store,
@@ -55,6 +64,7 @@ export function inferCommand(program: Command): Command {
         idleTimeoutMs: s.idleTimeout,
         out: quiet ? null : process.stdout,
         logger,
+        writer: { maxPendingBytes: backlogBytes(s) },
       });
       const stopped = nextStopSignal().then((signal) => {
         logger.info({ signal }, `${signal}: stopping (writing what is held)`);

@@ -12,6 +12,7 @@ import {
   STORE_SETTINGS,
   serverOptionsFrom,
   sourceFrom,
+  WRITE_SETTINGS,
 } from './shared.js';
 
 const NAMES = [
@@ -22,6 +23,7 @@ const NAMES = [
   'stream',
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
+  ...WRITE_SETTINGS,
 ] as const;
 
 /** Resolves on the first SIGTERM or SIGINT (and stops listening for them). */

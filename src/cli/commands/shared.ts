@@ -31,6 +31,11 @@ export function parseStartTime(iso: string | undefined, count: number, now = Dat
 }
 
 export const STORE_SETTINGS = ['dataDir', 'mongoUri', 'dbName'] as const;
+/** For commands that write: how much a write queue may hold, and the embedded store's durability. */
+export const WRITE_SETTINGS = ['maxBacklogMb', 'durable'] as const;
+
+/** `--max-backlog-mb` in bytes (the default when the command does not take it). */
+export const backlogBytes = (s: { maxBacklogMb?: number }): number => (s.maxBacklogMb ?? 64) * 2 ** 20;
 
 /** The server's limits and timings, shared by `serve` and `demo`. */
 export const SERVER_SETTINGS = [
@@ -74,9 +79,16 @@ export function serverOptionsFrom(s: {
 
 /** Opens the store the settings name (MongoDB when a URI is given, else the embedded one) and says which. */
 export async function openStoreFor(
-  s: { dataDir?: string; mongoUri?: string; dbName?: string },
+  s: { dataDir?: string; mongoUri?: string; dbName?: string; maxBacklogMb?: number; durable?: boolean },
   logger: Logger,
 ): Promise<Store> {
   // The store itself logs which one is in use once it is open.
-  return openStore({ dataDir: s.dataDir, mongoUri: s.mongoUri, dbName: s.dbName, logger });
+  return openStore({
+    dataDir: s.dataDir,
+    mongoUri: s.mongoUri,
+    dbName: s.dbName,
+    durable: s.durable,
+    mongo: { maxBacklogBytes: backlogBytes(s) },
+    logger,
+  });
 }

@@ -12,7 +12,7 @@ import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import { startProgress } from '../progress.js';
 import { formatTable } from '../table.js';
-import { openStoreFor, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom } from './shared.js';
+import { openStoreFor, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom, WRITE_SETTINGS } from './shared.js';
 
 const NAMES = [
   'stream',
@@ -32,6 +32,7 @@ const NAMES = [
   'outputDir',
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
+  ...WRITE_SETTINGS,
 ] as const;
 
 export function trainCommand(program: Command): Command {

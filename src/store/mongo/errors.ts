@@ -12,10 +12,25 @@ import {
 /** Server codes meaning "not now, try again": shutdown in progress, not primary, host unreachable. */
 const TRANSIENT_CODES = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
 
+/** Socket errors of a connection the server (or the network) dropped; the driver sometimes passes them bare. */
+const SOCKET_CODES = new Set([
+  'EPIPE',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ENOTCONN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
 /** Connection-level failures worth retrying: network errors, no server selectable, server shutting down. */
 export function isTransient(error: unknown, depth = 0): boolean {
   if (depth > 3 || !(error instanceof Error)) return false;
   if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && SOCKET_CODES.has(code)) return true;
   if (
     error instanceof MongoError &&
     (error.hasErrorLabel('ResetPool') || error.hasErrorLabel('NetworkError'))
@@ -36,17 +51,21 @@ export function isTransient(error: unknown, depth = 0): boolean {
 
 export const DUPLICATE_KEY = 11000;
 
-/** For an unordered insertMany error: how many were stored and whether every failure is a duplicate key. */
-export function bulkOutcome(error: unknown, sent: number) {
+/**
+ * For an unordered insertMany error with per-document errors: which documents were already stored (duplicate
+ * key) and which the server refused for good (any other per-document error); every other document was stored.
+ */
+export function bulkOutcome(error: unknown) {
   if (!(error instanceof MongoBulkWriteError)) return undefined;
   const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
   if (writeErrors.length === 0) return undefined;
-  const onlyDuplicates = writeErrors.every((w) => w.code === DUPLICATE_KEY);
-  return {
-    stored: error.insertedCount,
-    duplicates: onlyDuplicates ? sent - error.insertedCount : 0,
-    onlyDuplicates,
-  };
+  const duplicates: number[] = [];
+  const refused: { index: number; reason: string }[] = [];
+  for (const w of writeErrors) {
+    if (w.code === DUPLICATE_KEY) duplicates.push(w.index);
+    else refused.push({ index: w.index, reason: `${w.errmsg ?? 'refused'} (code ${w.code})` });
+  }
+  return { duplicates, refused };
 }
 
 /** `mongodb://user:secret@host/db` → `mongodb://user:***@host/db`; also hides `password=` query values. */

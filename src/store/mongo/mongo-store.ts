@@ -13,18 +13,23 @@ import {
 } from 'mongodb';
 import { BynerError } from '../../errors.js';
 import { FEATURE_NAMES, INDICATOR_NAMES, type Indicators, type Tick } from '../../ticks/types.js';
+import { deadline, sleep } from '../deadline.js';
+import { documentKey } from '../receipt.js';
 import { rowsFromBytes, rowsToBytes } from '../rows.js';
+import { DEFAULT_BACKLOG_BYTES, forecastBytes, metricsBytes, predictionBytes, TICK_BYTES } from '../size.js';
 import type {
   Forecast,
   MetricsCollection,
   MetricsDoc,
   ModelEntry,
   ModelSummary,
+  ReadOptions,
   Store,
   StoreLogger,
   StoreStats,
   TickCollection,
   TrainingPrediction,
+  WriteReceipt,
   WriteStats,
 } from '../types.js';
 import { COLLECTIONS, silentLogger } from '../types.js';
@@ -37,7 +42,7 @@ import {
   validateTrainingPredictions,
 } from '../validate.js';
 import { bulkOutcome, DUPLICATE_KEY, isTransient, redactUri } from './errors.js';
-import { WriteQueue } from './write-queue.js';
+import { type SinkResult, WriteQueue } from './write-queue.js';
 
 export interface MongoStoreOptions {
   uri: string;
@@ -46,19 +51,22 @@ export interface MongoStoreOptions {
   logger?: StoreLogger;
   /** How long to look for a server before an operation fails (and, at start, before giving up). Default 5 s. */
   serverSelectionTimeoutMS?: number;
-  /** Most documents held while the server is unreachable; writers wait beyond. Default 100,000. */
-  maxBacklog?: number;
+  /** Most bytes (estimated, store/size.ts) held while the server is unreachable; writers wait beyond. 64 MiB. */
+  maxBacklogBytes?: number;
   /** Documents per insertMany. Default 1,000. */
   batchSize?: number;
   /** Retry backoff for writes. Default 100 ms doubling to 5 s. */
   backoff?: { initialMs: number; maxMs: number };
-  /** How long a read keeps retrying a lost connection before it throws. Default 30 s. */
-  readRetryMs?: number;
+  /**
+   * How long a read may wait, counted from its call: for the write backlog to drain (read-your-writes) and for a
+   * lost connection to come back. Default 30 s. A query that runs is bounded by the caller's `signal` alone (a
+   * training read of millions of ticks may take long); the signal also ends the waits sooner.
+   */
+  readTimeoutMs?: number;
 }
 
 export const DEFAULT_DB_NAME = 'byner_analyzer';
 const ARTIFACT_BUCKET = 'model_artifacts';
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Which collections get which unique/sort indexes at start. */
 const INDEXES: { collection: string; key: Document; unique?: boolean }[] = [
@@ -130,7 +138,11 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<MongoS
     await client.close().catch(() => {});
     throw e;
   }
-  logger.info({ store: store.description }, `store: ${store.description}`);
+  const backlogBytes = options.maxBacklogBytes ?? DEFAULT_BACKLOG_BYTES;
+  logger.info(
+    { store: store.description, maxBacklogBytes: backlogBytes },
+    `store: ${store.description} (write backlog up to ${(backlogBytes / 2 ** 20).toFixed(0)} MiB)`,
+  );
   return store;
 }
 
@@ -222,7 +234,8 @@ export class MongoStore implements Store {
     this.queue = new WriteQueue<Document>({
       sink: (collection, docs) => this.insert(collection, docs),
       isTransient,
-      maxBacklog: options.maxBacklog,
+      keyOf: documentKey,
+      maxBacklogBytes: options.maxBacklogBytes,
       batchSize: options.batchSize,
       backoff: options.backoff,
       logger: this.logger,
@@ -252,49 +265,83 @@ export class MongoStore implements Store {
     }
   }
 
-  /** One unordered insertMany; duplicate-key errors mean "already stored". */
-  private async insert(collection: string, docs: Document[]) {
+  /**
+   * One unordered insertMany. Duplicate-key errors mean "already stored"; other per-document errors (a document
+   * the server refuses, e.g. by a validator) are refusals of those documents alone.
+   */
+  private async insert(collection: string, docs: Document[]): Promise<SinkResult> {
     try {
-      const r = await this.db.collection(collection).insertMany(docs, { ordered: false });
-      return { stored: r.insertedCount, duplicates: 0 };
+      await this.db.collection(collection).insertMany(docs, { ordered: false });
+      return {};
     } catch (error) {
-      const outcome = bulkOutcome(error, docs.length);
-      if (outcome?.onlyDuplicates) return outcome;
+      const outcome = bulkOutcome(error);
+      if (outcome !== undefined) return outcome;
       throw error;
     }
   }
 
-  private async enqueue(collection: string, docs: Document[]): Promise<void> {
+  private async enqueue(collection: string, docs: Document[], bytes: number[]): Promise<WriteReceipt> {
     if (this.closed) throw new BynerError('BYNER_STORE', `${this.description}: the store is closed`);
-    await this.queue.enqueue(collection, docs);
+    return this.queue.enqueue(collection, docs, bytes);
   }
 
-  /** Runs a read after the backlog drains, retrying lost connections for up to readRetryMs. */
-  private async read<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    await this.queue.drained();
-    const deadline = Date.now() + (this.options.readRetryMs ?? 30_000);
-    let delay = 100;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (error) {
-        if (!isTransient(error)) {
-          if (error instanceof BynerError) throw error;
-          throw new BynerError('BYNER_STORE', `${this.description}: ${what} failed`, {
-            received: error instanceof Error ? error.message : String(error),
-            cause: error,
-          });
-        }
-        if (Date.now() + delay > deadline) {
-          throw new BynerError('BYNER_STORE_UNREACHABLE', `${this.description}: ${what}: store unreachable`, {
-            received: error instanceof Error ? error.message : String(error),
+  /**
+   * Runs a read once the writes acknowledged before it are through the backlog, retrying lost connections; its
+   * waits end readTimeoutMs after the call (BYNER_STORE_UNREACHABLE), and everything ends when the caller's signal
+   * aborts (with its reason). A read given up on leaves nothing behind: its backlog waiter, sleep and query go.
+   */
+  private async read<T>(
+    what: string,
+    options: ReadOptions | undefined,
+    fn: (signal: AbortSignal | undefined) => Promise<T>,
+  ): Promise<T> {
+    const ms = this.options.readTimeoutMs ?? 30_000;
+    let lastError: unknown;
+    const limit = deadline(
+      ms,
+      () => {
+        const { pending } = this.queue.stats();
+        const waiting = lastError === undefined && pending > 0;
+        return new BynerError(
+          'BYNER_STORE_UNREACHABLE',
+          `${this.description}: ${what}: no answer within ${ms} ms`,
+          {
+            received: waiting
+              ? `${pending} document(s) written before the read still waiting to be stored`
+              : lastError instanceof Error
+                ? lastError.message
+                : String(lastError ?? 'no answer'),
             hint: unreachableHint(this.options.uri),
-            cause: error,
-          });
+            cause: lastError,
+          },
+        );
+      },
+      options?.signal,
+    );
+    const { signal } = limit;
+    try {
+      await this.queue.drained(signal);
+      let delay = 100;
+      for (;;) {
+        try {
+          return await fn(options?.signal);
+        } catch (error) {
+          options?.signal?.throwIfAborted();
+          if (!isTransient(error)) {
+            if (error instanceof BynerError) throw error;
+            throw new BynerError('BYNER_STORE', `${this.description}: ${what} failed`, {
+              received: error instanceof Error ? error.message : String(error),
+              cause: error,
+            });
+          }
+          lastError = error;
+          signal.throwIfAborted();
+          await sleep(delay, signal);
+          delay = Math.min(delay * 2, 2000);
         }
-        await sleep(delay);
-        delay = Math.min(delay * 2, 2000);
       }
+    } finally {
+      limit.dispose();
     }
   }
 
@@ -312,16 +359,22 @@ export class MongoStore implements Store {
 
   // --- ticks -------------------------------------------------------------------------------------------------
 
-  async writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<void> {
+  async writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<WriteReceipt> {
     validateTicks(ticks, `writeTicks(${collection})`);
-    await this.enqueue(collection, ticks.map(tickDoc));
+    return this.enqueue(collection, ticks.map(tickDoc), new Array(ticks.length).fill(TICK_BYTES));
   }
 
-  private async findTicks(collection: TickCollection, filter: Document, sort: 1 | -1, limit: number) {
-    return this.read(`reading ${collection}`, async () => {
+  private async findTicks(
+    collection: TickCollection,
+    filter: Document,
+    sort: 1 | -1,
+    limit: number,
+    options: ReadOptions | undefined,
+  ) {
+    return this.read(`reading ${collection}`, options, async (signal) => {
       const docs = await this.db
         .collection(collection)
-        .find(filter, { projection: { _id: 0 } })
+        .find(filter, { projection: { _id: 0 }, signal })
         .sort({ seq: sort })
         .limit(limit)
         .toArray();
@@ -329,10 +382,15 @@ export class MongoStore implements Store {
     });
   }
 
-  async lastTicks(collection: TickCollection, stream: string, n: number): Promise<Tick[]> {
+  async lastTicks(
+    collection: TickCollection,
+    stream: string,
+    n: number,
+    options?: ReadOptions,
+  ): Promise<Tick[]> {
     checkReadArgs('lastTicks', { n });
     if (n === 0) return [];
-    return (await this.findTicks(collection, { stream }, -1, n)).reverse();
+    return (await this.findTicks(collection, { stream }, -1, n, options)).reverse();
   }
 
   async ticksAfter(
@@ -340,10 +398,11 @@ export class MongoStore implements Store {
     stream: string,
     afterSeq: number,
     limit: number,
+    options?: ReadOptions,
   ): Promise<Tick[]> {
     checkReadArgs('ticksAfter', { afterSeq, limit });
     if (limit === 0) return [];
-    return this.findTicks(collection, { stream, seq: { $gt: afterSeq } }, 1, limit);
+    return this.findTicks(collection, { stream, seq: { $gt: afterSeq } }, 1, limit, options);
   }
 
   async ticksRange(
@@ -351,43 +410,49 @@ export class MongoStore implements Store {
     stream: string,
     fromSeq: number,
     toSeq: number,
+    options?: ReadOptions,
   ): Promise<Tick[]> {
     checkReadArgs('ticksRange', { fromSeq, toSeq });
-    return this.findTicks(collection, { stream, seq: { $gte: fromSeq, $lte: toSeq } }, 1, 0);
+    return this.findTicks(collection, { stream, seq: { $gte: fromSeq, $lte: toSeq } }, 1, 0, options);
   }
 
-  async lastSeq(collection: TickCollection, stream: string): Promise<number | null> {
-    const [last] = await this.findTicks(collection, { stream }, -1, 1);
+  async lastSeq(collection: TickCollection, stream: string, options?: ReadOptions): Promise<number | null> {
+    const [last] = await this.findTicks(collection, { stream }, -1, 1, options);
     return last === undefined ? null : last.seq;
   }
 
-  async countTicks(collection: TickCollection, stream?: string): Promise<number> {
-    return this.read(`counting ${collection}`, () =>
-      this.db.collection(collection).countDocuments(stream === undefined ? {} : { stream }),
+  async countTicks(collection: TickCollection, stream?: string, options?: ReadOptions): Promise<number> {
+    return this.read(`counting ${collection}`, options, (signal) =>
+      this.db.collection(collection).countDocuments(stream === undefined ? {} : { stream }, { signal }),
     );
   }
 
   // --- predictions and metrics -------------------------------------------------------------------------------
 
-  async writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<void> {
+  async writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<WriteReceipt> {
     validateTrainingPredictions(docs, 'writeTrainingPredictions');
     // A client-side _id makes a retried batch idempotent: the retry hits duplicate keys, not new documents.
-    await this.enqueue(
+    return this.enqueue(
       'tr_predictions',
       docs.map((d) => ({
         _id: new ObjectId(),
         ...d,
         input_sequence: encodeRows(d.input_sequence, this.options.nestedArrays),
       })),
+      docs.map(predictionBytes),
     );
   }
 
-  async trainingPredictions(modelVersion: string, limit = 0): Promise<TrainingPrediction[]> {
+  async trainingPredictions(
+    modelVersion: string,
+    limit = 0,
+    options?: ReadOptions,
+  ): Promise<TrainingPrediction[]> {
     checkReadArgs('trainingPredictions', { limit });
-    return this.read('reading tr_predictions', async () => {
+    return this.read('reading tr_predictions', options, async (signal) => {
       const docs = await this.db
         .collection('tr_predictions')
-        .find({ model_version: modelVersion })
+        .find({ model_version: modelVersion }, { signal })
         .sort({ _id: 1 })
         .limit(limit)
         .toArray();
@@ -398,9 +463,9 @@ export class MongoStore implements Store {
     });
   }
 
-  async writeForecasts(docs: readonly Forecast[]): Promise<void> {
+  async writeForecasts(docs: readonly Forecast[]): Promise<WriteReceipt> {
     validateForecasts(docs, 'writeForecasts');
-    await this.enqueue(
+    return this.enqueue(
       'inf_predictions',
       docs.map((d) => ({
         _id: new ObjectId(),
@@ -411,18 +476,24 @@ export class MongoStore implements Store {
         seq: d.seq,
         stream: d.stream,
       })),
+      docs.map(forecastBytes),
     );
   }
 
-  async recentForecasts(stream: string, limit: number, modelVersion?: string): Promise<Forecast[]> {
+  async recentForecasts(
+    stream: string,
+    limit: number,
+    modelVersion?: string,
+    options?: ReadOptions,
+  ): Promise<Forecast[]> {
     checkReadArgs('recentForecasts', { limit });
     if (limit === 0) return [];
     const filter: Document =
       modelVersion === undefined ? { stream } : { stream, model_version: modelVersion };
-    return this.read('reading inf_predictions', async () => {
+    return this.read('reading inf_predictions', options, async (signal) => {
       const docs = await this.db
         .collection('inf_predictions')
-        .find(filter)
+        .find(filter, { signal })
         .sort({ seq: -1, model_version: -1 })
         .limit(limit)
         .toArray();
@@ -432,13 +503,14 @@ export class MongoStore implements Store {
     });
   }
 
-  async writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<void> {
+  async writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<WriteReceipt> {
     validateMetrics(docs, `writeMetrics(${collection})`);
     for (let i = 0; i < docs.length; i++)
       this.checkNesting(docs[i], `writeMetrics(${collection}) index ${i}`);
-    await this.enqueue(
+    return this.enqueue(
       collection,
       docs.map((d) => ({ _id: new ObjectId(), ...d })),
+      docs.map(metricsBytes),
     );
   }
 
@@ -446,14 +518,15 @@ export class MongoStore implements Store {
     collection: MetricsCollection,
     limit: number,
     modelVersion?: string,
+    options?: ReadOptions,
   ): Promise<MetricsDoc[]> {
     checkReadArgs('recentMetrics', { limit });
     if (limit === 0) return [];
     const filter = modelVersion === undefined ? {} : { model_version: modelVersion };
-    return this.read(`reading ${collection}`, async () => {
+    return this.read(`reading ${collection}`, options, async (signal) => {
       const docs = await this.db
         .collection(collection)
-        .find(filter)
+        .find(filter, { signal })
         .sort({ timestamp: -1, _id: -1 })
         .limit(limit)
         .toArray();
@@ -469,7 +542,7 @@ export class MongoStore implements Store {
     this.checkNesting(fields, 'saveModel');
     const models = this.db.collection('models');
     const id = new ObjectId();
-    await this.read(`saving model ${entry.version}`, async () => {
+    await this.read(`saving model ${entry.version}`, undefined, async () => {
       const existing = await models.findOne({ version: entry.version });
       if (existing !== null) {
         if (existing._id.equals(id)) return; // an earlier attempt of this very call got through
@@ -514,13 +587,13 @@ export class MongoStore implements Store {
     return new Uint8Array(Buffer.concat(chunks));
   }
 
-  async getModel(version?: string): Promise<ModelEntry | null> {
-    return this.read('reading models', async () => {
+  async getModel(version?: string, options?: ReadOptions): Promise<ModelEntry | null> {
+    return this.read('reading models', options, async (signal) => {
       const models = this.db.collection('models');
-      const newest = { sort: { created_at: -1, _id: -1 } } as const;
+      const newest = { sort: { created_at: -1, _id: -1 }, signal } as const;
       const doc =
         version !== undefined
-          ? await models.findOne({ version })
+          ? await models.findOne({ version }, { signal })
           : ((await models.findOne({ serving: true }, newest)) ?? (await models.findOne({}, newest)));
       if (doc === null) return null;
       const artifact: Record<string, Uint8Array> = {};
@@ -540,9 +613,13 @@ export class MongoStore implements Store {
     });
   }
 
-  async listModels(): Promise<ModelSummary[]> {
-    return this.read('reading models', async () => {
-      const docs = await this.db.collection('models').find({}).sort({ created_at: 1, _id: 1 }).toArray();
+  async listModels(options?: ReadOptions): Promise<ModelSummary[]> {
+    return this.read('reading models', options, async (signal) => {
+      const docs = await this.db
+        .collection('models')
+        .find({}, { signal })
+        .sort({ created_at: 1, _id: 1 })
+        .toArray();
       return docs.map((d) => ({
         version: d.version,
         created_at: d.created_at,
@@ -557,7 +634,7 @@ export class MongoStore implements Store {
   }
 
   async setServing(version: string): Promise<void> {
-    await this.read(`setting serving model ${version}`, async () => {
+    await this.read(`setting serving model ${version}`, undefined, async () => {
       const models = this.db.collection('models');
       // No transactions on FerretDB: mark the new one first, so some model always serves.
       const r = await models.updateOne({ version }, { $set: { serving: true } });
@@ -572,10 +649,10 @@ export class MongoStore implements Store {
 
   // --- housekeeping ------------------------------------------------------------------------------------------
 
-  async stats(): Promise<StoreStats> {
-    return this.read('counting documents', async () => {
+  async stats(options?: ReadOptions): Promise<StoreStats> {
+    return this.read('counting documents', options, async (signal) => {
       const out = {} as StoreStats;
-      for (const c of COLLECTIONS) out[c] = await this.db.collection(c).countDocuments({});
+      for (const c of COLLECTIONS) out[c] = await this.db.collection(c).countDocuments({}, { signal });
       return out;
     });
   }
@@ -585,7 +662,7 @@ export class MongoStore implements Store {
   }
 
   flush(): Promise<void> {
-    return this.queue.flush();
+    return this.queue.drained();
   }
 
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
@@ -593,13 +670,13 @@ export class MongoStore implements Store {
     this.closed = true;
     try {
       if (options.timeoutMs === undefined) {
-        await this.queue.flush();
+        await this.queue.drained();
       } else {
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), options.timeoutMs);
         });
-        const outcome = await Promise.race([this.queue.flush().then(() => 'ok' as const), timeout]);
+        const outcome = await Promise.race([this.queue.drained().then(() => 'ok' as const), timeout]);
         clearTimeout(timer);
         if (outcome === 'timeout') {
           const { pending } = this.queue.stats();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { isBynerError } from '../../errors.js';
-import { runStoreContract } from '../contract.js';
+import { makeTick, runStoreContract } from '../contract.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'byner-sqlite-'));
@@ -16,8 +16,15 @@ const tempDir = () => mkdtempSync(join(tmpdir(), 'byner-sqlite-'));
 runStoreContract('sqlite', async () => {
   const dataDir = tempDir();
   const opened = [openSqliteStore({ dataDir })];
+  // A rule of this database (as a MongoDB validator would be): metrics documents marked `refuse` are refused.
+  const admin = new Database(join(dataDir, 'byner.db'));
+  admin.exec(`CREATE TRIGGER refuse_marked BEFORE INSERT ON inf_metrics
+    WHEN json_extract(NEW.doc, '$.refuse') IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'refused by a rule of this database'); END`);
+  admin.close();
   return {
     store: opened[0],
+    refusing: (doc) => ({ ...doc, refuse: true }),
     async reopen() {
       const s = openSqliteStore({ dataDir });
       opened.push(s);
@@ -40,6 +47,25 @@ describe('sqlite store specifics', () => {
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(db.pragma('page_size', { simple: true }), 8192);
     db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('syncs every transaction to disk with durable (synchronous=FULL); NORMAL by default', async () => {
+    const dataDir = tempDir();
+    const cases: [boolean | undefined, string][] = [
+      [undefined, 'NORMAL'],
+      [false, 'NORMAL'],
+      [true, 'FULL'],
+    ];
+    for (const [durable, expected] of cases) {
+      const infos: string[] = [];
+      const logger = { info: (_o: object, m?: string) => infos.push(m ?? ''), warn() {}, error() {} };
+      const store = openSqliteStore({ dataDir, durable, logger });
+      assert.equal(store.synchronous, expected, `durable: ${durable}`);
+      assert.match(infos.join('\n'), new RegExp(`synchronous=${expected}`), 'the start-up line says so');
+      await store.writeTicks('historical_data', [makeTick(0)]);
+      await store.close();
+    }
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -1,11 +1,13 @@
 // Embedded Store: one better-sqlite3 file (`<dataDir>/byner.db`, WAL), every write one transaction, so a
-// write resolves only once stored. Same contract as the MongoDB store; the SPEC §4 shapes are Mongo's concern.
+// write resolves only once stored (its receipt is settled at once). Same contract as the MongoDB store; the
+// SPEC §4 shapes are Mongo's concern.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BynerError } from '../../errors.js';
 import { INDICATOR_NAMES, type Indicators, type Tick } from '../../ticks/types.js';
+import { documentKey, logRefused, Receipt, type RefusedDocument } from '../receipt.js';
 import { rowsFromBytes, rowsToBytes } from '../rows.js';
 import type {
   DataRange,
@@ -15,11 +17,13 @@ import type {
   MetricsDoc,
   ModelEntry,
   ModelSummary,
+  ReadOptions,
   Store,
   StoreLogger,
   StoreStats,
   TickCollection,
   TrainingPrediction,
+  WriteReceipt,
   WriteStats,
 } from '../types.js';
 import { COLLECTIONS, silentLogger } from '../types.js';
@@ -35,6 +39,12 @@ import {
 export interface SqliteStoreOptions {
   /** Directory of `byner.db`; created when missing. */
   dataDir: string;
+  /**
+   * Sync every transaction to disk (`synchronous=FULL`): stored data survives a power loss or an OS crash.
+   * Default off (`synchronous=NORMAL` in WAL mode): stored data survives the byner process being killed, but
+   * the last transactions may be lost if the machine loses power.
+   */
+  durable?: boolean;
   logger?: StoreLogger;
 }
 
@@ -120,7 +130,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     // a 4 KB page; storing a forecast 21 → 15 µs
     db.pragma('page_size = 8192');
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${options.durable === true ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     db.exec(SCHEMA);
@@ -143,14 +153,25 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       cause,
     });
   }
-  const store = new SqliteStore(db, `embedded SQLite at ${path}`);
-  (options.logger ?? silentLogger).info({ store: store.description }, `store: ${store.description}`);
+  const logger = options.logger ?? silentLogger;
+  const store = new SqliteStore(db, `embedded SQLite at ${path}`, logger);
+  logger.info(
+    { store: store.description, synchronous: store.synchronous },
+    `store: ${store.description} (WAL, synchronous=${store.synchronous})`,
+  );
   return store;
 }
 
+/** SQLite errors about a document itself (a constraint or trigger refuses it, too big): retrying cannot help. */
+const isRefusal = (error: unknown) =>
+  error instanceof Database.SqliteError &&
+  (error.code.startsWith('SQLITE_CONSTRAINT') ||
+    error.code === 'SQLITE_TOOBIG' ||
+    error.code === 'SQLITE_MISMATCH');
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
-  private readonly counters = { stored: 0, duplicates: 0 };
+  private readonly counters = { stored: 0, duplicates: 0, rejected: 0 };
   private closed = false;
 
   /** Prepared statements by SQL text: compiling one costs more than running it (a write batch runs a few). */
@@ -159,7 +180,14 @@ export class SqliteStore implements Store {
   constructor(
     private readonly db: Database.Database,
     readonly description: string,
+    private readonly logger: StoreLogger = silentLogger,
   ) {}
+
+  /** The connection's `synchronous` setting, as SQLite reports it: NORMAL (default) or FULL (`durable`). */
+  get synchronous(): 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA' {
+    const level = this.db.pragma('synchronous', { simple: true }) as number;
+    return (['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const)[level];
+  }
 
   private prepare(sql: string): Database.Statement {
     let stmt = this.statements.get(sql);
@@ -184,28 +212,61 @@ export class SqliteStore implements Store {
     }
   }
 
-  private count(inserted: number, total: number): void {
+  /**
+   * Stores `docs` of one write call in one transaction (`insert` returns 1 when stored, 0 for a duplicate). When
+   * SQLite refuses a document, the call is redone one document per savepoint: the others are stored, the refused
+   * ones are counted, logged with their keys and reported by the receipt.
+   */
+  private write<T>(collection: string, docs: readonly T[], insert: (doc: T) => number): WriteReceipt {
+    let inserted = 0;
+    const refused: RefusedDocument[] = [];
+    try {
+      this.tx(`writing ${collection}`, () => {
+        for (const d of docs) inserted += insert(d);
+      });
+    } catch (error) {
+      if (!(error instanceof BynerError && isRefusal(error.cause))) throw error;
+      inserted = 0;
+      this.tx(`writing ${collection}`, () => {
+        for (const d of docs) {
+          try {
+            inserted += this.db.transaction(insert)(d);
+          } catch (cause) {
+            if (!isRefusal(cause)) throw cause;
+            refused.push({ key: documentKey(d), reason: (cause as Error).message });
+          }
+        }
+      });
+      logRefused(this.logger, this.description, collection, refused);
+    }
+    const duplicates = docs.length - inserted - refused.length;
     this.counters.stored += inserted;
-    this.counters.duplicates += total - inserted;
+    this.counters.duplicates += duplicates;
+    this.counters.rejected += refused.length;
+    return Receipt.settled(this.description, collection, docs.length, {
+      stored: inserted,
+      duplicates,
+      refused,
+    });
+  }
+
+  /** Reads run at once; one whose signal has aborted is not started. */
+  private startRead(options: ReadOptions | undefined): void {
+    options?.signal?.throwIfAborted();
   }
 
   // --- ticks -------------------------------------------------------------------------------------------------
 
-  async writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<void> {
+  async writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<WriteReceipt> {
     validateTicks(ticks, `writeTicks(${collection})`);
     const insert = this.prepare(
       `INSERT OR IGNORE INTO ${collection} (stream, seq, timestamp, price, ${IND_COLUMNS})
        VALUES (?, ?, ?, ?, ${INDICATOR_NAMES.map(() => '?').join(', ')})`,
     );
-    const inserted = this.tx(`writing ${collection}`, () => {
-      let n = 0;
-      for (const t of ticks) {
-        const ind = INDICATOR_NAMES.map((name) => t.indicators[name]);
-        n += insert.run(t.stream, t.seq, t.timestamp.getTime(), t.price, ...ind).changes;
-      }
-      return n;
+    return this.write(collection, ticks, (t) => {
+      const ind = INDICATOR_NAMES.map((name) => t.indicators[name]);
+      return insert.run(t.stream, t.seq, t.timestamp.getTime(), t.price, ...ind).changes;
     });
-    this.count(inserted, ticks.length);
   }
 
   private selectTicks(collection: TickCollection, where: string, order: string, ...args: unknown[]): Tick[] {
@@ -215,8 +276,14 @@ export class SqliteStore implements Store {
     return rows.map(rowTick);
   }
 
-  async lastTicks(collection: TickCollection, stream: string, n: number): Promise<Tick[]> {
+  async lastTicks(
+    collection: TickCollection,
+    stream: string,
+    n: number,
+    options?: ReadOptions,
+  ): Promise<Tick[]> {
     checkReadArgs('lastTicks', { n });
+    this.startRead(options);
     return this.selectTicks(collection, 'stream = ?', 'ORDER BY seq DESC LIMIT ?', stream, n).reverse();
   }
 
@@ -225,8 +292,10 @@ export class SqliteStore implements Store {
     stream: string,
     afterSeq: number,
     limit: number,
+    options?: ReadOptions,
   ): Promise<Tick[]> {
     checkReadArgs('ticksAfter', { afterSeq, limit });
+    this.startRead(options);
     return this.selectTicks(
       collection,
       'stream = ? AND seq > ?',
@@ -242,8 +311,10 @@ export class SqliteStore implements Store {
     stream: string,
     fromSeq: number,
     toSeq: number,
+    options?: ReadOptions,
   ): Promise<Tick[]> {
     checkReadArgs('ticksRange', { fromSeq, toSeq });
+    this.startRead(options);
     return this.selectTicks(
       collection,
       'stream = ? AND seq BETWEEN ? AND ?',
@@ -254,12 +325,14 @@ export class SqliteStore implements Store {
     );
   }
 
-  async lastSeq(collection: TickCollection, stream: string): Promise<number | null> {
+  async lastSeq(collection: TickCollection, stream: string, options?: ReadOptions): Promise<number | null> {
+    this.startRead(options);
     const seq = this.prepare(`SELECT MAX(seq) FROM ${collection} WHERE stream = ?`).pluck().get(stream);
     return (seq as number | null) ?? null;
   }
 
-  async countTicks(collection: TickCollection, stream?: string): Promise<number> {
+  async countTicks(collection: TickCollection, stream?: string, options?: ReadOptions): Promise<number> {
+    this.startRead(options);
     const sql = `SELECT COUNT(*) FROM ${collection}${stream === undefined ? '' : ' WHERE stream = ?'}`;
     const stmt = this.prepare(sql).pluck();
     return (stream === undefined ? stmt.get() : stmt.get(stream)) as number;
@@ -267,28 +340,33 @@ export class SqliteStore implements Store {
 
   // --- predictions and metrics -------------------------------------------------------------------------------
 
-  async writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<void> {
+  async writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<WriteReceipt> {
     validateTrainingPredictions(docs, 'writeTrainingPredictions');
     const insert = this.prepare(
       `INSERT INTO tr_predictions (timestamp, model_version, input_sequence, true_next_sequence,
        predicted_next_sequence) VALUES (?, ?, ?, ?, ?)`,
     );
-    this.tx('writing tr_predictions', () => {
-      for (const d of docs) {
+    return this.write(
+      'tr_predictions',
+      docs,
+      (d) =>
         insert.run(
           d.timestamp.getTime(),
           d.model_version,
           packRows(d.input_sequence),
           JSON.stringify(d.true_next_sequence),
           JSON.stringify(d.predicted_next_sequence),
-        );
-      }
-    });
-    this.count(docs.length, docs.length);
+        ).changes,
+    );
   }
 
-  async trainingPredictions(modelVersion: string, limit = 0): Promise<TrainingPrediction[]> {
+  async trainingPredictions(
+    modelVersion: string,
+    limit = 0,
+    options?: ReadOptions,
+  ): Promise<TrainingPrediction[]> {
     checkReadArgs('trainingPredictions', { limit });
+    this.startRead(options);
     const rows = this.prepare('SELECT * FROM tr_predictions WHERE model_version = ? ORDER BY id LIMIT ?').all(
       modelVersion,
       limit === 0 ? -1 : limit,
@@ -302,31 +380,35 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async writeForecasts(docs: readonly Forecast[]): Promise<void> {
+  async writeForecasts(docs: readonly Forecast[]): Promise<WriteReceipt> {
     validateForecasts(docs, 'writeForecasts');
     const insert = this.prepare(
       `INSERT OR IGNORE INTO inf_predictions (stream, seq, model_version, timestamp, input_sequence, forecast)
        VALUES (?, ?, ?, ?, ?, ?)`,
     );
-    const inserted = this.tx('writing inf_predictions', () => {
-      let n = 0;
-      for (const d of docs) {
-        n += insert.run(
+    return this.write(
+      'inf_predictions',
+      docs,
+      (d) =>
+        insert.run(
           d.stream,
           d.seq,
           d.model_version,
           d.timestamp.getTime(),
           packRows(d.input_sequence),
           JSON.stringify(d.forecast),
-        ).changes;
-      }
-      return n;
-    });
-    this.count(inserted, docs.length);
+        ).changes,
+    );
   }
 
-  async recentForecasts(stream: string, limit: number, modelVersion?: string): Promise<Forecast[]> {
+  async recentForecasts(
+    stream: string,
+    limit: number,
+    modelVersion?: string,
+    options?: ReadOptions,
+  ): Promise<Forecast[]> {
     checkReadArgs('recentForecasts', { limit });
+    this.startRead(options);
     const byModel = modelVersion === undefined ? '' : ' AND model_version = ?';
     const args = modelVersion === undefined ? [stream, limit] : [stream, modelVersion, limit];
     const rows = this.prepare(
@@ -342,22 +424,25 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<void> {
+  async writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<WriteReceipt> {
     validateMetrics(docs, `writeMetrics(${collection})`);
     const insert = this.prepare(`INSERT INTO ${collection} (timestamp, model_version, doc) VALUES (?, ?, ?)`);
-    this.tx(`writing ${collection}`, () => {
-      for (const { timestamp, ...rest } of docs)
-        insert.run(timestamp.getTime(), rest.model_version, JSON.stringify(rest));
-    });
-    this.count(docs.length, docs.length);
+    return this.write(
+      collection,
+      docs,
+      ({ timestamp, ...rest }) =>
+        insert.run(timestamp.getTime(), rest.model_version, JSON.stringify(rest)).changes,
+    );
   }
 
   async recentMetrics(
     collection: MetricsCollection,
     limit: number,
     modelVersion?: string,
+    options?: ReadOptions,
   ): Promise<MetricsDoc[]> {
     checkReadArgs('recentMetrics', { limit });
+    this.startRead(options);
     const byModel = modelVersion === undefined ? '' : 'WHERE model_version = ?';
     const args = modelVersion === undefined ? [limit] : [modelVersion, limit];
     const rows = this.prepare(
@@ -407,7 +492,8 @@ export class SqliteStore implements Store {
     };
   }
 
-  async getModel(version?: string): Promise<ModelEntry | null> {
+  async getModel(version?: string, options?: ReadOptions): Promise<ModelEntry | null> {
+    this.startRead(options);
     const newest = 'ORDER BY created_at DESC, rowid DESC LIMIT 1';
     const row = (
       version !== undefined
@@ -424,7 +510,8 @@ export class SqliteStore implements Store {
     return { ...this.summary(row), artifact };
   }
 
-  async listModels(): Promise<ModelSummary[]> {
+  async listModels(options?: ReadOptions): Promise<ModelSummary[]> {
+    this.startRead(options);
     const rows = this.prepare('SELECT * FROM models ORDER BY created_at, rowid').all() as Row[];
     const files = this.prepare(
       'SELECT name, length(bytes) AS bytes FROM model_files WHERE version = ? ORDER BY rowid',
@@ -453,14 +540,15 @@ export class SqliteStore implements Store {
 
   // --- housekeeping ------------------------------------------------------------------------------------------
 
-  async stats(): Promise<StoreStats> {
+  async stats(options?: ReadOptions): Promise<StoreStats> {
+    this.startRead(options);
     const out = {} as StoreStats;
     for (const c of COLLECTIONS) out[c] = this.prepare(`SELECT COUNT(*) FROM ${c}`).pluck().get() as number;
     return out;
   }
 
   writeStats(): WriteStats {
-    return { ...this.counters, pending: 0, retries: 0 };
+    return { ...this.counters, pending: 0, pendingBytes: 0, retries: 0, waitingReads: 0 };
   }
 
   async flush(): Promise<void> {}
