@@ -3,6 +3,7 @@
 // knew), the scores, and the ladder on a random walk and on a seasonal series.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mean } from '../features/metrics.js';
 import { buildWindows } from '../features/windows.js';
 import { syntheticTicks, ticksFromPrices } from '../indicators/ticks.js';
 import { NaiveModel } from '../models/baselines.js';
@@ -199,13 +200,15 @@ describe('backtest scores', () => {
     for (const m of r.models) {
       m.folds.forEach((s, k) => {
         const scale = r.folds[k].mase_scale!;
-        s.mase.forEach((v, h) => assert.ok(Math.abs(v! - s.mae[h] / scale) < 1e-12));
+        s.mase.forEach((v, h) => {
+          assert.ok(Math.abs(v! - s.mae[h] / scale) < 1e-12);
+        });
         assert.equal(s.count, hf.folds[k].test.windows[1] - hf.folds[k].test.windows[0]);
       });
       // Equal folds: the pooled MSE is the mean of the folds'.
-      m.overall.mse.forEach((v, h) =>
-        assert.ok(Math.abs(v - (m.folds[0].mse[h] + m.folds[1].mse[h]) / 2) < 1e-12),
-      );
+      m.overall.mse.forEach((v, h) => {
+        assert.ok(Math.abs(v - (m.folds[0].mse[h] + m.folds[1].mse[h]) / 2) < 1e-12);
+      });
       assert.equal(m.overall.accuracy?.length, 5, 'integer prices: accuracy');
       assert.ok(m.overall.fit_seconds >= 0 && m.overall.forecast_seconds >= 0);
     }
@@ -225,25 +228,27 @@ describe('backtest scores', () => {
         models: [{ kind: 'naive' }, { kind: 'seasonal_naive' }],
       });
       const [naive, seasonal] = r.models;
-      seasonal.overall.mse.forEach((v, h) =>
-        assert.ok(v < naive.overall.mse[h], `noise ${noise}, h${h + 1}`),
-      );
+      seasonal.overall.mse.forEach((v, h) => {
+        assert.ok(v < naive.overall.mse[h], `noise ${noise}, h${h + 1}`);
+      });
       if (noise === 0) assert.deepEqual(seasonal.overall.mse, [0, 0, 0, 0, 0]);
     }
   });
 
-  it('on a random walk naive has the best validation MSE of the ladder, and accuracy is null (prices not integers)', async () => {
-    const ticks = ticksFromPrices(randomWalk(2500, 17), { start: 0, origin });
-    const r = await backtest(ticks, { window: 20, folds: 1, models: LADDER });
-    const validation = r.models.map((m) => m.fits[0]!.validation_mse!);
-    const [naive, ...others] = validation;
-    others.forEach((v, i) =>
-      v.forEach((mse, h) =>
-        assert.ok(naive[h] < mse, `${r.models[i + 1].name} h${h + 1}: ${mse} ≤ naive ${naive[h]}`),
-      ),
-    );
-    assert.ok(r.models.every((m) => m.overall.accuracy === null));
-    // One-step naive on a random walk is its own MASE scale's forecast: MASE ≈ 1 at h = 1.
-    assert.ok(Math.abs(r.models[0].overall.mase[0]! - 1) < 0.15);
+  it('on a random walk naive has the best mean validation MSE of the ladder, and accuracy is null (prices not integers)', async () => {
+    // Naive is the Bayes forecast of a random walk; on a finite validation part chance can favour another model at
+    // one horizon, so the comparison is of the mean over horizons (what a choice between models compares).
+    for (const seed of [1, 2, 3]) {
+      const ticks = ticksFromPrices(randomWalk(6000, seed), { start: 0, origin });
+      const r = await backtest(ticks, { window: 20, folds: 1, models: LADDER });
+      const validation = r.models.map((m) => mean(m.fits[0]!.validation_mse!));
+      const [naive, ...others] = validation;
+      others.forEach((v, i) => {
+        assert.ok(naive < v, `seed ${seed}: ${r.models[i + 1].name} ${v} ≤ naive ${naive}`);
+      });
+      assert.ok(r.models.every((m) => m.overall.accuracy === null));
+      // One-step naive on a random walk is its own MASE scale's forecast: MASE ≈ 1 at h = 1.
+      assert.ok(Math.abs(r.models[0].overall.mase[0]! - 1) < 0.15);
+    }
   });
 });
