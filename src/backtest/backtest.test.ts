@@ -138,7 +138,7 @@ describe('walk-forward fitting', () => {
     assert.ok(r.models[0].folds.slice(1).every((s) => s.fit_seconds === 0));
   });
 
-  it('refuses a model list without distinct names and an unknown refit', async () => {
+  it('refuses a model list without distinct names and an unknown refit, and stops when aborted', async () => {
     const set = buildWindows(ticks, 20, 5);
     await assert.rejects(historicalForecasts(set, { folds: 2, models: [] }), { code: 'BYNER_CONFIG' });
     await assert.rejects(
@@ -151,6 +151,10 @@ describe('walk-forward fitting', () => {
     await assert.rejects(
       historicalForecasts(set, { folds: 2, models: [{ kind: 'naive' }], refit: 'sometimes' as never }),
       { code: 'BYNER_CONFIG' },
+    );
+    await assert.rejects(
+      historicalForecasts(set, { folds: 2, models: [{ kind: 'naive' }], signal: AbortSignal.abort() }),
+      { code: 'BYNER_STATE', message: /aborted at fold 0/ },
     );
   });
 

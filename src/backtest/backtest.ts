@@ -21,6 +21,7 @@ export interface BacktestOptions extends FoldOptions {
   models: readonly BacktestModel[];
   /** `every`: a new fit for each fold on everything before it; `once`: one fit on the data before the first fold. */
   refit?: 'every' | 'once';
+  /** Aborting stops a running LSTM fit early (keeping its best epoch) and the backtest before its next step. */
   signal?: AbortSignal;
   /** Called after each fit and each fold's forecasts. */
   onStep?: (step: BacktestStep) => void;
@@ -143,6 +144,12 @@ export async function historicalForecasts(
       // Each model forecasts the fold scaled by its own (training) scaler; models fitted together share one.
       const scaled = new Map<unknown, ScaledWindows>();
       for (const [i, spec] of options.models.entries()) {
+        if (options.signal?.aborted) {
+          throw new BynerError('BYNER_STATE', `backtest aborted at fold ${fold.fold} of ${folds.length}`, {
+            expected: 'a backtest left to finish',
+            received: 'an aborted signal',
+          });
+        }
         let fit: FitReport | null = null;
         let fitSeconds = 0;
         if (data) {

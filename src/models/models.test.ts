@@ -232,6 +232,17 @@ describe('loading registry entries', () => {
     assert.deepEqual(back.predict(x), m.predict(x));
   });
 
+  it('files that do not match the config are refused', async () => {
+    const m = make('lstm');
+    models.push(m);
+    await m.fit(data);
+    const saved = await m.save();
+    await assert.rejects(loadSavedModel({ ...saved, config: { ...saved.config, window: WINDOW + 1 } }), {
+      code: 'BYNER_MODEL_FILE',
+      message: /do not match its config/,
+    });
+  });
+
   it('a corrupted linear file is refused with a hint', async () => {
     const m = make('linear');
     await m.fit(data);

@@ -112,5 +112,14 @@ export async function loadSavedModel(saved: SavedModel): Promise<ForecastModel> 
   const kind = saved?.config?.kind;
   if (!isModelKind(kind)) throw unknownKind(kind, ' in a saved model');
   const entry = REGISTRY[kind] as KindEntry<ModelKind>;
-  return entry.load(saved, MinMaxScaler.fromJSON(saved.scaler));
+  const model = await entry.load(saved, MinMaxScaler.fromJSON(saved.scaler));
+  if (model.window !== saved.config.window || model.horizon !== saved.config.horizon) {
+    await model.dispose();
+    throw new BynerError('BYNER_MODEL_FILE', `the saved ${kind} model's files do not match its config`, {
+      expected: `window ${saved.config.window}, horizon ${saved.config.horizon} (config)`,
+      received: `window ${model.window}, horizon ${model.horizon} (files)`,
+      hint: 'register the model again: its files and config come from different saves',
+    });
+  }
+  return model;
 }
