@@ -2,6 +2,7 @@
 // Precedence is flag, then environment, then default; `resolveSettings` validates them all at once and reports
 // one line per bad value. Which command uses which setting is decided in src/cli.
 import { z } from 'zod';
+import { BASELINE_KINDS } from '../models/kinds.js';
 
 export interface Setting<T> {
   /** Commander flag syntax, e.g. '--ticks <n>'. Boolean switches have no <value>. */
@@ -401,9 +402,9 @@ export const SETTINGS = {
     flags: '--model <name>',
     env: 'BYNER_MODEL',
     default: 'latest',
-    help: 'latest (the serving model of the registry, or --model-version), naive or seasonal_naive (--season)',
-    expected: 'one of latest, naive, seasonal_naive',
-    schema: z.enum(['latest', 'naive', 'seasonal_naive']),
+    help: `latest (the serving model of the registry, or --model-version), or a baseline: ${BASELINE_KINDS.join(', ')} (--season)`,
+    expected: `one of latest, ${BASELINE_KINDS.join(', ')}`,
+    schema: z.enum(['latest', ...BASELINE_KINDS]),
   }),
   idleTimeout: setting({
     flags: '--idle-timeout <ms>',

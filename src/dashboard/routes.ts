@@ -7,14 +7,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, RawServerDefault } from 'fastify';
+// kinds.ts holds only names: the server loads no model code.
+import { isBaselineKind } from '../models/kinds.js';
 import { readWithin } from '../store/deadline.js';
 import type { ModelSummary, Store } from '../store/types.js';
 
 /** The bundled page. Same path from src/dashboard (tests through tsx) and dist/dashboard (production). */
 export const ASSETS_DIR = fileURLToPath(new URL('../../dist/dashboard-assets/', import.meta.url));
-
-/** Forecasters that need no training (src/train/load.ts BASELINES), named here: the server loads no engine. */
-const BASELINE_VERSIONS = new Set(['naive', 'seasonal_naive']);
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -148,7 +147,7 @@ export function registerDashboard<L extends FastifyBaseLogger>(
         ? entry === null
           ? 'none'
           : 'registry'
-        : BASELINE_VERSIONS.has(version)
+        : isBaselineKind(version)
           ? 'baseline'
           : entry === null
             ? 'unknown'

@@ -64,11 +64,30 @@ export function checkWindows(windows: readonly FeatureWindow[], window: number, 
   });
 }
 
+/** Rows before a window's last one that seasonal naive reads for horizon h (1-based): h > season reuses earlier seasons. */
+export function seasonalLag(h: number, season: number): number {
+  let back = season - h;
+  while (back < 0) back += season;
+  return back;
+}
+
+/** Throws BYNER_CONFIG unless `season` is an integer ≥ 1. */
+export function checkSeason(season: number): void {
+  if (!Number.isInteger(season) || season < 1) {
+    throw new BynerError('BYNER_CONFIG', 'invalid season', {
+      expected: 'an integer >= 1',
+      received: String(season),
+    });
+  }
+}
+
 /** Last value: every horizon repeats the window's last price. */
 export class NaiveForecaster implements Forecaster {
-  readonly version = 'naive';
   readonly window = 1;
-  constructor(readonly horizon: number) {}
+  constructor(
+    readonly horizon: number,
+    readonly version = 'naive',
+  ) {}
   forecast(windows: readonly FeatureWindow[]): number[][] {
     checkWindows(windows, this.window, this.version);
     return windows.map((w) => Array(this.horizon).fill(w[w.length - 1][0]));
@@ -77,18 +96,13 @@ export class NaiveForecaster implements Forecaster {
 
 /** Value one season ago: horizon h gets the price `season` ticks before the tick it forecasts. */
 export class SeasonalNaiveForecaster implements Forecaster {
-  readonly version = 'seasonal_naive';
   readonly window: number;
   constructor(
     readonly horizon: number,
     readonly season: number,
+    readonly version = 'seasonal_naive',
   ) {
-    if (!Number.isInteger(season) || season < 1) {
-      throw new BynerError('BYNER_CONFIG', 'invalid season', {
-        expected: 'an integer >= 1',
-        received: String(season),
-      });
-    }
+    checkSeason(season);
     // Horizon h (1-based) needs the price at (last + h − season); for h > season it reuses earlier seasons.
     this.window = season;
   }
@@ -97,11 +111,7 @@ export class SeasonalNaiveForecaster implements Forecaster {
     return windows.map((w) => {
       const n = w.length;
       const out: number[] = [];
-      for (let h = 1; h <= this.horizon; h++) {
-        let back = this.season - h; // rows before the last one
-        while (back < 0) back += this.season;
-        out.push(w[n - 1 - back][0]);
-      }
+      for (let h = 1; h <= this.horizon; h++) out.push(w[n - 1 - seasonalLag(h, this.season)][0]);
       return out;
     });
   }

@@ -84,12 +84,29 @@ export class MinMaxScaler {
     return (value - this.min[feature]) / (range === 0 ? 1 : range);
   }
 
-  /** Scales a flat (R, F) array into `out` (Float32 for the engine). */
+  /** The value that `scale` maps to `scaled` (baselines read prices back out of scaled windows). */
+  unscale(scaled: number, feature: number): number {
+    const range = this.max[feature] - this.min[feature];
+    return scaled * (range === 0 ? 1 : range) + this.min[feature];
+  }
+
+  /** True when both scalers map every value the same way (same minima and maxima). */
+  equals(other: MinMaxScaler): boolean {
+    return (
+      other === this ||
+      (other.features === this.features &&
+        this.min.every((v, f) => v === other.min[f] && this.max[f] === other.max[f]))
+    );
+  }
+
+  /** Scales a flat (R, F) array into `out` (Float32 for the engine, Float64 for the model ladder). */
+  transform(rows: ArrayLike<number>): Float32Array;
+  transform<T extends Float32Array | Float64Array>(rows: ArrayLike<number>, out: T, offset?: number): T;
   transform(
     rows: ArrayLike<number>,
-    out: Float32Array = new Float32Array(rows.length),
+    out: Float32Array | Float64Array = new Float32Array(rows.length),
     offset = 0,
-  ): Float32Array {
+  ): Float32Array | Float64Array {
     const F = this.min.length;
     if (rows.length % F !== 0) {
       throw new BynerError('BYNER_SHAPE', 'scaler: rows do not have the fitted feature count', {

@@ -1,0 +1,102 @@
+// Walk-forward fold layout (after statsforecast's cross_validation): K consecutive folds over the latest windows,
+// each with an expanding training part and a validation part carved from the end of the data before it. Pure
+// arithmetic on window indices; fitting and forecasting are backtest.ts's.
+import { BynerError, describe } from '../errors.js';
+import { FEATURES } from '../features/forecaster.js';
+import type { WindowSet } from '../features/windows.js';
+
+export interface FoldOptions {
+  /** Number of folds K (≥ 1). */
+  folds: number;
+  /** Share of all windows forecast over the K folds: the latest ones, in K equal folds (default 0.2). */
+  testShare?: number;
+  /**
+   * Share of each fold's usable earlier windows held out at their end for validation (early stopping, λ choice);
+   * default 0.125, SPEC §5's 10 of 70 + 10. 0: no validation windows.
+   */
+  validationShare?: number;
+}
+
+export interface FoldPart {
+  /** Window indices [from, to). */
+  windows: [number, number];
+  /** Seqs of the first tick read and the last tick forecast by these windows (inclusive). */
+  seqs: [number, number];
+}
+
+export interface Fold {
+  fold: number;
+  train: FoldPart;
+  validation: FoldPart | null;
+  test: FoldPart;
+}
+
+/**
+ * The folds of a walk-forward backtest over `set`. The fold's first forecast is made once its first window's last
+ * tick is known; every training and validation window's targets lie at or before that tick, so nothing a fold
+ * forecasts reaches the fit: the H − 1 windows before the fold (and before the validation part) whose targets
+ * would cross that line are left out.
+ */
+export function planFolds(set: WindowSet, options: FoldOptions): Fold[] {
+  const { folds: K, testShare = 0.2, validationShare = 0.125 } = options;
+  const N = set.count;
+  const H = set.horizon;
+  if (!Number.isInteger(K) || K < 1) {
+    throw new BynerError('BYNER_CONFIG', 'backtest: invalid number of folds', {
+      expected: 'an integer ≥ 1',
+      received: describe(K),
+    });
+  }
+  for (const [name, v, lo] of [
+    ['testShare', testShare, 0],
+    ['validationShare', validationShare, -1e-12],
+  ] as const) {
+    if (typeof v !== 'number' || !(v > lo && v < 1)) {
+      throw new BynerError('BYNER_CONFIG', `backtest: invalid ${name}`, {
+        expected: name === 'testShare' ? 'a number in (0, 1)' : 'a number in [0, 1)',
+        received: describe(v),
+      });
+    }
+  }
+  const size = Math.floor(Math.floor(N * testShare) / K);
+  const part = (from: number, to: number): FoldPart => ({
+    windows: [from, to],
+    seqs: [set.seqs[from], set.seqs[to - 1 + set.window + H - 1]],
+  });
+  const tooFew = (what: string, received: string) =>
+    new BynerError('BYNER_INPUT', `backtest: too few windows for ${what}`, {
+      expected: `enough windows for ${K} folds of at least one window, each after ≥ 1 training window`,
+      received,
+      hint: 'use more ticks, fewer folds or a larger testShare',
+    });
+  if (size < 1)
+    throw tooFew('the folds', `${N} windows × testShare ${testShare} / ${K} folds = ${size} per fold`);
+  const out: Fold[] = [];
+  for (let k = 0; k < K; k++) {
+    const start = N - (K - k) * size;
+    const usable = start - H + 1;
+    const nVal = Math.floor(Math.max(0, usable) * validationShare);
+    const trainEnd = nVal > 0 ? usable - nVal - H + 1 : usable;
+    if (trainEnd < 1 || (validationShare > 0 && nVal < 1)) {
+      throw tooFew(
+        `fold ${k}'s training and validation parts`,
+        `${Math.max(0, usable)} usable windows before the fold → train ${Math.max(0, trainEnd)}, validation ${nVal}`,
+      );
+    }
+    out.push({
+      fold: k,
+      train: part(0, trainEnd),
+      validation: nVal > 0 ? part(usable - nVal, usable) : null,
+      test: part(start, start + size),
+    });
+  }
+  return out;
+}
+
+/** Prices of every tick the fold's training windows read or forecast (the in-sample series of MASE's scale). */
+export function trainingPrices(set: WindowSet, fold: Fold): Float64Array {
+  const last = fold.train.windows[1] - 1 + set.window + set.horizon - 1;
+  const out = new Float64Array(last + 1);
+  for (let r = 0; r <= last; r++) out[r] = set.rows[r * FEATURES];
+  return out;
+}

@@ -1,0 +1,33 @@
+// The names of the model kinds: the one list every other file takes them from (registry, loader, dashboard).
+// Imports nothing, so that a server can tell a baseline's name from a version without loading any model code.
+
+/** Every model kind, in ladder order (simplest first), with whether it is a baseline (serves without training). */
+export const MODEL_KINDS = {
+  naive: { baseline: true, summary: 'last value: every horizon repeats the last price' },
+  seasonal_naive: {
+    baseline: true,
+    summary: 'value one season ago: horizon h repeats the price `season` ticks before the tick it forecasts',
+  },
+  linear: {
+    baseline: false,
+    summary: 'ridge regression on the flattened scaled window, all horizons at once, λ chosen on validation',
+  },
+  lstm: { baseline: false, summary: 'the SPEC §5 LSTM network of src/engine' },
+} as const;
+
+export type ModelKind = keyof typeof MODEL_KINDS;
+
+/** The kinds whose `baseline` is true. */
+export type BaselineKind = {
+  [K in ModelKind]: (typeof MODEL_KINDS)[K]['baseline'] extends true ? K : never;
+}[ModelKind];
+
+export const KIND_NAMES = Object.keys(MODEL_KINDS) as ModelKind[];
+
+export const BASELINE_KINDS = KIND_NAMES.filter((k) => MODEL_KINDS[k].baseline) as BaselineKind[];
+
+export const isModelKind = (name: unknown): name is ModelKind =>
+  typeof name === 'string' && Object.hasOwn(MODEL_KINDS, name);
+
+export const isBaselineKind = (name: unknown): name is BaselineKind =>
+  isModelKind(name) && MODEL_KINDS[name].baseline;
