@@ -13,7 +13,11 @@ interface Accepted {
   name: string;
   text: string;
   options?: Partial<ReadOptions>;
-  expect: Partial<PriceSeries> & { prices: number[]; times: number[] | null; lines?: number[] };
+  expect: Partial<Omit<PriceSeries, 'prices' | 'times' | 'lines'>> & {
+    prices: number[];
+    times: number[] | null;
+    lines?: number[];
+  };
 }
 
 const DAY1 = T('2024-01-01T00:00:00Z');
