@@ -133,24 +133,19 @@ async function planReimport(ctx: Ctx, options: ImportOptions, count: number): Pr
     ctx.timeAt = (i) => t0 + i * SYNTHETIC_SPACING_MS;
   }
   const held = Math.min(count, series.length);
-  for (let from = 0; from < held; from += READ_PAGE) {
-    const to = Math.min(held, from + READ_PAGE) - 1;
-    const ticks = await store.ticksRange(collection, stream, from, to);
-    for (let i = from; i <= to; i++) {
-      const t = ticks[i - from];
-      if (t?.seq !== i || !sameRow(ctx, i, t)) {
-        const last = (await store.lastTicks(collection, stream, 1))[0];
-        throw new BynerError(
-          'BYNER_INPUT',
-          `stream "${stream}" already holds other data: line ${series.lines[i]} of ${ctx.source} differs from its tick seq ${i}`,
-          {
-            expected: t?.seq === i ? `the stored tick: ${describeTick(t)}` : `a stored tick seq ${i}`,
-            received: describeRow(ctx, i),
-            hint: `to add the file after the stream's last tick (seq ${last.seq}, ${iso(last.timestamp.getTime())}) use --append; to keep it apart, import it into another --stream`,
-          },
-        );
-      }
-    }
+  const differs = await firstDifference(ctx, held, 0);
+  if (differs !== null) {
+    const { row, tick } = differs;
+    const last = (await store.lastTicks(collection, stream, 1))[0];
+    throw new BynerError(
+      'BYNER_INPUT',
+      `stream "${stream}" already holds other data: line ${series.lines[row]} of ${ctx.source} differs from its tick seq ${row}`,
+      {
+        expected: tick === undefined ? `a stored tick seq ${row}` : `the stored tick: ${describeTick(tick)}`,
+        received: describeRow(ctx, row),
+        hint: `to add the file after the stream's last tick (seq ${last.seq}, ${iso(last.timestamp.getTime())}) use --append; to keep it apart, import it into another --stream`,
+      },
+    );
   }
   const indicators = new IndicatorStream();
   for (let i = 0; i < held; i++) indicators.push(series.prices[i]);
@@ -168,23 +163,18 @@ async function planAppend(ctx: Ctx, options: ImportOptions): Promise<Plan> {
   }
   let overlap = 0;
   while (overlap < series.length && ctx.timeAt(overlap) <= lastTime) overlap++;
-  if (overlap > 0) {
-    const tail = await store.lastTicks(collection, stream, overlap);
-    const shift = overlap - tail.length; // > 0 when the file starts before the stream
-    for (let i = 0; i < overlap; i++) {
-      const t = i >= shift ? tail[i - shift] : undefined;
-      if (t === undefined || !sameRow(ctx, i, t)) {
-        throw new BynerError(
-          'BYNER_INPUT',
-          `line ${series.lines[i]} of ${ctx.source} is not after the last tick of stream "${stream}" (seq ${last.seq}, ${iso(lastTime)})${t === undefined ? '' : ` and differs from its tick seq ${t.seq}`}`,
-          {
-            expected: `rows after ${iso(lastTime)}, or rows equal to the stream's last ticks (already imported)`,
-            received: describeRow(ctx, i),
-            hint: `--append adds rows after the stream's last tick: remove the rows up to ${iso(lastTime)} from the file, or import it into another --stream`,
-          },
-        );
-      }
-    }
+  const differs = await firstDifference(ctx, overlap, last.seq - overlap + 1);
+  if (differs !== null) {
+    const { row, tick } = differs;
+    throw new BynerError(
+      'BYNER_INPUT',
+      `line ${series.lines[row]} of ${ctx.source} is not after the last tick of stream "${stream}" (seq ${last.seq}, ${iso(lastTime)})${tick === undefined ? '' : ` and differs from its tick seq ${tick.seq}`}`,
+      {
+        expected: `rows after ${iso(lastTime)}, or rows equal to the stream's last ticks (already imported)`,
+        received: describeRow(ctx, row),
+        hint: `--append adds rows after the stream's last tick: remove the rows up to ${iso(lastTime)} from the file, or import it into another --stream`,
+      },
+    );
   }
   const replayed = await replayIndicators(store, collection, stream);
   return {
@@ -193,6 +183,31 @@ async function planAppend(ctx: Ctx, options: ImportOptions): Promise<Plan> {
     indicators: replayed.indicators,
     streamLength: replayed.count,
   };
+}
+
+/**
+ * Compares the file's first `rows` rows with the stored ticks seq `firstSeq`, `firstSeq` + 1, … (read a page at a
+ * time); the first row that differs (or has no stored tick) with that tick, or null when all are equal.
+ */
+async function firstDifference(
+  ctx: Ctx,
+  rows: number,
+  firstSeq: number,
+): Promise<{ row: number; tick: Tick | undefined } | null> {
+  for (let from = 0; from < rows; from += READ_PAGE) {
+    const to = Math.min(rows, from + READ_PAGE);
+    const lo = firstSeq + from;
+    const ticks =
+      lo + (to - from) <= 0
+        ? []
+        : await ctx.store.ticksRange(ctx.collection, ctx.stream, Math.max(0, lo), lo + to - from - 1);
+    const bySeq = new Map(ticks.map((t) => [t.seq, t]));
+    for (let row = from; row < to; row++) {
+      const tick = bySeq.get(firstSeq + row);
+      if (tick === undefined || !sameRow(ctx, row, tick)) return { row, tick };
+    }
+  }
+  return null;
 }
 
 function sameRow(ctx: Ctx, i: number, t: Tick): boolean {
