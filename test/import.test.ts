@@ -3,7 +3,7 @@
 // stored, re-imports stored once, --append continuing seq and indicators, TA-Lib-exact indicators of floats.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,7 +16,7 @@ import { openMongoStore } from '../src/store/mongo/mongo-store.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/types.js';
 import { INDICATOR_NAMES, type Tick } from '../src/ticks/types.js';
-import { byner } from './helpers/cli.js';
+import { byner, ROOT } from './helpers/cli.js';
 import { mongoUriForTests } from './helpers/ferretdb.js';
 import { talibIndicators } from './helpers/talib.js';
 
@@ -308,6 +308,18 @@ else {
     });
   });
 }
+
+describe('the shipped example series', () => {
+  it('reads whole: 8,759 hourly temperatures, floats, timestamps one hour apart', async () => {
+    const file = join(ROOT, 'examples', 'series', 'seattle-weather-hourly-normals.csv');
+    const s = await readPrices(createReadStream(file), { source: file, column: 'temperature' });
+    assert.equal(s.length, 8759);
+    assert.equal(s.timeColumn, 'date');
+    assert.equal(s.times?.[0], Date.UTC(2010, 0, 1, 1));
+    assert.ok(s.times?.every((t, i) => i === 0 || t - s.times![i - 1] === 3_600_000));
+    assert.ok(s.prices.some((p) => !Number.isInteger(p)));
+  });
+});
 
 describe('byner import (command line, embedded store)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'byner-import-cli-'));
