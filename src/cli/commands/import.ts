@@ -2,6 +2,7 @@
 // with the six indicators over the whole stream. Reading is src/import/reader.ts, storing src/import/importer.ts.
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { SETTINGS } from '../../config/settings.js';
 import { BynerError } from '../../errors.js';
 import { importSeries } from '../../import/importer.js';
 import { parseTimestamp } from '../../import/timestamps.js';
@@ -18,14 +19,26 @@ export function importCommand(program: Command): Command {
     .command('import')
     .argument('<file>', 'CSV (header row) or JSON Lines price file; - reads stdin')
     .description('stores a price file as a stream of ticks with the six indicators (all rows checked first)');
-  addSettings(cmd, NAMES);
+  // --stream has no default here (an import names its stream); --start-time's default depends on the stream
+  addSettings(
+    cmd,
+    NAMES.filter((n) => n !== 'stream'),
+  );
+  cmd.addOption(
+    new Option('--stream <name>', 'the stream to import into (required)').env(SETTINGS.stream.env!),
+  );
+  const startTime = cmd.options.find((o) => o.attributeName() === 'startTime');
+  if (startTime) {
+    startTime.description =
+      "first timestamp of a file without timestamps, rows 1 s apart (default: the last row is now in a new stream, the stream's first tick on a re-import, 1 s after its last with --append)";
+  }
   cmd.addOption(
     new Option('--append', "add the file after the stream's last tick (seq and indicators continue)"),
   );
   cmd.action(async (file: string) => {
     const s = readSettings(cmd, NAMES);
     const append = (cmd.opts() as { append?: boolean }).append === true;
-    if (cmd.getOptionValueSource('stream') === 'default') {
+    if (s.stream === undefined) {
       throw new BynerError('BYNER_CONFIG', '--stream is required for import', {
         expected: 'the name of the stream to import into (letters, digits, dot, dash or underscore)',
         received: 'no --stream (and no BYNER_STREAM)',
