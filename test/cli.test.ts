@@ -146,26 +146,36 @@ describe('options that do not apply are refused, not ignored', () => {
 });
 
 describe('byner indicators input', () => {
-  it('reads CSV with a close column and passes timestamps through', async () => {
+  it('reads CSV with a close column and writes its timestamps as ISO 8601', async () => {
     const csv = `date;close\n${Array.from({ length: 30 }, (_, i) => `2026-01-${String(i + 1).padStart(2, '0')};${100 + Math.sin(i)}`).join('\n')}\n`;
     const r = await byner(['indicators'], { input: csv });
     assert.equal(r.code, 0, r.stderr);
     const rows = lines(r.stdout);
     assert.equal(rows.length, 30);
-    assert.equal(rows[0].timestamp, '2026-01-01');
+    assert.equal(rows[0].timestamp, '2026-01-01T00:00:00.000Z');
     assert.equal(rows[29].indicators.signal !== null, true);
     assert.equal(rows[8].indicators.ma, null);
   });
 
-  it('reads a file argument', async () => {
+  it('reads a file argument, and another column with --column', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-cli-'));
     const f = join(dir, 'p.csv');
-    writeFileSync(f, 'price\n1\n2\n3\n');
+    writeFileSync(f, 'price,temp\n1,4.5\n2,5\n3,-1\n');
     const r = await byner(['indicators', f]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(
       lines(r.stdout).map((x) => x.price),
       [1, 2, 3],
+    );
+    assert.deepEqual(
+      Object.keys(lines(r.stdout)[0]),
+      ['price', 'indicators'],
+      'no timestamp when the file has none',
+    );
+    const temp = await byner(['indicators', f, '--column', 'temp']);
+    assert.deepEqual(
+      lines(temp.stdout).map((x) => x.price),
+      [4.5, 5, -1],
     );
     const missing = await byner(['indicators', join(dir, 'nope.csv')]);
     assert.equal(missing.code, 2);
@@ -173,19 +183,20 @@ describe('byner indicators input', () => {
   });
 
   const bad: [string, string, RegExp][] = [
-    ['a non-numeric price in CSV', 'price\n1\n2\nabc\n4\n', /line 4: .*finite number[\s\S]*received: "abc"/],
-    ['NaN in CSV', 'timestamp,price\nx,1\ny,NaN\n', /line 3: /],
-    ['an empty price cell', 'timestamp,price\nx,1\ny,\n', /line 3: /],
-    ['a missing price column', 'timestamp,value\nx,1\n', /line 1: no price column/],
-    ['empty input', '', /stdin is empty/],
-    ['a header with no rows', 'price\n', /no price rows/],
-    ['bad JSON on a JSON Lines line', '{"price": 1}\n{"price": 2\n', /line 2: valid JSON/],
     [
-      'a JSON line without price',
-      '{"price": 1}\n\n{"close": 2}\n',
-      /line 3: a JSON object with a "price" field/,
+      'a non-numeric price in CSV',
+      'price\n1\n2\nabc\n4\n',
+      /line 4 \(column "price"\): expected a finite number, received "abc"/,
     ],
-    ['a JSON string price', '{"price": 1}\n{"price": "NaN"}\n', /line 2: .*finite number/],
+    ['NaN in CSV', 'timestamp,price\n1,1\n2,NaN\n', /line 3 /],
+    ['an empty price cell', 'timestamp,price\n1,1\n2,\n', /line 3 /],
+    ['timestamps out of order', 'timestamp,price\n2,1\n1,2\n', /line 3 .*expected a time after/],
+    ['a missing price column', 'timestamp,amount\nx,1\n', /line 1: no price column/],
+    ['empty input', '', /stdin is empty/],
+    ['a header with no rows', 'price\n', /a header but no rows/],
+    ['bad JSON on a JSON Lines line', '{"price": 1}\n{"price": 2\n', /line 2: expected valid JSON/],
+    ['a JSON line without price', '{"price": 1}\n\n{"close": 2}\n', /line 3: expected a "price" field/],
+    ['a JSON string price', '{"price": 1}\n{"price": "NaN"}\n', /line 2 .*finite number/],
   ];
   for (const [name, input, message] of bad) {
     it(`rejects ${name}: exit 2, a message naming the line, nothing on stdout`, async () => {

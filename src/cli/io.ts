@@ -2,8 +2,8 @@
 // reader goes away (`byner generate | head`).
 import type { Writable } from 'node:stream';
 
-/** Writes text chunks, waiting for 'drain' when the stream is full. Resolves false if the reader closed. */
-export async function writeChunks(out: Writable, chunks: Iterable<string>): Promise<boolean> {
+/** Writes text or byte chunks, waiting for 'drain' when the stream is full. Resolves false if the reader closed. */
+export async function writeChunks(out: Writable, chunks: Iterable<string | Uint8Array>): Promise<boolean> {
   let closed = false;
   const onError = (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') closed = true;

@@ -7,6 +7,7 @@ import { isBynerError } from '../errors.js';
 import { dbCommand } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
+import { importCommand } from './commands/import.js';
 import { indicatorsCommand } from './commands/indicators.js';
 import { inferCommand } from './commands/infer.js';
 import { serveCommand } from './commands/serve.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   for (const add of [
     generateCommand,
     indicatorsCommand,
+    importCommand,
     trainCommand,
     modelsCommand,
     dbCommand,

@@ -120,6 +120,19 @@ export const SETTINGS = {
     expected: 'store or jsonl',
     schema: z.enum(['store', 'jsonl']),
   }),
+  // Price files (import, indicators).
+  column: setting({
+    flags: '--column <name>',
+    help: 'price column (CSV header, any case) or field (JSON Lines); default: price, close or value',
+    expected: 'a column name',
+    schema: nonEmpty,
+  }),
+  inputFormat: setting({
+    flags: '--format <format>',
+    help: 'csv or jsonl (default: from the file extension, else from the first line)',
+    expected: 'csv or jsonl',
+    schema: z.enum(['csv', 'jsonl']),
+  }),
   // Training (SPEC §5-6).
   window: setting({
     flags: '--window <n>',

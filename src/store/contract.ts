@@ -241,6 +241,20 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
       assert.equal((await store.lastTicks('historical_data', 'synthetic', 5)).length, 5);
     });
 
+    it('keeps the first of duplicates inside one large batch (hundreds of ticks in one write)', async () => {
+      const store = await fresh();
+      await store.writeTicks('historical_data', makeTicks(0, 10));
+      const first = makeTicks(5, 150);
+      // each tick followed by a changed copy of itself; seqs 5..9 are stored already
+      const pairs = first.flatMap((t) => [t, { ...t, price: t.price + 0.5 }]);
+      await store.writeTicks('historical_data', pairs);
+      await store.flush();
+      assert.deepEqual(await store.ticksRange('historical_data', 'synthetic', 0, 1000), makeTicks(0, 155));
+      const w = store.writeStats();
+      assert.equal(w.stored, 155);
+      assert.equal(w.duplicates, 150 + 5);
+    });
+
     it('reads in seq order whatever the write order; ranges are inclusive', async () => {
       const store = await fresh();
       const ticks = makeTicks(0, 200);
