@@ -2,7 +2,8 @@
 // workspace, and forward, backward and Adam over a batch. Leaves epochs, shuffling, threads and files to model.ts.
 import { type ParamLayout, paramLayout, type ResolvedConfig } from './config.js';
 import { hashSeed } from './init.js';
-import { instantiateKernels, type Kernels } from './wasm.js';
+import type { KernelExports } from './kernels.generated.js';
+import { instantiateKernels } from './wasm.js';
 
 const F32 = 4;
 const PAGE = 65536;
@@ -53,7 +54,7 @@ interface Workspace {
 const ACT = { relu: 0, tanh: 1 } as const;
 
 export class Net {
-  readonly k: Kernels;
+  readonly k: KernelExports;
   readonly cfg: ResolvedConfig;
   readonly layout: ParamLayout;
   /** Byte offsets of the four identically laid-out regions. */
@@ -76,7 +77,7 @@ export class Net {
   private accBeta2 = 0;
   private adamBetas: [number, number] = [Number.NaN, Number.NaN];
 
-  constructor(cfg: ResolvedConfig, kernels: Kernels = instantiateKernels()) {
+  constructor(cfg: ResolvedConfig, kernels: KernelExports = instantiateKernels()) {
     this.k = kernels;
     this.cfg = cfg;
     this.layout = paramLayout(cfg);
