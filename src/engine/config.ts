@@ -118,6 +118,13 @@ export interface TensorSlot {
   readonly size: number;
 }
 
+/** A copy of one weight tensor: Keras name, shape, values (row-major). */
+export interface NamedWeight {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
 export interface ParamLayout {
   readonly tensors: readonly TensorSlot[];
   /** Floats per region (parameters, gradients, m and v each), padded so every tensor starts 64-byte aligned. */

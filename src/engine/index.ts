@@ -8,7 +8,7 @@ export {
   type ResolvedConfig,
   resolveConfig,
 } from './config.js';
-export { loadModel, MODEL_JSON, saveModel, WEIGHTS_BIN } from './io.js';
+export { MODEL_JSON, WEIGHTS_BIN } from './io.js';
 export {
   type BatchEndInfo,
   createModel,
@@ -16,8 +16,10 @@ export {
   type FitHistory,
   type FitOptions,
   LstmModel,
+  loadModel,
   type NamedWeight,
   type OptimizerState,
   type StopReason,
+  saveModel,
 } from './model.js';
 export type { Tensor2, Tensor3 } from './validate.js';

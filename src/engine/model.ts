@@ -2,10 +2,10 @@
 // callbacks, both cores), predict, weights. Leaves the kernels to assembly/, files to io.ts, data prep to features.
 import { availableParallelism } from 'node:os';
 import { BynerError, describe } from '../errors.js';
-import { type ModelConfig, type ResolvedConfig, resolveConfig } from './config.js';
+import { type ModelConfig, type NamedWeight, type ResolvedConfig, resolveConfig } from './config.js';
 import { type ForecastThreadOptions, InferenceHelper } from './infer-pool.js';
 import { hashSeed, initParams, mulberry32 } from './init.js';
-import { saveModel } from './io.js';
+import { readModelFiles, writeModelFiles } from './io.js';
 import { type AdamSettings, Net } from './net.js';
 import { shareFloats, WorkerPool } from './pool.js';
 import { checkTargets, checkWindows, type Tensor2, type Tensor3 } from './validate.js';
@@ -78,11 +78,7 @@ export interface FitHistory {
   epochs: number;
 }
 
-export interface NamedWeight {
-  name: string;
-  shape: number[];
-  data: Float32Array;
-}
+export type { NamedWeight };
 
 const ADAM_DEFAULTS: AdamSettings = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
@@ -242,7 +238,7 @@ export class LstmModel {
 
   /** Writes dir/model.json + dir/weights.bin in the TF.js layers format (see io.ts). */
   save(dir: string): Promise<void> {
-    return saveModel(this, dir);
+    return writeModelFiles(dir, this.config, this.getWeights());
   }
 
   /** Copies of every weight tensor, Keras names and shapes, in TF.js `model.getWeights()` order. */
@@ -574,4 +570,17 @@ export class LstmModel {
 /** Builds a freshly initialised model (Glorot-uniform kernels, orthogonal recurrent kernels, forget bias 1). */
 export function createModel(config: Partial<ModelConfig> = {}): LstmModel {
   return new LstmModel(resolveConfig(config));
+}
+
+/** Loads a model saved by `save`, or by TF.js (`model.save`) for the same architecture. */
+export async function loadModel(dir: string): Promise<LstmModel> {
+  const { config, weights } = await readModelFiles(dir);
+  const model = new LstmModel(config, false);
+  model.setWeights(weights);
+  return model;
+}
+
+/** Writes dir/model.json + dir/weights.bin: the same as `model.save(dir)`. */
+export function saveModel(model: LstmModel, dir: string): Promise<void> {
+  return model.save(dir);
 }
