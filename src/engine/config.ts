@@ -161,3 +161,14 @@ export function paramLayout(cfg: ResolvedConfig): ParamLayout {
   add(DENSE_LAYER_NAME, 'bias', [cfg.horizon]);
   return { tensors, regionSize: offset, count };
 }
+
+/** FLOPs of one window's forward pass: per LSTM step 2·(C + H)·4H for the two products, then the dense layer. */
+export function windowFlops(cfg: ResolvedConfig): number {
+  let flops = 0;
+  let inputs = cfg.features;
+  for (const l of cfg.layers) {
+    flops += cfg.window * 2 * (inputs + l.units) * 4 * l.units;
+    inputs = l.units;
+  }
+  return flops + 2 * inputs * cfg.horizon;
+}
