@@ -1,4 +1,4 @@
-// Model configuration (SPEC §5 defaults), its validation, and the one offset table that lays out parameters,
+// Model configuration (DESIGN §5 defaults), its validation, and the one offset table that lays out parameters,
 // gradients and Adam moments. Leaves the numbers themselves (init.ts) and the memory (net.ts) to others.
 import { BynerError, describe } from '../errors.js';
 

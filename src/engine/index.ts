@@ -1,4 +1,4 @@
-// Public API of the LSTM engine (SPEC §5): config, createModel / loadModel, fit / predict, TF.js-format files.
+// Public API of the LSTM engine (DESIGN §5): config, createModel / loadModel, fit / predict, TF.js-format files.
 // Leaves data preparation (scaling, windows), model registries and the CLI to other stages.
 export {
   type Activation,
