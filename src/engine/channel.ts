@@ -19,8 +19,8 @@ export const STATE = {
 export const SLOT = { STATE: 0, ID: 1, ANSWER: 2, PROGRESS: 3, ERROR_BYTES: 4 } as const;
 const HEADER = 8;
 /** Integer and float arguments a job can carry (and a float result); their meaning is the user's. */
-export const ARG_SLOTS = 8;
-export const NUM_SLOTS = 4;
+const ARG_SLOTS = 8;
+const NUM_SLOTS = 4;
 const ERROR_CAPACITY = 1024;
 const ARGS_AT = HEADER * 4;
 const NUMS_AT = ARGS_AT + ARG_SLOTS * 4;

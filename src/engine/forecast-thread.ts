@@ -54,7 +54,7 @@ export interface ForecastInit {
 const ARG = { KIND: 0, COUNT: 1, PARAMS: 2 } as const;
 const KIND = { PIPE: 1, BATCH: 2 } as const;
 /** Windows of a batch handed to the helper at a time. */
-export const HELPER_CAPACITY = 128;
+const HELPER_CAPACITY = 128;
 /** How long a batch's part waits for the helper to pick it up: a woken helper's share is worth far more. */
 const CLAIM_GRACE_MS = 0.2;
 /** The least time a job gets before the helper counts as hung. */

@@ -50,7 +50,7 @@ interface BynerMetadata {
 const initializer = (class_name: string, config: Record<string, unknown> = {}) => ({ class_name, config });
 
 /** The Keras Sequential topology TF.js writes for this architecture (layer names match our weight names). */
-export function kerasTopology(cfg: ResolvedConfig): ModelJson['modelTopology'] {
+function kerasTopology(cfg: ResolvedConfig): ModelJson['modelTopology'] {
   const layers: KerasLayer[] = [];
   cfg.layers.forEach((l, i) => {
     layers.push({
@@ -195,10 +195,7 @@ function fileError(
 }
 
 /** Reads our config back out of a Keras/TF.js topology (ours or TF.js's own saves of the same architecture). */
-export function configFromTopology(
-  json: ModelJson,
-  dir: string,
-): { config: ResolvedConfig; weightNames: string[] } {
+function configFromTopology(json: ModelJson, dir: string): { config: ResolvedConfig; weightNames: string[] } {
   const topo = json.modelTopology;
   const layers = Array.isArray(topo?.config) ? topo.config : topo?.config?.layers;
   if (topo?.class_name !== 'Sequential' || !Array.isArray(layers)) {

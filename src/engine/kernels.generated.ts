@@ -11,20 +11,6 @@ export interface KernelExports {
   setSkipZeros(on: number): void;
   /** assembly/index/heapBase(): usize */
   heapBase(): number;
-  /** assembly/index/gemm(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, sai: i32, sak: i32, ldb: i32, ldc: i32, accumulate: bool): void */
-  gemm(
-    c: number,
-    a: number,
-    b: number,
-    M: number,
-    N: number,
-    K: number,
-    sai: number,
-    sak: number,
-    ldb: number,
-    ldc: number,
-    accumulate: number,
-  ): void;
   /** assembly/index/lstmForwardRange(h: usize, c: usize, gates: usize, x: usize, W: usize, U: usize, bias: usize, B: i32, T: i32, C: i32, H: i32, act: i32, t0: i32, t1: i32, projectAll: bool, stW: usize, stU: usize, scratch: usize): void */
   lstmForwardRange(
     h: number,
@@ -90,8 +76,6 @@ export interface KernelExports {
     K: number,
     N: number,
   ): void;
-  /** assembly/index/colSum(out: usize, a: usize, R: i32, N: i32): void */
-  colSum(out: number, a: number, R: number, N: number): void;
   /** assembly/index/mseLoss(dy: usize, y: usize, target: usize, n: i32, scale: f32): f64 */
   mseLoss(dy: number, y: number, target: number, n: number, scale: number): number;
   /** assembly/index/mulInto(out: usize, a: usize, b: usize, n: i32): void */
@@ -178,8 +162,6 @@ export interface KernelExports {
   invalidateSkipState(st: number): void;
   /** assembly/sparse/skipStateBytes(K: i32, N: i32): i32 */
   skipStateBytes(K: number, N: number): number;
-  /** assembly/gemm/transpose(out: usize, inp: usize, R: i32, C: i32): void */
-  transpose(out: number, inp: number, R: number, C: number): void;
 }
 
 /** Parameter count of each exported function: the loader and the boundary test check the module against it. */
@@ -187,12 +169,10 @@ export const KERNEL_ARITY = {
   setSimd: 1,
   setSkipZeros: 1,
   heapBase: 0,
-  gemm: 11,
   lstmForwardRange: 18,
   lstmBackward: 26,
   denseForward: 7,
   denseBackward: 10,
-  colSum: 4,
   mseLoss: 5,
   mulInto: 4,
   addInto: 3,
@@ -206,5 +186,4 @@ export const KERNEL_ARITY = {
   gemmTNKeptRows: 9,
   invalidateSkipState: 1,
   skipStateBytes: 2,
-  transpose: 4,
 } as const satisfies { readonly [K in Exclude<keyof KernelExports, 'memory'>]: number };
