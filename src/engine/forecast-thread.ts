@@ -34,7 +34,7 @@ export interface ForecastThreadStats {
 }
 
 /** `predict` in parts (see LstmModel.predictStart). */
-export interface ForecastJob {
+export interface PredictJob {
   threaded: boolean;
   work(): void;
   finish(): Float32Array;
@@ -164,7 +164,7 @@ export class ForecastThread {
    * left and returns all. x must stay unchanged until `finish()`. Without the helper, for one window or while
    * another started batch is pending, everything is done at once.
    */
-  start(x: Float32Array, n: number): ForecastJob {
+  start(x: Float32Array, n: number): PredictJob {
     if (!this.usable || this.pending || n < 2) {
       const now = new Float32Array(n * this.net.cfg.horizon);
       this.predict(x, n, now); // at once: the caller may reuse x before finish()

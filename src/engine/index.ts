@@ -8,6 +8,7 @@ export {
   type ResolvedConfig,
   resolveConfig,
 } from './config.js';
+export type { ForecastThreadOptions, ForecastThreadStats, PredictJob } from './forecast-thread.js';
 export { MODEL_JSON, WEIGHTS_BIN } from './io.js';
 export {
   type BatchEndInfo,

@@ -4,10 +4,10 @@ import { availableParallelism } from 'node:os';
 import { BynerError, describe } from '../errors.js';
 import { type ModelConfig, type NamedWeight, type ResolvedConfig, resolveConfig } from './config.js';
 import {
-  type ForecastJob,
   ForecastThread,
   type ForecastThreadOptions,
   type ForecastThreadStats,
+  type PredictJob,
 } from './forecast-thread.js';
 import { hashSeed, initParams, mulberry32 } from './init.js';
 import { readModelFiles, writeModelFiles } from './io.js';
@@ -140,7 +140,7 @@ export class LstmModel {
    * when the helper was done first). Without the thread, or for one window, everything happens at once. With it,
    * x must stay unchanged until `finish()`; other forecasts in between run on this thread alone.
    */
-  predictStart(x: Tensor3 | Float32Array): ForecastJob {
+  predictStart(x: Tensor3 | Float32Array): PredictJob {
     const t = checkWindows('predict input', x, this.config.window, this.config.features);
     if (this.thread && !this.fitting) return this.thread.start(t.data, t.shape[0]);
     const now = this.predict(t); // at once: the caller may reuse x before finish()
