@@ -5,15 +5,7 @@ import { cellBackwardScalar, cellBackwardSimd, cellForwardScalar, cellForwardSim
 import { at, gemmScalar, gemmSimd, transpose } from './gemm';
 import { gemmSkipZeroColumns, gemmTNKeptRows, invalidateSkipState, skipStateBytes } from './sparse';
 
-export {
-  gemmScalar,
-  gemmSimd,
-  gemmSkipZeroColumns,
-  gemmTNKeptRows,
-  invalidateSkipState,
-  skipStateBytes,
-  transpose,
-};
+export { gemmScalar, gemmSimd, gemmSkipZeroColumns, gemmTNKeptRows, invalidateSkipState, skipStateBytes };
 
 let simd: bool = true;
 let skipZeros: bool = true;
@@ -33,7 +25,8 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
-export function gemm(
+/** gemmSimd, or gemmScalar after setSimd(false). */
+function gemm(
   c: usize,
   a: usize,
   b: usize,
@@ -218,7 +211,7 @@ export function denseBackward(
 }
 
 /** out (N) += Σ_rows a (R, N). */
-export function colSum(out: usize, a: usize, R: i32, N: i32): void {
+function colSum(out: usize, a: usize, R: i32, N: i32): void {
   const N4 = N & ~3;
   for (let r = 0; r < R; r++) {
     const row = at(a, r * N);

@@ -12,8 +12,7 @@
 // State block for a (K × N) B, in bytes from st: [valid, skipped count, kept runs, _] i32; skip list (K i32);
 // keep list (K i32); runs of consecutive kept k as (first k, length) pairs (K pairs at most); B' (K × N) f32.
 // The skip set starts as the columns of A that are 0 in every row, and only shrinks (a skipped unit that turns on
-// is put back) until the owner invalidates the block (new parameters): rebuilds are rare, so B' is reused. (Rounding
-// the kept count up to a multiple of 4, to spare gemm its odd rows, measured slower: the extra k cost more.)
+// is put back) until the owner invalidates the block (new parameters): rebuilds are rare, so B' is reused.
 import { at, gemmSimd, KC } from './gemm';
 
 const HEADER: usize = 16;

@@ -141,6 +141,10 @@ log(
 );
 if (a.stats)
   log(`            forecasts the helper thread joined: ${a.stats.one}, taken back: ${a.stats.cancelled}`);
+if (a.stats?.failure) {
+  // its two-thread figures are then partly one-thread figures
+  console.error(`the forecast thread failed during the benchmark: ${a.stats.failure.message}`);
+}
 const b = await tfjsWasm(data.x.subarray(0, TFJS_SAMPLES * T * F), data.y.subarray(0, TFJS_SAMPLES * N));
 log(
   `tfjs-wasm:  train ${b.train.toFixed(3)} ms/sample/epoch (${TFJS_SAMPLES} windows, SIMD ${b.simd}); ` +

@@ -1,21 +1,18 @@
-// Build: TypeScript → dist/ (tsc), then every extra step registered below (WASM kernels, dashboard assets).
+// Build: the WASM kernels and their generated TypeScript type, TypeScript → dist/ (tsc), the dashboard assets.
 // Runs as `prepare`, so a fresh clone works after `npm install` alone. Steps print what they do; any failure exits 1.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
-/** Each step: a name and a command. Later issues add steps here (kernels before tsc, assets after). */
-const steps = [];
-const optional = (file) => existsSync(join(root, file));
-if (optional('scripts/build-wasm.mjs'))
-  steps.push(['wasm kernels', process.execPath, ['scripts/build-wasm.mjs']]);
-steps.push(['typescript', bin('tsc'), ['-p', 'tsconfig.build.json']]);
-if (optional('scripts/build-dashboard.mjs'))
-  steps.push(['dashboard assets', process.execPath, ['scripts/build-dashboard.mjs']]);
+/** Each step: a name and a command; the kernels first, since tsc checks the code against their generated type. */
+const steps = [
+  ['wasm kernels', process.execPath, ['scripts/build-wasm.mjs']],
+  ['typescript', bin('tsc'), ['-p', 'tsconfig.build.json']],
+  ['dashboard assets', process.execPath, ['scripts/build-dashboard.mjs']],
+];
 
 for (const [name, cmd, args] of steps) {
   const started = Date.now();

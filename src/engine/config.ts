@@ -1,4 +1,4 @@
-// Model configuration (SPEC §5 defaults), its validation, and the one offset table that lays out parameters,
+// Model configuration (DESIGN §5 defaults), its validation, and the one offset table that lays out parameters,
 // gradients and Adam moments. Leaves the numbers themselves (init.ts) and the memory (net.ts) to others.
 import { BynerError, describe } from '../errors.js';
 
@@ -118,6 +118,13 @@ export interface TensorSlot {
   readonly size: number;
 }
 
+/** A copy of one weight tensor: Keras name, shape, values (row-major). */
+export interface NamedWeight {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
 export interface ParamLayout {
   readonly tensors: readonly TensorSlot[];
   /** Floats per region (parameters, gradients, m and v each), padded so every tensor starts 64-byte aligned. */
@@ -153,4 +160,15 @@ export function paramLayout(cfg: ResolvedConfig): ParamLayout {
   add(DENSE_LAYER_NAME, 'kernel', [inputs, cfg.horizon]);
   add(DENSE_LAYER_NAME, 'bias', [cfg.horizon]);
   return { tensors, regionSize: offset, count };
+}
+
+/** FLOPs of one window's forward pass: per LSTM step 2·(C + H)·4H for the two products, then the dense layer. */
+export function windowFlops(cfg: ResolvedConfig): number {
+  let flops = 0;
+  let inputs = cfg.features;
+  for (const l of cfg.layers) {
+    flops += cfg.window * 2 * (inputs + l.units) * 4 * l.units;
+    inputs = l.units;
+  }
+  return flops + 2 * inputs * cfg.horizon;
 }

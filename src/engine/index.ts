@@ -1,4 +1,4 @@
-// Public API of the LSTM engine (SPEC §5): config, createModel / loadModel, fit / predict, TF.js-format files.
+// Public API of the LSTM engine (DESIGN §5): config, createModel / loadModel, fit / predict, TF.js-format files.
 // Leaves data preparation (scaling, windows), model registries and the CLI to other stages.
 export {
   type Activation,
@@ -8,7 +8,8 @@ export {
   type ResolvedConfig,
   resolveConfig,
 } from './config.js';
-export { loadModel, MODEL_JSON, saveModel, WEIGHTS_BIN } from './io.js';
+export type { ForecastThreadOptions, ForecastThreadStats, PredictJob } from './forecast-thread.js';
+export { MODEL_JSON, WEIGHTS_BIN } from './io.js';
 export {
   type BatchEndInfo,
   createModel,
@@ -16,8 +17,10 @@ export {
   type FitHistory,
   type FitOptions,
   LstmModel,
+  loadModel,
   type NamedWeight,
   type OptimizerState,
   type StopReason,
+  saveModel,
 } from './model.js';
 export type { Tensor2, Tensor3 } from './validate.js';

@@ -1,4 +1,4 @@
-// Seeded initialisation (Keras defaults of SPEC §5): Glorot-uniform kernels, orthogonal recurrent kernels, zero
+// Seeded initialisation (Keras defaults of DESIGN §5): Glorot-uniform kernels, orthogonal recurrent kernels, zero
 // biases with forget-gate bias 1; plus the small seeded RNG and hash the engine uses. Leaves memory to net.ts.
 import type { ParamLayout, ResolvedConfig } from './config.js';
 

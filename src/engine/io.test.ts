@@ -8,8 +8,8 @@ import { after, describe, it } from 'node:test';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { maxDiff, randomFloats, tfjs, tfModel } from '../../test/engine-tfjs.js';
 import { isBynerError } from '../errors.js';
-import { loadModel, MODEL_JSON, WEIGHTS_BIN } from './io.js';
-import { createModel } from './model.js';
+import { MODEL_JSON, WEIGHTS_BIN } from './io.js';
+import { createModel, loadModel } from './model.js';
 
 const dirs: string[] = [];
 const tempDir = async (): Promise<string> => {

@@ -1,5 +1,6 @@
-// Save and load in the TensorFlow.js layers format (model.json + weights.bin), with byte lengths and a SHA-256 of
-// the weights in the manifest so truncation and corruption are detected. Leaves registries and storage to others.
+// The TensorFlow.js layers format (model.json + weights.bin) for a config and its weights, with byte lengths and a
+// SHA-256 of the weights in the manifest so truncation and corruption are detected. Leaves building the model from
+// them to model.ts (loadModel), registries and storage to others.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,10 +9,11 @@ import {
   DENSE_LAYER_NAME,
   dropoutLayerName,
   lstmLayerName,
+  type NamedWeight,
+  paramLayout,
   type ResolvedConfig,
   resolveConfig,
 } from './config.js';
-import { LstmModel } from './model.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -48,7 +50,7 @@ interface BynerMetadata {
 const initializer = (class_name: string, config: Record<string, unknown> = {}) => ({ class_name, config });
 
 /** The Keras Sequential topology TF.js writes for this architecture (layer names match our weight names). */
-export function kerasTopology(cfg: ResolvedConfig): ModelJson['modelTopology'] {
+function kerasTopology(cfg: ResolvedConfig): ModelJson['modelTopology'] {
   const layers: KerasLayer[] = [];
   cfg.layers.forEach((l, i) => {
     layers.push({
@@ -126,9 +128,11 @@ export function kerasTopology(cfg: ResolvedConfig): ModelJson['modelTopology'] {
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/** The two artifacts of a model, as written by saveModel. */
-export function modelArtifacts(model: LstmModel): { json: ModelJson; weights: Uint8Array } {
-  const w = model.getWeights();
+/** The two artifacts of a model (its config and its weights in getWeights order), as writeModelFiles writes them. */
+function modelArtifacts(
+  config: ResolvedConfig,
+  w: readonly NamedWeight[],
+): { json: ModelJson; weights: Uint8Array } {
   const total = w.reduce((a, t) => a + t.data.length, 0);
   const flat = new Float32Array(total);
   let at = 0;
@@ -138,7 +142,7 @@ export function modelArtifacts(model: LstmModel): { json: ModelJson; weights: Ui
   }
   const weights = new Uint8Array(flat.buffer);
   const json: ModelJson = {
-    modelTopology: kerasTopology(model.config),
+    modelTopology: kerasTopology(config),
     format: 'layers-model',
     generatedBy: 'byner engine',
     convertedBy: null,
@@ -148,7 +152,7 @@ export function modelArtifacts(model: LstmModel): { json: ModelJson; weights: Ui
     userDefinedMetadata: {
       byner: {
         formatVersion: 1,
-        config: model.config,
+        config,
         weightsBytes: weights.byteLength,
         weightsSha256: sha256(weights),
         savedAt: new Date().toISOString(),
@@ -159,16 +163,20 @@ export function modelArtifacts(model: LstmModel): { json: ModelJson; weights: Ui
 }
 
 /** Writes dir/model.json and dir/weights.bin (each through a temporary file and a rename). */
-export async function saveModel(model: LstmModel, dir: string): Promise<void> {
-  const { json, weights } = modelArtifacts(model);
+export async function writeModelFiles(
+  dir: string,
+  config: ResolvedConfig,
+  weights: readonly NamedWeight[],
+): Promise<void> {
+  const artifacts = modelArtifacts(config, weights);
   await mkdir(dir, { recursive: true });
   const put = async (name: string, data: Uint8Array | string): Promise<void> => {
     const tmp = join(dir, `.${name}.${process.pid}.tmp`);
     await writeFile(tmp, data);
     await rename(tmp, join(dir, name));
   };
-  await put(WEIGHTS_BIN, weights);
-  await put(MODEL_JSON, `${JSON.stringify(json, null, 1)}\n`);
+  await put(WEIGHTS_BIN, artifacts.weights);
+  await put(MODEL_JSON, `${JSON.stringify(artifacts.json, null, 1)}\n`);
 }
 
 function fileError(
@@ -187,10 +195,7 @@ function fileError(
 }
 
 /** Reads our config back out of a Keras/TF.js topology (ours or TF.js's own saves of the same architecture). */
-export function configFromTopology(
-  json: ModelJson,
-  dir: string,
-): { config: ResolvedConfig; weightNames: string[] } {
+function configFromTopology(json: ModelJson, dir: string): { config: ResolvedConfig; weightNames: string[] } {
   const topo = json.modelTopology;
   const layers = Array.isArray(topo?.config) ? topo.config : topo?.config?.layers;
   if (topo?.class_name !== 'Sequential' || !Array.isArray(layers)) {
@@ -259,8 +264,13 @@ export function configFromTopology(
   return { config, weightNames };
 }
 
-/** Loads a model saved by saveModel, or by TF.js (`model.save`) for the same architecture. */
-export async function loadModel(dir: string): Promise<LstmModel> {
+/**
+ * Reads a model saved by writeModelFiles, or by TF.js (`model.save`) for the same architecture: its config and its
+ * weight tensors in getWeights order (shapes not yet checked against the config: setWeights does that).
+ */
+export async function readModelFiles(
+  dir: string,
+): Promise<{ config: ResolvedConfig; weights: { shape: readonly number[]; data: Float32Array }[] }> {
   let text: string;
   try {
     text = await readFile(join(dir, MODEL_JSON), 'utf8');
@@ -318,7 +328,6 @@ export async function loadModel(dir: string): Promise<LstmModel> {
       `sha256 ${sha256(bytes)}`,
     );
   }
-  const model = new LstmModel(config, false);
   const byName = new Map<string, Float32Array>();
   let at = 0;
   specs.forEach((s, i) => {
@@ -329,20 +338,17 @@ export async function loadModel(dir: string): Promise<LstmModel> {
     at += sizes[i] * 4;
     byName.set(s.name, data);
   });
-  const tensors = model.net.layout.tensors;
-  model.setWeights(
-    tensors.map((t, i) => {
-      const data = byName.get(weightNames[i]);
-      if (!data) {
-        throw fileError(
-          dir,
-          `weight ${weightNames[i]} missing from the manifest`,
-          weightNames.join(', '),
-          specs.map((s) => s.name).join(', '),
-        );
-      }
-      return { shape: t.shape, data };
-    }),
-  );
-  return model;
+  const weights = paramLayout(config).tensors.map((t, i) => {
+    const data = byName.get(weightNames[i]);
+    if (!data) {
+      throw fileError(
+        dir,
+        `weight ${weightNames[i]} missing from the manifest`,
+        weightNames.join(', '),
+        specs.map((s) => s.name).join(', '),
+      );
+    }
+    return { shape: t.shape, data };
+  });
+  return { config, weights };
 }

@@ -1,13 +1,53 @@
-// Each SIMD kernel against its scalar reference (GEMM in both stride modes over awkward shapes, the whole network's
-// forward and backward, Adam, dropout masks), and the zero-skipping products against the dense ones bit for bit.
-// Leaves agreement with TF.js to test/engine-oracle.test.ts.
+// The WebAssembly boundary (the built module's exports against the generated type), each SIMD kernel against its
+// scalar reference (GEMM in both stride modes over awkward shapes, the whole network's forward and backward, Adam,
+// dropout masks), and the zero-skipping products against the dense ones bit for bit. Leaves agreement with TF.js to
+// test/engine-oracle.test.ts.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { randomFloats } from '../../test/engine-tfjs.js';
 import { resolveConfig } from './config.js';
 import { initParams } from './init.js';
+import { KERNEL_ARITY } from './kernels.generated.js';
 import { Net } from './net.js';
-import { instantiateKernels } from './wasm.js';
+import { instantiateKernels, kernelMismatches, WASM_URL } from './wasm.js';
+
+describe('engine kernels: the WebAssembly boundary', () => {
+  it("the built module exports exactly the generated type's names, kinds and parameter counts", () => {
+    const module = new WebAssembly.Module(readFileSync(WASM_URL));
+    const kinds = Object.fromEntries(WebAssembly.Module.exports(module).map((e) => [e.name, e.kind]));
+    const expected = Object.fromEntries([
+      ['memory', 'memory'],
+      ...Object.keys(KERNEL_ARITY).map((name) => [name, 'function']),
+    ]);
+    assert.deepEqual(kinds, expected);
+    const { exports } = new WebAssembly.Instance(module, {});
+    const arity = Object.fromEntries(
+      Object.keys(KERNEL_ARITY).map((n) => [n, (exports[n] as () => void).length]),
+    );
+    assert.deepEqual(arity, KERNEL_ARITY);
+    assert.deepEqual(kernelMismatches(exports), []);
+  });
+
+  it('the loader refuses a module whose exports differ from the type, naming each difference', () => {
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(WASM_URL)), {});
+    const changed: WebAssembly.Exports = { ...exports, fill: (p: number) => p, extra: () => 0 };
+    delete changed.mulInto;
+    assert.deepEqual(kernelMismatches(changed), [
+      'mulInto: missing',
+      'fill: 1 parameters, not 3',
+      'extra: not in the type',
+    ]);
+  });
+
+  it('dist/wasm/lstm.wasm and kernels.generated.ts are what assembly/ compiles to now (build-wasm --check)', () => {
+    const script = fileURLToPath(new URL('../../scripts/build-wasm.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, `${r.stderr}${r.error ?? ''}`);
+  });
+});
 
 const rel = (a: Float32Array, b: Float32Array): number => {
   let d = 0;

@@ -322,7 +322,7 @@ describe('engine model: forecast thread', () => {
 
   it('an idle helper does not keep the process alive (dist build)', {
     skip:
-      !existsSync(new URL('../../dist/engine/infer-worker.js', import.meta.url)) &&
+      !existsSync(new URL('../../dist/engine/forecast-worker.js', import.meta.url)) &&
       'dist/engine not built (npm run build)',
   }, () => {
     const entry = fileURLToPath(new URL('../../dist/engine/index.js', import.meta.url));

@@ -2,10 +2,15 @@
 // callbacks, both cores), predict, weights. Leaves the kernels to assembly/, files to io.ts, data prep to features.
 import { availableParallelism } from 'node:os';
 import { BynerError, describe } from '../errors.js';
-import { type ModelConfig, type ResolvedConfig, resolveConfig } from './config.js';
-import { type ForecastThreadOptions, InferenceHelper } from './infer-pool.js';
+import { type ModelConfig, type NamedWeight, type ResolvedConfig, resolveConfig } from './config.js';
+import {
+  ForecastThread,
+  type ForecastThreadOptions,
+  type ForecastThreadStats,
+  type PredictJob,
+} from './forecast-thread.js';
 import { hashSeed, initParams, mulberry32 } from './init.js';
-import { saveModel } from './io.js';
+import { readModelFiles, writeModelFiles } from './io.js';
 import { type AdamSettings, Net } from './net.js';
 import { shareFloats, WorkerPool } from './pool.js';
 import { checkTargets, checkWindows, type Tensor2, type Tensor3 } from './validate.js';
@@ -78,11 +83,7 @@ export interface FitHistory {
   epochs: number;
 }
 
-export interface NamedWeight {
-  name: string;
-  shape: number[];
-  data: Float32Array;
-}
+export type { NamedWeight };
 
 const ADAM_DEFAULTS: AdamSettings = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
@@ -108,13 +109,8 @@ export class LstmModel {
   /** @internal the main thread's kernels and memory */
   readonly net: Net;
   private fitting = false;
-  /** Bumped whenever the parameters change (setWeights, fit), so the forecast helper re-reads them. */
-  private paramsVersion = 0;
-  private helper: InferenceHelper | null = null;
-  private helperStarting: Promise<void> | null = null;
-  /** predictStart's share for the helper (adapted) and whether a started batch awaits finish(). */
-  private helperShare = 0.5;
-  private pendingJob = false;
+  private thread: ForecastThread | null = null;
+  private threadStarting: Promise<void> | null = null;
 
   constructor(config: ResolvedConfig, init = true) {
     this.config = config;
@@ -132,15 +128,8 @@ export class LstmModel {
     const t = checkWindows('predict input', x, this.config.window, this.config.features);
     const n = t.shape[0];
     const out = new Float32Array(n * this.config.horizon);
-    const helper = this.helper;
-    if (helper?.usable && !this.fitting && !this.pendingJob) {
-      helper.syncParams(this.paramsVersion, this.net.paramsForReading());
-      if (n >= 2) helper.predictBatch(this.net, t.data, n, out);
-      else if (n === 1 && this.config.layers.length >= 2) helper.predictOne(this.net, t.data, 0, out, 0);
-      else this.net.predictInto(out, t.data, n);
-      return out;
-    }
-    this.net.predictInto(out, t.data, n);
+    if (this.thread && !this.fitting) this.thread.predict(t.data, n, out);
+    else this.net.predictInto(out, t.data, n);
     return out;
   }
 
@@ -151,72 +140,49 @@ export class LstmModel {
    * when the helper was done first). Without the thread, or for one window, everything happens at once. With it,
    * x must stay unchanged until `finish()`; other forecasts in between run on this thread alone.
    */
-  predictStart(x: Tensor3 | Float32Array): { threaded: boolean; work(): void; finish(): Float32Array } {
+  predictStart(x: Tensor3 | Float32Array): PredictJob {
     const t = checkWindows('predict input', x, this.config.window, this.config.features);
-    const n = t.shape[0];
-    const helper = this.helper;
-    if (!helper?.usable || this.fitting || n < 2 || this.pendingJob) {
-      const now = this.predict(t); // at once: the caller may reuse x before finish()
-      return { threaded: false, work() {}, finish: () => now };
-    }
-    helper.syncParams(this.paramsVersion, this.net.paramsForReading());
-    const out = new Float32Array(n * this.config.horizon);
-    const rest = helper.startBatch(this.net, t.data, n, out, Math.round(n * this.helperShare));
-    this.pendingJob = true;
-    let result: Float32Array | null = null;
-    return {
-      threaded: true,
-      work: () => {
-        if (!result) rest.mine();
-      },
-      finish: () => {
-        if (result) return result;
-        try {
-          const helperFirst = rest.collect();
-          const step = helperFirst ? 0.02 : -0.02;
-          this.helperShare = Math.min(0.85, Math.max(0.15, this.helperShare + step));
-        } finally {
-          this.pendingJob = false;
-        }
-        result = out;
-        return out;
-      },
-    };
+    if (this.thread && !this.fitting) return this.thread.start(t.data, t.shape[0]);
+    const now = this.predict(t); // at once: the caller may reuse x before finish()
+    return { threaded: false, work() {}, finish: () => now };
   }
 
-  /** The helper thread's share of a started batch (predictStart), adapted as batches finish. */
+  /** The forecast thread's share of a started batch (predictStart), adapted as batches finish; 0.5 without one. */
   get forecastThreadShare(): number {
-    return this.helperShare;
+    return this.thread?.share ?? 0.5;
   }
 
   /**
    * Starts a second thread for forecasts (idempotent; a no-op on a one-core machine): `predict` then pipelines a
    * single window over the two threads (first layer here, the layers above there, overlapping) and splits a batch
    * in halves. Same results bit for bit. The thread never keeps the process alive; `closeForecastThread` stops it.
+   * If it fails later, forecasts go on on the calling thread and `forecastThreadStats.failure` (and
+   * `options.onFailure`) says why.
    */
   startForecastThread(options: ForecastThreadOptions = {}): Promise<void> {
-    if (this.helper || availableParallelism() < 2) return Promise.resolve();
-    this.helperStarting ??= InferenceHelper.start(this.config, this.net.layout.regionSize, options).then(
-      (h) => {
-        this.helper = h;
-      },
-    );
-    return this.helperStarting;
+    if (this.thread || availableParallelism() < 2) return Promise.resolve();
+    this.threadStarting ??= ForecastThread.start(this.net, options).then((thread) => {
+      this.thread = thread;
+    });
+    return this.threadStarting;
   }
 
   /** Stops the forecast thread (if any); `predict` runs on the calling thread again. */
   async closeForecastThread(): Promise<void> {
-    const starting = this.helperStarting;
-    this.helperStarting = null;
+    const starting = this.threadStarting;
+    this.threadStarting = null;
     await starting?.catch(() => {});
-    const h = this.helper;
-    this.helper = null;
-    await h?.close();
+    const thread = this.thread;
+    this.thread = null;
+    await thread?.close();
   }
 
-  /** Forecasts the helper thread did and the ones this thread took back (the helper was busy); null without one. */
-  get forecastThreadStats(): { one: number; batch: number; cancelled: number } | null {
-    return this.helper ? { ...this.helper.stats } : null;
+  /**
+   * Forecasts the helper thread did, the ones this thread took back (the helper was busy), and why the helper was
+   * dropped if it failed; null without a forecast thread.
+   */
+  get forecastThreadStats(): ForecastThreadStats | null {
+    return this.thread?.stats ?? null;
   }
 
   /** Forecast for one window (T·F values, time-major rows of F features) → horizon values. */
@@ -242,7 +208,7 @@ export class LstmModel {
 
   /** Writes dir/model.json + dir/weights.bin in the TF.js layers format (see io.ts). */
   save(dir: string): Promise<void> {
-    return saveModel(this, dir);
+    return writeModelFiles(dir, this.config, this.getWeights());
   }
 
   /** Copies of every weight tensor, Keras names and shapes, in TF.js `model.getWeights()` order. */
@@ -300,7 +266,7 @@ export class LstmModel {
     tensors.forEach((t, i) => {
       p.set(ordered[i], t.offset);
     });
-    this.paramsVersion++;
+    this.thread?.paramsChanged();
   }
 
   /** A copy of Adam's state (for checkpoints). */
@@ -565,7 +531,7 @@ export class LstmModel {
       return history;
     } finally {
       this.fitting = false;
-      this.paramsVersion++;
+      this.thread?.paramsChanged();
       await pool?.close();
     }
   }
@@ -574,4 +540,17 @@ export class LstmModel {
 /** Builds a freshly initialised model (Glorot-uniform kernels, orthogonal recurrent kernels, forget bias 1). */
 export function createModel(config: Partial<ModelConfig> = {}): LstmModel {
   return new LstmModel(resolveConfig(config));
+}
+
+/** Loads a model saved by `save`, or by TF.js (`model.save`) for the same architecture. */
+export async function loadModel(dir: string): Promise<LstmModel> {
+  const { config, weights } = await readModelFiles(dir);
+  const model = new LstmModel(config, false);
+  model.setWeights(weights);
+  return model;
+}
+
+/** Writes dir/model.json + dir/weights.bin: the same as `model.save(dir)`. */
+export function saveModel(model: LstmModel, dir: string): Promise<void> {
+  return model.save(dir);
 }

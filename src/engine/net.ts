@@ -2,12 +2,13 @@
 // workspace, and forward, backward and Adam over a batch. Leaves epochs, shuffling, threads and files to model.ts.
 import { type ParamLayout, paramLayout, type ResolvedConfig } from './config.js';
 import { hashSeed } from './init.js';
-import { instantiateKernels, type Kernels } from './wasm.js';
+import type { KernelExports } from './kernels.generated.js';
+import { instantiateKernels } from './wasm.js';
 
 const F32 = 4;
 const PAGE = 65536;
 /** Windows per forward chunk at inference: bounds the workspace (≈ 8 MB for the seed network). */
-export const PREDICT_CHUNK = 64;
+const PREDICT_CHUNK = 64;
 
 export interface AdamSettings {
   learningRate: number;
@@ -53,7 +54,7 @@ interface Workspace {
 const ACT = { relu: 0, tanh: 1 } as const;
 
 export class Net {
-  readonly k: Kernels;
+  readonly k: KernelExports;
   readonly cfg: ResolvedConfig;
   readonly layout: ParamLayout;
   /** Byte offsets of the four identically laid-out regions. */
@@ -76,7 +77,7 @@ export class Net {
   private accBeta2 = 0;
   private adamBetas: [number, number] = [Number.NaN, Number.NaN];
 
-  constructor(cfg: ResolvedConfig, kernels: Kernels = instantiateKernels()) {
+  constructor(cfg: ResolvedConfig, kernels: KernelExports = instantiateKernels()) {
     this.k = kernels;
     this.cfg = cfg;
     this.layout = paramLayout(cfg);
@@ -103,7 +104,7 @@ export class Net {
   }
 
   /** A Float32Array over `n` floats at byte offset `ptr` (re-created when memory grows). */
-  f32(ptr: number, n: number): Float32Array {
+  private f32(ptr: number, n: number): Float32Array {
     if (this.view.buffer !== this.k.memory.buffer) this.view = new Float32Array(this.k.memory.buffer);
     return this.view.subarray(ptr / F32, ptr / F32 + n);
   }
@@ -203,7 +204,7 @@ export class Net {
   }
 
   /** Byte offset of a tensor inside any of the four regions (the one offset table). */
-  ptr(name: string): number {
+  private ptr(name: string): number {
     const off = this.offsets.get(name);
     if (off === undefined) throw new Error(`no tensor ${name}`);
     return off;
@@ -387,7 +388,7 @@ export class Net {
     return sse;
   }
 
-  // Step-wise inference, for the two-thread forecast pipeline (infer-pool.ts): the same kernels as predictInto,
+  // Step-wise inference, for the two-thread forecast pipeline (forecast-thread.ts): the same kernels as predictInto,
   // driven one layer and a few time steps at a time, so two threads can work on one window.
 
   /** Prepares the inference workspace for `count` windows and loads windows from..from+count of x (if given). */
@@ -503,13 +504,6 @@ export class Net {
     this.accBeta1 = f(this.accBeta1 * f(s.beta1));
     this.accBeta2 = f(this.accBeta2 * f(s.beta2));
     this.adamT++;
-  }
-
-  /** Resets the Adam moments and step count (new optimizer). */
-  resetOptimizer(): void {
-    this.k.fill(this.m, 2 * this.layout.regionSize, 0);
-    this.adamT = 0;
-    this.adamBetas = [Number.NaN, Number.NaN];
   }
 
   get optimizerSteps(): number {

@@ -1,12 +1,12 @@
 // Worker threads for data-parallel training: each holds a kernel instance and the training data (shared memory);
-// per batch it reads the parameters from a shared block and writes its shard's gradients to another. Requests
-// and answers go through a control block with Atomics, not messages: a message wakes a sleeping worker through
-// its event loop, which measured 1.4 – 1.9 ms per batch on these (virtual) cores, ≈ 10% of a batch; a worker
-// that spins between batches picks a request up in microseconds. Leaves the split of the batch and the sum of the
-// gradients to model.ts.
-import { Worker } from 'node:worker_threads';
-import { BynerError } from '../errors.js';
+// per batch it reads the parameters from a shared block and writes its shard's gradients to another. Requests go
+// through a job channel (channel.ts: Atomics, no messages), so a worker that spins between batches picks the next
+// one up in microseconds. A worker that fails, exits or misses a request's deadline fails the request with a
+// BynerError. Leaves the split of the batch and the sum of the gradients to model.ts.
+import type { Worker } from 'node:worker_threads';
+import { channelBuffer, JobPoster } from './channel.js';
 import type { ResolvedConfig } from './config.js';
+import { engineModule, jobDeadlineMs, startWorker } from './threads.js';
 
 export interface PoolInit {
   config: ResolvedConfig;
@@ -16,15 +16,13 @@ export interface PoolInit {
   vy: SharedArrayBuffer; // validation targets
   params: SharedArrayBuffer; // parameter region, written by the main thread before each request
   grads: SharedArrayBuffer; // this worker's gradient region, written by the worker
-  ctl: SharedArrayBuffer; // Int32Array(CTL.SIZE): the request and its state
+  channel: SharedArrayBuffer; // the job channel: a request's arguments, its scale in and its sum of squares out
   idx: SharedArrayBuffer; // Int32Array(capacity): the sample indices of a train request
-  nums: SharedArrayBuffer; // Float64Array(2): [scale in, sse out]
 }
 
-/** Indices into the control block. */
-export const CTL = { STATE: 0, KIND: 1, FROM: 2, COUNT: 3, EPOCH: 4, DROPOUT: 5, SIZE: 8 } as const;
-/** Request states: posted by the main thread, claimed by the worker, then done or failed. */
-export const STATE = { IDLE: 0, POSTED: 1, CLAIMED: 2, DONE: 3, FAILED: 4 } as const;
+/** A request's integer arguments (channel args) and its numbers (channel nums). */
+export const ARG = { KIND: 0, FROM: 1, COUNT: 2, EPOCH: 3, DROPOUT: 4 } as const;
+export const NUM = { SCALE: 0, SSE: 1 } as const;
 export const KIND = { TRAIN: 1, EVAL: 2 } as const;
 
 export type PoolRequest =
@@ -39,95 +37,59 @@ export function shareFloats(a: Float32Array): { buffer: SharedArrayBuffer; view:
   return { buffer, view };
 }
 
-/**
- * The worker entry with the extension this module runs under: worker.js from dist, or worker.ts under tsx (tests),
- * where the worker first registers tsx's loader itself (a worker does not inherit `--import tsx` hooks on Node 20).
- */
-export function startWorker(module: 'worker' | 'infer-worker', workerData: unknown): Worker {
-  // Inherit the parent's flags except those that only make sense for an entry script given as a string.
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-  if (!import.meta.url.endsWith('.ts')) {
-    return new Worker(new URL(`./${module}.js`, import.meta.url), { workerData, execArgv });
-  }
-  const api = import.meta.resolve('tsx/esm/api');
-  const entry = new URL(`./${module}.ts`, import.meta.url).href;
-  const boot = `import(${JSON.stringify(api)}).then((a) => { a.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData, execArgv });
-}
-
-/** How long the main thread spins on a request before letting its event loop run (worker errors, signals). */
+/** How long the main thread spins on a request before letting its event loop run (worker exits, signals). */
 const SLICE_MS = 50;
+/** The least time a request gets before its worker counts as hung. */
+const DEADLINE_FLOOR_MS = 30_000;
 
 class EngineWorker {
   private readonly worker: Worker;
-  private failed: Error | null = null;
-  private readonly errorText: Promise<string>;
-  private readonly ctl: Int32Array;
+  private readonly jobs: JobPoster;
   private readonly idx: Int32Array;
-  private readonly nums: Float64Array;
   readonly grads: Float32Array;
 
-  constructor(init: PoolInit) {
+  constructor(
+    private readonly init: PoolInit,
+    n: number,
+  ) {
     this.grads = new Float32Array(init.grads);
-    this.ctl = new Int32Array(init.ctl);
     this.idx = new Int32Array(init.idx);
-    this.nums = new Float64Array(init.nums);
-    this.worker = startWorker('worker', init);
-    // The worker reports an exception in a request with a message, then marks the request failed.
-    this.errorText = new Promise((resolve) =>
-      this.worker.on('message', (m: { error: string }) => resolve(m.error)),
-    );
-    const fail = (e: Error): void => {
-      this.failed ??= new BynerError('BYNER_MODEL', 'engine worker stopped', {
-        received: e.message,
-        cause: e,
-      });
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
+    this.jobs = new JobPoster(init.channel, `engine training worker ${n}`);
+    this.worker = startWorker(engineModule('worker'), init);
+    this.worker.on('error', (e) => this.jobs.helperGone(e.stack ?? e.message));
+    this.worker.on('exit', (code) => this.jobs.helperGone(`the thread exited with code ${code}`));
   }
 
   /** Posts a request; the returned promise settles once the worker answered (await it after your own share). */
   request(req: PoolRequest): Promise<number> {
-    if (this.failed) return Promise.reject(this.failed);
-    const c = this.ctl;
+    const { args, nums } = this.jobs;
+    let windows: number;
     if (req.type === 'train') {
       this.idx.set(req.idx);
-      Atomics.store(c, CTL.KIND, KIND.TRAIN);
-      Atomics.store(c, CTL.COUNT, req.idx.length);
-      Atomics.store(c, CTL.EPOCH, req.epoch);
-      Atomics.store(c, CTL.DROPOUT, req.dropout ? 1 : 0);
-      this.nums[0] = req.scale;
+      args[ARG.KIND] = KIND.TRAIN;
+      args[ARG.COUNT] = windows = req.idx.length;
+      args[ARG.EPOCH] = req.epoch;
+      args[ARG.DROPOUT] = req.dropout ? 1 : 0;
+      nums[NUM.SCALE] = req.scale;
     } else {
-      Atomics.store(c, CTL.KIND, KIND.EVAL);
-      Atomics.store(c, CTL.FROM, req.from);
-      Atomics.store(c, CTL.COUNT, req.count);
+      args[ARG.KIND] = KIND.EVAL;
+      args[ARG.FROM] = req.from;
+      args[ARG.COUNT] = windows = req.count;
     }
-    Atomics.store(c, CTL.STATE, STATE.POSTED);
-    Atomics.notify(c, CTL.STATE);
+    try {
+      this.jobs.post(
+        jobDeadlineMs(this.init.config, windows, req.type === 'train' ? 3 : 1, DEADLINE_FLOOR_MS),
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.answer();
   }
 
   private async answer(): Promise<number> {
     await null; // the caller computes its own share first
-    const c = this.ctl;
-    for (;;) {
-      const until = performance.now() + SLICE_MS;
-      let s = Atomics.load(c, CTL.STATE);
-      while ((s === STATE.POSTED || s === STATE.CLAIMED) && performance.now() < until)
-        s = Atomics.load(c, CTL.STATE);
-      if (s === STATE.DONE) {
-        Atomics.store(c, CTL.STATE, STATE.IDLE);
-        return this.nums[1];
-      }
-      if (s === STATE.FAILED) {
-        this.failed = new BynerError('BYNER_MODEL', 'engine worker failed', {
-          received: await this.errorText,
-        });
-      }
-      if (this.failed) throw this.failed;
-      await new Promise((resolve) => setImmediate(resolve)); // a slow worker: let events in, then spin again
-    }
+    if ((await this.jobs.waitAsync(SLICE_MS)) === 'done') return this.jobs.nums[NUM.SSE];
+    throw this.jobs.failure;
   }
 
   terminate(): Promise<number> {
@@ -150,22 +112,24 @@ export class WorkerPool {
    */
   static start(
     count: number,
-    base: Omit<PoolInit, 'params' | 'grads' | 'ctl' | 'idx' | 'nums'>,
+    base: Omit<PoolInit, 'params' | 'grads' | 'channel' | 'idx'>,
     regionSize: number,
     capacity: number,
   ): WorkerPool {
     const params = new SharedArrayBuffer(regionSize * 4);
     const workers = Array.from(
       { length: count },
-      () =>
-        new EngineWorker({
-          ...base,
-          params,
-          grads: new SharedArrayBuffer(regionSize * 4),
-          ctl: new SharedArrayBuffer(CTL.SIZE * 4),
-          idx: new SharedArrayBuffer(Math.max(1, capacity) * 4),
-          nums: new SharedArrayBuffer(16),
-        }),
+      (_, i) =>
+        new EngineWorker(
+          {
+            ...base,
+            params,
+            grads: new SharedArrayBuffer(regionSize * 4),
+            channel: channelBuffer(),
+            idx: new SharedArrayBuffer(Math.max(1, capacity) * 4),
+          },
+          i + 1,
+        ),
     );
     return new WorkerPool(workers, new Float32Array(params));
   }

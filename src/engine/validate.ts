@@ -27,7 +27,7 @@ function checkArray(what: string, data: unknown): Float32Array {
 }
 
 /** First non-finite value, reported with its multi-index. */
-export function checkFinite(what: string, data: Float32Array, shape: readonly number[]): void {
+function checkFinite(what: string, data: Float32Array, shape: readonly number[]): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (v - v !== 0) {

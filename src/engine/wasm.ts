@@ -1,145 +1,10 @@
-// Loads the AssemblyScript kernels (dist/wasm/lstm.wasm, built by scripts/build-wasm.mjs) and types their exports.
-// Leaves memory layout and every shape decision to net.ts: the kernels trust their callers.
+// Loads the AssemblyScript kernels (dist/wasm/lstm.wasm, built by scripts/build-wasm.mjs) and checks their exports
+// against the type the same build generated (kernels.generated.ts). Leaves memory layout and every shape decision
+// to net.ts: the kernels trust their callers.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BynerError } from '../errors.js';
-
-/** C (M, N) (+)= A (M, K) · B (K, N): the dispatching kernel, its scalar reference and its SIMD variant. */
-export type GemmKernel = (
-  c: number,
-  a: number,
-  b: number,
-  M: number,
-  N: number,
-  K: number,
-  sai: number,
-  sak: number,
-  ldb: number,
-  ldc: number,
-  accumulate: number,
-) => void;
-
-/** Raw kernel exports; pointers are byte offsets into `memory`, sizes are element counts. */
-export interface Kernels {
-  memory: WebAssembly.Memory;
-  setSimd(on: number): void;
-  setSkipZeros(on: number): void;
-  heapBase(): number;
-  gemm: GemmKernel;
-  gemmScalar: GemmKernel;
-  gemmSimd: GemmKernel;
-  transpose(out: number, inp: number, R: number, C: number): void;
-  /** Bytes of a skip-state block (assembly/sparse.ts) for a K × N weight matrix. */
-  skipStateBytes(K: number, N: number): number;
-  gemmSkipZeroColumns(
-    c: number,
-    a: number,
-    b: number,
-    M: number,
-    N: number,
-    K: number,
-    lda: number,
-    ldc: number,
-    accumulate: number,
-    st: number,
-    scratch: number,
-  ): number;
-  gemmTNKeptRows(
-    c: number,
-    a: number,
-    b: number,
-    M: number,
-    N: number,
-    K: number,
-    st: number,
-    scratchA: number,
-    scratchC: number,
-  ): number;
-  invalidateSkipState(st: number): void;
-  allFinite(p: number, n: number): number;
-  lstmForwardRange(
-    h: number,
-    c: number,
-    gates: number,
-    x: number,
-    W: number,
-    U: number,
-    bias: number,
-    B: number,
-    T: number,
-    C: number,
-    H: number,
-    act: number,
-    t0: number,
-    t1: number,
-    projectAll: number,
-    stW: number,
-    stU: number,
-    scratch: number,
-  ): void;
-  lstmBackward(
-    dx: number,
-    dW: number,
-    dU: number,
-    db: number,
-    dh: number,
-    dz: number,
-    dcNext: number,
-    ut: number,
-    wt: number,
-    x: number,
-    h: number,
-    c: number,
-    gates: number,
-    W: number,
-    U: number,
-    B: number,
-    T: number,
-    C: number,
-    H: number,
-    act: number,
-    stW: number,
-    stU: number,
-    stWt: number,
-    stUt: number,
-    scratchA: number,
-    scratchC: number,
-  ): void;
-  denseForward(y: number, x: number, W: number, bias: number, B: number, K: number, N: number): void;
-  denseBackward(
-    dx: number,
-    dW: number,
-    db: number,
-    dy: number,
-    x: number,
-    W: number,
-    wt: number,
-    B: number,
-    K: number,
-    N: number,
-  ): void;
-  colSum(out: number, a: number, R: number, N: number): void;
-  mseLoss(dy: number, y: number, target: number, n: number, scale: number): number;
-  mulInto(out: number, a: number, b: number, n: number): void;
-  addInto(out: number, a: number, n: number): void;
-  dropoutMask(mask: number, T: number, B: number, H: number, b: number, seed: number, rate: number): void;
-  adamStep(
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    n: number,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    omb1: number,
-    omb2: number,
-    omab1: number,
-    omab2: number,
-    eps: number,
-  ): void;
-  fill(p: number, n: number, value: number): void;
-}
+import { KERNEL_ARITY, type KernelExports } from './kernels.generated.js';
 
 /** src/engine and dist/engine sit at the same depth, so this resolves to <root>/dist/wasm/lstm.wasm from both. */
 export const WASM_URL = new URL('../../dist/wasm/lstm.wasm', import.meta.url);
@@ -165,8 +30,33 @@ function wasmModule(): WebAssembly.Module {
   return compiled;
 }
 
+/** Exported functions whose name or parameter count differ from the generated type's (empty when they match). */
+export function kernelMismatches(exports: WebAssembly.Exports): string[] {
+  const wrong: string[] = [];
+  if (!(exports.memory instanceof WebAssembly.Memory)) wrong.push('memory: missing');
+  for (const [name, arity] of Object.entries(KERNEL_ARITY)) {
+    const f = exports[name];
+    if (typeof f !== 'function') wrong.push(`${name}: missing`);
+    else if (f.length !== arity) wrong.push(`${name}: ${f.length} parameters, not ${arity}`);
+  }
+  const known = new Set<string>(['memory', ...Object.keys(KERNEL_ARITY)]);
+  for (const name of Object.keys(exports)) if (!known.has(name)) wrong.push(`${name}: not in the type`);
+  return wrong;
+}
+
+function isKernelExports(exports: WebAssembly.Exports): exports is WebAssembly.Exports & KernelExports {
+  return kernelMismatches(exports).length === 0;
+}
+
 /** A fresh kernel instance with its own memory (one per model and per worker thread). */
-export function instantiateKernels(): Kernels {
-  const instance = new WebAssembly.Instance(wasmModule(), {});
-  return instance.exports as unknown as Kernels;
+export function instantiateKernels(): KernelExports {
+  const { exports } = new WebAssembly.Instance(wasmModule(), {});
+  if (!isKernelExports(exports)) {
+    throw new BynerError('BYNER_MODEL', 'the LSTM kernels are not the ones this code was built with', {
+      expected: `the exports of src/engine/kernels.generated.ts in ${fileURLToPath(WASM_URL)}`,
+      received: kernelMismatches(exports).join('; '),
+      hint: 'run: npm run build (it compiles assembly/ and regenerates the type together)',
+    });
+  }
+  return exports;
 }
