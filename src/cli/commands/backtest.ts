@@ -119,7 +119,7 @@ export function backtestCommand(program: Command): Command {
     const s = readSettings(cmd, NAMES);
     const json = (cmd.opts() as { json?: boolean }).json === true;
     const { logger } = makeContext(cmd);
-    checkKindSettings(cmd, s, logger);
+    checkKindSettings(cmd, s);
     const foldOptions: Required<FoldOptions> = {
       folds: s.folds!,
       testShare: s.testShare!,
@@ -162,8 +162,11 @@ export function backtestCommand(program: Command): Command {
   return cmd;
 }
 
-/** Refuses a season longer than the window; warns about settings given for kinds that are not backtested. */
-function checkKindSettings(cmd: Command, s: Settings, logger: Logger): void {
+/**
+ * Refuses a season longer than the window, and flags given for kinds that are not backtested (their environment
+ * variables, shared with `train`, are left alone).
+ */
+function checkKindSettings(cmd: Command, s: Settings): void {
   const kinds = s.models as ModelKind[];
   if (kinds.includes('seasonal_naive') && s.season! > s.window!) {
     throw new BynerError(
@@ -181,7 +184,17 @@ function checkKindSettings(cmd: Command, s: Settings, logger: Logger): void {
   });
   if (unused.length > 0) {
     const flags = unused.map((name) => SETTINGS[name].flags.split(' ')[0]);
-    logger.warn(`not used, as no model in --models reads them: ${flags.join(', ')}`);
+    const readers = KIND_NAMES.filter((k) =>
+      KIND_OPTIONS[k].settings.some((n) => (unused as SettingName[]).includes(n)),
+    );
+    throw new BynerError(
+      'BYNER_CONFIG',
+      `${flags.join(', ')}: no model in --models reads ${flags.length > 1 ? 'them' : 'it'}`,
+      {
+        expected: `--models with ${readers.join(' or ')}, or none of ${flags.join(', ')}`,
+        received: `--models ${kinds.join(',')}`,
+      },
+    );
   }
 }
 
