@@ -37,19 +37,10 @@ import { makeContext } from '../context.js';
 import { addSettings, givenOnCommandLine, readSettings } from '../options.js';
 import { type EpochProgress, epochProgress } from '../progress.js';
 import { formatTable } from '../table.js';
-import { openStoreFor, STORE_SETTINGS, WRITE_SETTINGS } from './shared.js';
+import { LSTM_SETTINGS, openStoreFor, STORE_SETTINGS, WRITE_SETTINGS } from './shared.js';
 
-const LSTM_SETTINGS = [
-  'units',
-  'activation',
-  'dropout',
-  'epochs',
-  'batchSize',
-  'patience',
-  'learningRate',
-  'workers',
-  'seed',
-] as const;
+/** What the lstm kind reads: its network and training settings, and the seed of its weights and dropout. */
+const LSTM_KIND_SETTINGS = [...LSTM_SETTINGS, 'seed'] as const;
 
 const NAMES = [
   'stream',
@@ -62,7 +53,7 @@ const NAMES = [
   'window',
   'horizon',
   'season',
-  ...LSTM_SETTINGS,
+  ...LSTM_KIND_SETTINGS,
   'outputDir',
   ...STORE_SETTINGS,
   ...WRITE_SETTINGS,
@@ -81,7 +72,7 @@ const KIND_OPTIONS: {
   seasonal_naive: { settings: ['season'], options: (s) => ({ season: s.season }) },
   linear: { settings: [], options: () => ({}) },
   lstm: {
-    settings: LSTM_SETTINGS,
+    settings: LSTM_KIND_SETTINGS,
     options: (s, progress) => ({
       network: {
         layers: s.units!.map((units) => ({ units, activation: s.activation })),

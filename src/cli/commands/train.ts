@@ -10,23 +10,23 @@ import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import { epochProgress, startProgress } from '../progress.js';
 import { formatTable } from '../table.js';
-import { openStoreFor, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom, WRITE_SETTINGS } from './shared.js';
+import {
+  LSTM_SETTINGS,
+  openStoreFor,
+  SOURCE_SETTINGS,
+  STORE_SETTINGS,
+  sourceFrom,
+  WRITE_SETTINGS,
+} from './shared.js';
 
 const NAMES = [
   'stream',
   'ticks',
   'window',
   'horizon',
-  'units',
-  'activation',
-  'dropout',
-  'epochs',
-  'batchSize',
-  'patience',
-  'learningRate',
+  ...LSTM_SETTINGS,
   'split',
   'season',
-  'workers',
   'outputDir',
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
