@@ -158,6 +158,26 @@ describe('walk-forward fitting', () => {
     );
   });
 
+  it('stops at the next step when aborted from another task (a Ctrl-C handler) while it runs', async () => {
+    // A signal handler or a timer runs only when the event loop turns: the backtest must let it between steps.
+    const set = buildWindows(ticks, 20, 5);
+    const abort = new AbortController();
+    const steps: string[] = [];
+    await assert.rejects(
+      historicalForecasts(set, {
+        folds: 3,
+        models: [{ kind: 'naive' }, { kind: 'seasonal_naive' }],
+        signal: abort.signal,
+        onStep: (s) => {
+          steps.push(`${s.fold} ${s.model} ${s.step}`);
+          if (steps.length === 1) setImmediate(() => abort.abort());
+        },
+      }),
+      { code: 'BYNER_STATE', message: /aborted at fold 0 of 3/ },
+    );
+    assert.deepEqual(steps, ['0 naive fit', '0 naive forecast']);
+  });
+
   it('no look-ahead: changing every price after a fold’s first forecast changes none of what it forecast before', async () => {
     // The later prices jump to ≈ 1000× their level: a scaler or a training target that saw any of them would
     // move the forecasts of everything fitted for the fold.

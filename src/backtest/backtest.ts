@@ -144,6 +144,9 @@ export async function historicalForecasts(
       // Each model forecasts the fold scaled by its own (training) scaler; models fitted together share one.
       const scaled = new Map<unknown, ScaledWindows>();
       for (const [i, spec] of options.models.entries()) {
+        // Fits and forecasts may run without turning the event loop: turn it, so that a task that aborts (a
+        // Ctrl-C handler, a timer) runs before the next step.
+        if (options.signal) await new Promise<void>((resolve) => setImmediate(resolve));
         if (options.signal?.aborted) {
           throw new BynerError('BYNER_STATE', `backtest aborted at fold ${fold.fold} of ${folds.length}`, {
             expected: 'a backtest left to finish',

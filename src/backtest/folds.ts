@@ -39,8 +39,41 @@ export interface Fold {
  */
 export function planFolds(set: WindowSet, options: FoldOptions): Fold[] {
   const { folds: K, testShare = 0.2, validationShare = 0.125 } = options;
-  const N = set.count;
-  const H = set.horizon;
+  checkFoldOptions(K, testShare, validationShare);
+  const layout = foldLayout(set.count, set.horizon, K, testShare, validationShare);
+  if (!Array.isArray(layout)) {
+    throw new BynerError('BYNER_INPUT', `backtest: too few windows for ${layout.what}`, {
+      expected: `enough windows for ${K} folds of at least one window, each after ≥ 1 training window`,
+      received: layout.received,
+      hint: 'use more ticks, fewer folds or a larger testShare',
+    });
+  }
+  const part = ([from, to]: [number, number]): FoldPart => ({
+    windows: [from, to],
+    seqs: [set.seqs[from], set.seqs[to - 1 + set.window + set.horizon - 1]],
+  });
+  return layout.map((f, k) => ({
+    fold: k,
+    train: part(f.train),
+    validation: f.validation ? part(f.validation) : null,
+    test: part(f.test),
+  }));
+}
+
+/**
+ * The fewest windows, `from` or more, for which `planFolds` finds room for these folds with this horizon (what a
+ * caller reports as needed when it has fewer). Throws BYNER_CONFIG for invalid options.
+ */
+export function minimumWindows(options: FoldOptions, horizon: number, from = 1): number {
+  const { folds: K, testShare = 0.2, validationShare = 0.125 } = options;
+  checkFoldOptions(K, testShare, validationShare);
+  // Fewer than K / testShare windows leave a fold empty; start just below that (floating-point slack).
+  for (let n = Math.max(from, Math.floor(K / testShare) - 1); ; n++) {
+    if (Array.isArray(foldLayout(n, horizon, K, testShare, validationShare))) return n;
+  }
+}
+
+function checkFoldOptions(K: number, testShare: number, validationShare: number): void {
   if (!Number.isInteger(K) || K < 1) {
     throw new BynerError('BYNER_CONFIG', 'backtest: invalid number of folds', {
       expected: 'an integer ≥ 1',
@@ -58,36 +91,41 @@ export function planFolds(set: WindowSet, options: FoldOptions): Fold[] {
       });
     }
   }
+}
+
+type Range = [number, number];
+
+/** The window ranges of K folds over N windows, or which part has no room (and the counts that say so). */
+function foldLayout(
+  N: number,
+  H: number,
+  K: number,
+  testShare: number,
+  validationShare: number,
+): { train: Range; validation: Range | null; test: Range }[] | { what: string; received: string } {
   const size = Math.floor(Math.floor(N * testShare) / K);
-  const part = (from: number, to: number): FoldPart => ({
-    windows: [from, to],
-    seqs: [set.seqs[from], set.seqs[to - 1 + set.window + H - 1]],
-  });
-  const tooFew = (what: string, received: string) =>
-    new BynerError('BYNER_INPUT', `backtest: too few windows for ${what}`, {
-      expected: `enough windows for ${K} folds of at least one window, each after ≥ 1 training window`,
-      received,
-      hint: 'use more ticks, fewer folds or a larger testShare',
-    });
-  if (size < 1)
-    throw tooFew('the folds', `${N} windows × testShare ${testShare} / ${K} folds = ${size} per fold`);
-  const out: Fold[] = [];
+  if (size < 1) {
+    return {
+      what: 'the folds',
+      received: `${N} windows × testShare ${testShare} / ${K} folds = ${size} per fold`,
+    };
+  }
+  const out: { train: Range; validation: Range | null; test: Range }[] = [];
   for (let k = 0; k < K; k++) {
     const start = N - (K - k) * size;
     const usable = start - H + 1;
     const nVal = Math.floor(Math.max(0, usable) * validationShare);
     const trainEnd = nVal > 0 ? usable - nVal - H + 1 : usable;
     if (trainEnd < 1 || (validationShare > 0 && nVal < 1)) {
-      throw tooFew(
-        `fold ${k}'s training and validation parts`,
-        `${Math.max(0, usable)} usable windows before the fold → train ${Math.max(0, trainEnd)}, validation ${nVal}`,
-      );
+      return {
+        what: `fold ${k}'s training and validation parts`,
+        received: `${Math.max(0, usable)} usable windows before the fold → train ${Math.max(0, trainEnd)}, validation ${nVal}`,
+      };
     }
     out.push({
-      fold: k,
-      train: part(0, trainEnd),
-      validation: nVal > 0 ? part(usable - nVal, usable) : null,
-      test: part(start, start + size),
+      train: [0, trainEnd],
+      validation: nVal > 0 ? [usable - nVal, usable] : null,
+      test: [start, start + size],
     });
   }
   return out;

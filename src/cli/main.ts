@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isBynerError } from '../errors.js';
+import { backtestCommand } from './commands/backtest.js';
 import { dbCommand } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     importCommand,
     trainCommand,
     modelsCommand,
+    backtestCommand,
     dbCommand,
     serveCommand,
     inferCommand,

@@ -1,5 +1,6 @@
 // Bridges the settings table (src/config) and commander: adds a setting's flag with its environment variable
-// and default, and reads the merged values back for validation. The only place that knows both.
+// and default, and reads the merged values back for validation. The only place that knows both. Two settings may
+// share a flag (each command takes one of them): values are read back under the flag's commander name.
 import { type Command, Option } from 'commander';
 import { type RawValue, type Resolved, resolveSettings } from '../config/resolve.js';
 import { SETTINGS, type SettingName } from '../config/settings.js';
@@ -25,8 +26,7 @@ export function readSettings<K extends SettingName>(cmd: Command, names: readonl
   const opts = cmd.optsWithGlobals() as Record<string, unknown>;
   const raw = {} as Record<K, RawValue>;
   for (const name of names) {
-    // commander keys a value by its flag (--format → format), which two settings may share
-    const key = new Option(SETTINGS[name].flags).attributeName();
+    const key = optionKey(name);
     const v = opts[key];
     raw[name] = {
       value: v === undefined ? undefined : String(v),
@@ -34,4 +34,12 @@ export function readSettings<K extends SettingName>(cmd: Command, names: readonl
     };
   }
   return resolveSettings(raw);
+}
+
+/** Commander's name for a setting's value (from its flag: `--batch-size` → `batchSize`). */
+export const optionKey = (name: SettingName): string => new Option(SETTINGS[name].flags).attributeName();
+
+/** The named settings given on the command line (not from the environment or defaults). */
+export function givenOnCommandLine<K extends SettingName>(cmd: Command, names: readonly K[]): K[] {
+  return names.filter((name) => cmd.getOptionValueSourceWithGlobals(optionKey(name)) === 'cli');
 }

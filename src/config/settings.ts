@@ -2,7 +2,7 @@
 // Precedence is flag, then environment, then default; `resolveSettings` validates them all at once and reports
 // one line per bad value. Which command uses which setting is decided in src/cli.
 import { z } from 'zod';
-import { BASELINE_KINDS } from '../models/kinds.js';
+import { BASELINE_KINDS, isModelKind, KIND_NAMES } from '../models/kinds.js';
 
 export interface Setting<T> {
   /** Commander flag syntax, e.g. '--ticks <n>'. Boolean switches have no <value>. */
@@ -35,6 +35,14 @@ const num = (min: number, max = Number.MAX_VALUE) =>
     .transform(Number)
     .pipe(z.number().min(min).max(max));
 const nonEmpty = z.string().trim().min(1);
+/** A number strictly between 0 and 1 (`closedLow`: 0 allowed). */
+const share = (closedLow: boolean) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/)
+    .transform(Number)
+    .pipe(closedLow ? z.number().min(0).lt(1) : z.number().gt(0).lt(1));
 /** A comma-separated list whose items all match `item`. */
 const list = (item: RegExp) =>
   z
@@ -48,7 +56,9 @@ export const SETTINGS = {
     flags: '--seed <n>',
     env: 'BYNER_SEED',
     default: '42',
-    help: 'seed of the synthetic source; the same seed gives the same prices, bit for bit',
+    help:
+      "seed of the synthetic source (the same seed gives the same prices, bit for bit) and of the LSTM's initial " +
+      'weights and dropout masks',
     expected: 'an integer between 0 and 2^53',
     schema: int(0),
   }),
@@ -98,6 +108,13 @@ export const SETTINGS = {
     env: 'BYNER_TICKS',
     default: '10000',
     help: 'number of ticks',
+    expected: 'an integer between 1 and 50,000,000',
+    schema: int(1, 50_000_000),
+  }),
+  lastTicks: setting({
+    flags: '--ticks <n>',
+    env: 'BYNER_TICKS',
+    help: 'use the last n ticks of the stream (default: all of them)',
     expected: 'an integer between 1 and 50,000,000',
     schema: int(1, 50_000_000),
   }),
@@ -241,11 +258,54 @@ export const SETTINGS = {
     expected: 'an integer between 1 and 64',
     schema: int(1, 64),
   }),
+  // Backtests (walk-forward evaluation of model kinds).
+  models: setting({
+    flags: '--models <list>',
+    env: 'BYNER_MODELS',
+    default: KIND_NAMES.join(','),
+    help: `model kinds to evaluate, comma-separated: ${KIND_NAMES.join(', ')}`,
+    expected: `comma-separated model kinds, each once, from: ${KIND_NAMES.join(', ')}`,
+    schema: list(/^[A-Za-z0-9_]+$/).refine(
+      (names) => names.every(isModelKind) && new Set(names).size === names.length,
+    ),
+  }),
+  folds: setting({
+    flags: '--folds <k>',
+    env: 'BYNER_FOLDS',
+    default: '5',
+    help: 'number of walk-forward folds over the latest windows (--test-share of them)',
+    expected: 'an integer between 1 and 1,000',
+    schema: int(1, 1000),
+  }),
+  refit: setting({
+    flags: '--refit <when>',
+    env: 'BYNER_REFIT',
+    default: 'every',
+    help: 'every: fit each model anew before each fold on everything before it; once: one fit before the first fold',
+    expected: 'every or once',
+    schema: z.enum(['every', 'once']),
+  }),
+  testShare: setting({
+    flags: '--test-share <x>',
+    env: 'BYNER_TEST_SHARE',
+    default: '0.2',
+    help: 'share of all windows forecast over the folds (the latest ones)',
+    expected: 'a number between 0 and 1, both excluded',
+    schema: share(false),
+  }),
+  validationShare: setting({
+    flags: '--validation-share <x>',
+    env: 'BYNER_VALIDATION_SHARE',
+    default: '0.125',
+    help: "share of each fold's earlier windows held out at their end for early stopping and the choice of λ",
+    expected: 'a number in [0, 1)',
+    schema: share(true),
+  }),
   outputDir: setting({
     flags: '--output-dir <dir>',
     env: 'BYNER_OUTPUT_DIR',
     default: './train_output',
-    help: "folder for the training plots; 'none' draws none",
+    help: "folder for the plots (PNG); 'none' draws none",
     expected: "a folder path or 'none'",
     schema: z.string().trim().min(1),
   }),

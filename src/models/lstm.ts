@@ -80,7 +80,12 @@ export class LstmKindModel extends BaseModel {
       ...this.options.fit,
       validation: validation ? { x: f32(validation.x), y: y32(validation.y, validation.x.n) } : undefined,
       signal,
-      onEpochEnd: this.options.onEpoch,
+      onEpochEnd: async (info) => {
+        await this.options.onEpoch?.(info);
+        // A task that aborts the fit (a Ctrl-C handler, a timer) runs only when the event loop turns, which a fit
+        // on one worker never does by itself: turn it once an epoch.
+        if (signal) await new Promise<void>((resolve) => setImmediate(resolve));
+      },
       onBatchEnd: this.options.onBatch,
     });
     if (history.bestEpoch < 0) {

@@ -213,6 +213,23 @@ for (const kind of KIND_NAMES) {
   });
 }
 
+describe('the lstm kind', () => {
+  it('stops after the epoch in which another task (a Ctrl-C handler) aborts its fit, on one worker too', async () => {
+    // Such a task runs only when the event loop turns; a fit on one worker has no messages that would turn it.
+    const abort = new AbortController();
+    const m = newModel('lstm', shape, {
+      network: { layers: [{ units: 4 }], dropout: 0, seed: 1 },
+      fit: { epochs: 200, patience: 200, workers: 1 },
+      onEpoch: (e) => {
+        if (e.epoch === 0) setImmediate(() => abort.abort());
+      },
+    });
+    models.push(m);
+    const report = await m.fit({ ...data, signal: abort.signal });
+    assert.deepEqual([report.details.stopped_reason, report.details.epochs], ['aborted', 1]);
+  });
+});
+
 describe('loading registry entries', () => {
   it('an entry without a kind (registered by the LSTM-only training job) loads as an LSTM', async () => {
     const m = make('lstm');

@@ -1,4 +1,4 @@
-// Training plots: each function writes a real, non-blank PNG of plausible size with its labels in it, and
+// Training and backtest plots: each function writes a real, non-blank PNG of plausible size with its labels in it, and
 // rejects bad inputs with BYNER_INPUT. Whether a chart *looks* right is checked by eye, not here.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -9,11 +9,15 @@ import { isBynerError } from '../errors.js';
 import {
   type ChartSpec,
   type ForecastWindow,
+  foldErrorsSpec,
+  foldForecastSpec,
   forecastSpec,
   type HorizonErrorRow,
   horizonErrorsSpec,
   type LossHistory,
   lossCurveSpec,
+  plotFoldErrors,
+  plotFoldForecasts,
   plotForecasts,
   plotHorizonErrors,
   plotLossCurve,
@@ -56,6 +60,27 @@ const ROWS: HorizonErrorRow[] = [
   { model: 'naive', mse: [6.2, 17.9, 32.5, 45.1, 52.3] },
   { model: 'seasonal naive', mse: [4.6, 4.5, 4.7, 4.6, 4.5] },
 ];
+
+const FOLD_ROWS = [
+  { model: 'naive', mse: [77.0, 74.2, 80.1, 78.6, 79.2] },
+  { model: 'seasonal_naive', mse: [4.36, 4.13, 4.73, 4.14, 4.33] },
+  { model: 'linear', mse: [2.22, 2.18, 2.36, 2.14, 2.36] },
+];
+const FOLD_OPTIONS = {
+  best: 'linear',
+  foldLabels: ['8016–8415', '8412–8811', '8808–9207', '9204–9603', '9600–9999'],
+};
+// 400 ticks forecast (seq 1000..1403) by 400 windows at horizons 1 and 5, forecasts a little off.
+const FOLD_SERIES = {
+  model: 'linear',
+  fold: 4,
+  actual: { seqs: range(404, 1000), prices: range(404, 1000).map(sine) },
+  forecasts: [1, 5].map((horizon) => ({
+    horizon,
+    seqs: range(400, 999 + horizon),
+    prices: range(400, 999 + horizon).map((t) => 0.9 * sine(t)),
+  })),
+};
 
 interface Case {
   name: string;
@@ -100,6 +125,36 @@ const CASES: Case[] = [
     write: (f) => plotHorizonErrors(f, ROWS, 2.253),
     spec: () => horizonErrorsSpec(ROWS, 2.253),
     texts: ['test MSE (log scale)', 'lstm', 'naive', 'seasonal naive', 'Bayes limit (MSE 2.253)'],
+  },
+  {
+    name: 'plotFoldErrors',
+    file: 'backtest_folds.png',
+    write: (f) => plotFoldErrors(f, FOLD_ROWS, FOLD_OPTIONS),
+    spec: () => foldErrorsSpec(FOLD_ROWS, FOLD_OPTIONS),
+    texts: [
+      'mean MSE over the horizons (log scale)',
+      'fold (ticks forecast)',
+      'naive',
+      'seasonal_naive',
+      'linear (best)',
+      '8016–8415',
+      '9600–9999',
+    ],
+  },
+  {
+    name: 'plotFoldForecasts',
+    file: 'backtest_last_fold.png',
+    write: (f) => plotFoldForecasts(f, FOLD_SERIES),
+    spec: () => foldForecastSpec(FOLD_SERIES),
+    texts: [
+      'linear: forecasts against actual prices over fold 5 (404 ticks)',
+      'seq of the tick forecast',
+      'actual',
+      'forecast 1 tick ahead',
+      'forecast 5 ticks ahead',
+      'seq 1000–1080',
+      'seq 1324–1403',
+    ],
   },
 ];
 
@@ -202,6 +257,36 @@ describe('train/plots', () => {
     ['NaN bayesMse', () => plotHorizonErrors(NOWHERE, ROWS, nan)],
     ['negative bayesMse', () => plotHorizonErrors(NOWHERE, ROWS, -1)],
     ['empty file name', () => plotLossCurve('', LOSS)],
+    ['no fold rows', () => plotFoldErrors(NOWHERE, [])],
+    [
+      'fold rows of different fold counts',
+      () => plotFoldErrors(NOWHERE, [FOLD_ROWS[0], { model: 'b', mse: [1, 2] }]),
+    ],
+    ['a best model not among the rows', () => plotFoldErrors(NOWHERE, FOLD_ROWS, { best: 'lstm' })],
+    ['fold labels of the wrong count', () => plotFoldErrors(NOWHERE, FOLD_ROWS, { foldLabels: ['1'] })],
+    ['NaN fold mse', () => plotFoldErrors(NOWHERE, [{ model: 'a', mse: [1, nan] }])],
+    [
+      'actual seqs and prices of different lengths',
+      () => plotFoldForecasts(NOWHERE, { ...FOLD_SERIES, actual: { seqs: [1, 2, 3], prices: [1, 2] } }),
+    ],
+    ['no forecast horizons', () => plotFoldForecasts(NOWHERE, { ...FOLD_SERIES, forecasts: [] })],
+    [
+      'the same horizon twice',
+      () =>
+        plotFoldForecasts(NOWHERE, {
+          ...FOLD_SERIES,
+          forecasts: [FOLD_SERIES.forecasts[0], FOLD_SERIES.forecasts[0]],
+        }),
+    ],
+    [
+      'NaN in a forecast',
+      () =>
+        plotFoldForecasts(NOWHERE, {
+          ...FOLD_SERIES,
+          forecasts: [{ horizon: 1, seqs: [1000, 1001], prices: [1, nan] }],
+        }),
+    ],
+    ['a negative fold', () => plotFoldForecasts(NOWHERE, { ...FOLD_SERIES, fold: -1 })],
   ];
   for (const [name, call] of BAD) {
     it(`rejects ${name} with BYNER_INPUT, saying what was expected and received`, async () => {

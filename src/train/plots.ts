@@ -1,11 +1,12 @@
-// Training plots as PNG files (forecasts, loss per epoch, error per horizon): Vega-Lite → SVG → resvg.
-// Draws only what it is handed: no data access, no training, no metric computation.
+// Training and backtest plots as PNG files (forecasts, loss per epoch, error per horizon, error per fold, a fold's
+// forecasts): Vega-Lite → SVG → resvg. Draws only what it is handed: no data access, no fitting, no scoring.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
+import type { FoldErrorRow, FoldSeries } from '../backtest/record.js';
 import { BynerError, describe } from '../errors.js';
 
 /** A chart as Vega-Lite understands it; the builders below return these. */
@@ -366,6 +367,178 @@ export function horizonErrorsSpec(rows: HorizonErrorRow[], bayesMse?: number): C
   } as ChartSpec;
 }
 
+/** Names of `rows[k].model`: non-empty and unique. */
+function checkModelNames(rows: { model: unknown }[], what: string): string[] {
+  const names: string[] = [];
+  rows.forEach((r, k) => {
+    if (r === null || typeof r !== 'object') throw inputError(`${what}[${k}]`, 'an object', describe(r));
+    if (typeof r.model !== 'string' || r.model.trim() === '' || names.includes(r.model))
+      throw inputError(`${what}[${k}].model`, 'a non-empty, unique model name', describe(r.model));
+    names.push(r.model);
+  });
+  return names;
+}
+
+/**
+ * Each model's mean MSE per backtest fold, one line per model (log scale when every value is > 0), `best` named
+ * in the legend. `foldLabels` (one per fold) name the folds on the x axis.
+ */
+export function foldErrorsSpec(
+  rows: FoldErrorRow[],
+  options: { best?: string; foldLabels?: string[] } = {},
+): ChartSpec {
+  if (!Array.isArray(rows) || rows.length < 1)
+    throw inputError('fold error rows', 'at least one {model, mse} row', describe(rows));
+  const names = checkModelNames(rows, 'rows');
+  const folds = checkNumbers('rows[0].mse', rows[0].mse, true).length;
+  for (const [k, r] of rows.entries())
+    checkSameLength(`rows[${k}].mse`, folds, checkNumbers(`rows[${k}].mse`, r.mse, true));
+  const { best, foldLabels } = options;
+  if (best !== undefined && !names.includes(best))
+    throw inputError('best', `one of the models (${names.join(', ')})`, describe(best));
+  if (foldLabels !== undefined) {
+    if (
+      !Array.isArray(foldLabels) ||
+      foldLabels.length !== folds ||
+      foldLabels.some((l) => typeof l !== 'string')
+    )
+      throw inputError('foldLabels', `${folds} strings (one per fold)`, describe(foldLabels));
+  }
+  const label = (name: string) => (name === best ? `${name} (best)` : name);
+  const foldName = (k: number) => foldLabels?.[k] ?? `${k + 1}`;
+  const values = rows.flatMap((r) =>
+    r.mse.map((mse, k) => ({ model: label(r.model), fold: foldName(k), order: k, mse })),
+  );
+  const log = values.every((v) => v.mse > 0);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `Mean MSE per backtest fold (${folds} fold${folds > 1 ? 's' : ''}, earliest first)`,
+    config: CONFIG,
+    width: PLOT_WIDTH,
+    height: 380,
+    data: { values },
+    mark: { type: 'line', point: { size: 80, filled: true }, strokeWidth: 2.5 },
+    encoding: {
+      x: {
+        field: 'fold',
+        type: 'ordinal',
+        title: 'fold (ticks forecast)',
+        sort: { field: 'order' },
+        axis: { labelAngle: 0 },
+      },
+      y: {
+        field: 'mse',
+        type: 'quantitative',
+        title: `mean MSE over the horizons${log ? ' (log scale)' : ''}`,
+        scale: log ? { type: 'log' } : { zero: true },
+      },
+      color: {
+        field: 'model',
+        type: 'nominal',
+        title: null,
+        sort: names.map(label),
+        scale: { scheme: 'tableau10' },
+      },
+    },
+  } as ChartSpec;
+}
+
+const FOLD_SERIES_COLORS = ['#2a9d3f', '#e4572e', '#4c78a8'];
+/** Ticks per panel of `foldForecastSpec` at most, unless that takes more panels than FOLD_PANELS. */
+const FOLD_PANEL_TICKS = 100;
+const FOLD_PANELS = 5;
+
+/**
+ * A model's forecasts over a backtest fold (up to 3 horizons, e.g. 1 and the last) against the actual prices, in
+ * stacked panels of consecutive ticks so that each cycle stays visible.
+ */
+export function foldForecastSpec(series: FoldSeries): ChartSpec {
+  if (series === null || typeof series !== 'object')
+    throw inputError('fold series', 'an object {model, fold, actual, forecasts}', describe(series));
+  if (typeof series.model !== 'string' || series.model.trim() === '')
+    throw inputError('fold series.model', 'a non-empty model name', describe(series.model));
+  if (!Number.isInteger(series.fold) || series.fold < 0)
+    throw inputError('fold series.fold', 'an integer ≥ 0', describe(series.fold));
+  const seqsOf = (what: string, s: { seqs: unknown; prices: unknown }) => {
+    const seqs = checkNumbers(`${what}.seqs`, s?.seqs);
+    checkSameLength(`${what}.prices`, seqs.length, checkNumbers(`${what}.prices`, s?.prices));
+    return seqs;
+  };
+  const actualSeqs = seqsOf('fold series.actual', series.actual);
+  if (!Array.isArray(series.forecasts) || series.forecasts.length < 1 || series.forecasts.length > 3)
+    throw inputError('fold series.forecasts', '1 to 3 horizons', describe(series.forecasts));
+  const first = Math.min(...actualSeqs);
+  const ticks = Math.max(...actualSeqs) - first + 1;
+  const perPanel = Math.ceil(ticks / Math.min(FOLD_PANELS, Math.ceil(ticks / FOLD_PANEL_TICKS)));
+  const panelOf = (seq: number) => Math.max(0, Math.floor((seq - first) / perPanel));
+  const panelName = (k: number) =>
+    `seq ${first + k * perPanel}–${Math.min(first + ticks, first + (k + 1) * perPanel) - 1}`;
+  const rows: { series: string; seq: number; price: number; order: number; panel: string }[] = [];
+  const add = (name: string, seq: number, price: number) => {
+    const k = panelOf(seq);
+    rows.push({ series: name, seq, price, order: k, panel: panelName(k) });
+  };
+  for (const [i, seq] of actualSeqs.entries()) add('actual', seq, series.actual.prices[i]);
+  const names = ['actual'];
+  series.forecasts.forEach((f, k) => {
+    if (!Number.isInteger(f?.horizon) || f.horizon < 1)
+      throw inputError(`fold series.forecasts[${k}].horizon`, 'an integer ≥ 1', describe(f?.horizon));
+    const name = `forecast ${f.horizon} tick${f.horizon > 1 ? 's' : ''} ahead`;
+    if (names.includes(name))
+      throw inputError(`fold series.forecasts[${k}].horizon`, 'a horizon not drawn yet', describe(f.horizon));
+    names.push(name);
+    for (const [i, seq] of seqsOf(`fold series.forecasts[${k}]`, f).entries()) add(name, seq, f.prices[i]);
+  });
+  const panels = panelOf(first + ticks - 1) + 1;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `${series.model}: forecasts against actual prices over fold ${series.fold + 1} (${ticks} ticks)`,
+    config: CONFIG,
+    data: { values: rows },
+    facet: { row: { field: 'panel', type: 'nominal', title: null, sort: { field: 'order' } } },
+    spacing: 16,
+    spec: {
+      width: PLOT_WIDTH,
+      height: panels > 2 ? 110 : 160,
+      mark: { type: 'line', strokeWidth: 1.8 },
+      encoding: {
+        x: {
+          field: 'seq',
+          type: 'quantitative',
+          title: 'seq of the tick forecast',
+          scale: { zero: false, nice: false },
+          axis: { format: 'd', tickMinStep: 1 },
+        },
+        y: { field: 'price', type: 'quantitative', title: 'price', scale: { zero: false } },
+        color: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: { domain: names, range: FOLD_SERIES_COLORS.slice(0, names.length) },
+          legend: { symbolType: 'stroke', symbolStrokeWidth: 3 },
+        },
+        strokeDash: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: {
+            domain: names,
+            range: names.map(
+              (_, k) =>
+                [
+                  [1, 0],
+                  [6, 3],
+                  [2, 2],
+                ][k],
+            ),
+          },
+        },
+      },
+    },
+    resolve: { scale: { x: 'independent', y: 'shared' } },
+  } as ChartSpec;
+}
+
 const fmt = (v: number): string => v.toFixed(3);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -437,4 +610,18 @@ export async function plotHorizonErrors(
   bayesMse?: number,
 ): Promise<string> {
   return writeChart(file, horizonErrorsSpec(rows, bayesMse));
+}
+
+/** `backtest_folds.png`: each model's mean MSE per fold. */
+export async function plotFoldErrors(
+  file: string,
+  rows: FoldErrorRow[],
+  options: { best?: string; foldLabels?: string[] } = {},
+): Promise<string> {
+  return writeChart(file, foldErrorsSpec(rows, options));
+}
+
+/** `backtest_last_fold.png`: a model's forecasts over a fold against the actual prices. */
+export async function plotFoldForecasts(file: string, series: FoldSeries): Promise<string> {
+  return writeChart(file, foldForecastSpec(series));
 }

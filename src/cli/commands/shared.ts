@@ -7,6 +7,18 @@ import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../../ticks/generator.
 
 export const SOURCE_SETTINGS = ['seed', 'amplitude', 'frequency', 'noise', 'bound'] as const;
 
+/** The LSTM's network and training settings (its seed is `seed`, which `train` shares with the source). */
+export const LSTM_SETTINGS = [
+  'units',
+  'activation',
+  'dropout',
+  'epochs',
+  'batchSize',
+  'patience',
+  'learningRate',
+  'workers',
+] as const;
+
 export function sourceFrom(s: Partial<Record<(typeof SOURCE_SETTINGS)[number], number>>): SineSource {
   return {
     seed: s.seed ?? DEFAULT_SOURCE.seed,

@@ -1,34 +1,32 @@
 // `byner train`: runs the training job (src/train/train.ts) with progress bars, Ctrl-C handling, the result
 // table and `--json`. `byner models` lists the registry.
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { BynerError } from '../../errors.js';
 import { mean } from '../../features/metrics.js';
-import type { Logger } from '../../log/logger.js';
 import type { ModelSummary } from '../../store/index.js';
 import { BAYES_LIMIT, DEFAULT_FIT, type TrainSummary, train } from '../../train/train.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
-import { startProgress } from '../progress.js';
+import { epochProgress, startProgress } from '../progress.js';
 import { formatTable } from '../table.js';
-import { openStoreFor, SOURCE_SETTINGS, STORE_SETTINGS, sourceFrom, WRITE_SETTINGS } from './shared.js';
+import {
+  LSTM_SETTINGS,
+  openStoreFor,
+  SOURCE_SETTINGS,
+  STORE_SETTINGS,
+  sourceFrom,
+  WRITE_SETTINGS,
+} from './shared.js';
 
 const NAMES = [
   'stream',
   'ticks',
   'window',
   'horizon',
-  'units',
-  'activation',
-  'dropout',
-  'epochs',
-  'batchSize',
-  'patience',
-  'learningRate',
+  ...LSTM_SETTINGS,
   'split',
   'season',
-  'workers',
   'outputDir',
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
@@ -77,7 +75,7 @@ export function trainCommand(program: Command): Command {
     };
     process.once('SIGINT', onSigint);
     const quiet = (cmd.optsWithGlobals() as { quiet?: boolean }).quiet === true;
-    const bar = epochBar(logger, quiet);
+    const bar = epochProgress(logger, quiet);
     let seed: ReturnType<typeof startProgress> | null = null;
     try {
       const summary = await train(
@@ -148,45 +146,6 @@ export function trainCommand(program: Command): Command {
     }
   });
   return cmd;
-}
-
-/** A per-epoch progress bar (batch, loss, ETA) on a terminal; one log line per epoch otherwise. */
-function epochBar(logger: Logger, quiet: boolean) {
-  const tty = process.stderr.isTTY === true && !quiet;
-  let bar: cliProgress.SingleBar | null = null;
-  let lastLoss = Number.NaN;
-  const started = performance.now();
-  return {
-    batch(b: { epoch: number; batch: number; batches: number; loss: number }) {
-      lastLoss = b.loss;
-      if (!tty) return;
-      if (bar === null) {
-        bar = new cliProgress.SingleBar(
-          {
-            format: 'epoch {epoch} [{bar}] {value}/{total} batches | loss {loss} | ETA {eta_formatted}',
-            stream: process.stderr,
-            hideCursor: true,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(b.batches, 0, { epoch: b.epoch + 1, loss: '-' });
-      }
-      bar.update(b.batch + 1, { epoch: b.epoch + 1, loss: b.loss.toFixed(4) });
-    },
-    epoch(e: { epoch: number; epochs: number; loss: number; valLoss?: number; improved: boolean }) {
-      bar?.stop();
-      bar = null;
-      const elapsed = (performance.now() - started) / 1000;
-      logger.info(
-        `epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)}, val_loss ${e.valLoss?.toFixed(4) ?? '-'}` +
-          `${e.improved ? ' (best)' : ''}, ${elapsed.toFixed(1)} s${Number.isNaN(lastLoss) ? '' : ''}`,
-      );
-    },
-    stop() {
-      bar?.stop();
-      bar = null;
-    },
-  };
 }
 
 function report(r: TrainSummary, stream: string): string {
