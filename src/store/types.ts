@@ -98,6 +98,22 @@ export interface ModelSummary extends Omit<ModelEntry, 'artifact' | 'serving'> {
 
 export type StoreStats = Record<CollectionName, number>;
 
+/** One stream of a tick collection, as `listStreams` reports it. */
+export interface StreamSummary {
+  stream: string;
+  /** Ticks stored. */
+  count: number;
+  /** Highest stored seq. */
+  last_seq: number;
+}
+
+/** Which metrics documents `recentMetrics` returns; a string is the model version (the older form). */
+export interface MetricsFilter {
+  modelVersion?: string;
+  /** Documents whose `stream` field is this (inf_metrics documents carry it). */
+  stream?: string;
+}
+
 /** Counters of the write path since the store was opened (for logs and tests). */
 export interface WriteStats {
   /** Documents newly stored. */
@@ -138,6 +154,8 @@ export interface Store {
   lastSeq(collection: TickCollection, stream: string): Promise<number | null>;
   /** Number of ticks, of one stream or of all. */
   countTicks(collection: TickCollection, stream?: string): Promise<number>;
+  /** Every stream that has ticks in `collection`, by name, with its tick count and last seq. */
+  listStreams(collection: TickCollection): Promise<StreamSummary[]>;
 
   // --- predictions and metrics -------------------------------------------------------------------------------
   writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<void>;
@@ -148,8 +166,12 @@ export interface Store {
   /** The last `limit` forecasts of `stream` by seq (optionally of one model), ascending. */
   recentForecasts(stream: string, limit: number, modelVersion?: string): Promise<Forecast[]>;
   writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<void>;
-  /** The last `limit` metrics documents by timestamp (optionally of one model), oldest first. */
-  recentMetrics(collection: MetricsCollection, limit: number, modelVersion?: string): Promise<MetricsDoc[]>;
+  /** The last `limit` metrics documents by timestamp (optionally of one model and/or stream), oldest first. */
+  recentMetrics(
+    collection: MetricsCollection,
+    limit: number,
+    filter?: string | MetricsFilter,
+  ): Promise<MetricsDoc[]>;
 
   // --- model registry ----------------------------------------------------------------------------------------
   /**
@@ -180,5 +202,9 @@ export interface StoreLogger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
+
+/** The filter of `recentMetrics` in its object form. */
+export const metricsFilter = (filter: string | MetricsFilter | undefined): MetricsFilter =>
+  typeof filter === 'string' ? { modelVersion: filter } : (filter ?? {});
 
 export const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };

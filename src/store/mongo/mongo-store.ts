@@ -18,16 +18,18 @@ import type {
   Forecast,
   MetricsCollection,
   MetricsDoc,
+  MetricsFilter,
   ModelEntry,
   ModelSummary,
   Store,
   StoreLogger,
   StoreStats,
+  StreamSummary,
   TickCollection,
   TrainingPrediction,
   WriteStats,
 } from '../types.js';
-import { COLLECTIONS, silentLogger } from '../types.js';
+import { COLLECTIONS, metricsFilter, silentLogger } from '../types.js';
 import {
   checkReadArgs,
   validateForecasts,
@@ -367,6 +369,23 @@ export class MongoStore implements Store {
     );
   }
 
+  async listStreams(collection: TickCollection): Promise<StreamSummary[]> {
+    // Counts in one $group; the last seq per stream from the (stream, seq) index (FerretDB has no $max there).
+    const counts = await this.read(`listing the streams of ${collection}`, () =>
+      this.db
+        .collection(collection)
+        .aggregate([{ $group: { _id: '$stream', count: { $sum: 1 } } }, { $sort: { _id: 1 } }])
+        .toArray(),
+    );
+    const out: StreamSummary[] = [];
+    for (const r of counts) {
+      const stream = String(r._id);
+      const last = await this.lastSeq(collection, stream);
+      if (last !== null) out.push({ stream, count: Number(r.count), last_seq: last });
+    }
+    return out;
+  }
+
   // --- predictions and metrics -------------------------------------------------------------------------------
 
   async writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<void> {
@@ -445,11 +464,14 @@ export class MongoStore implements Store {
   async recentMetrics(
     collection: MetricsCollection,
     limit: number,
-    modelVersion?: string,
+    which?: string | MetricsFilter,
   ): Promise<MetricsDoc[]> {
     checkReadArgs('recentMetrics', { limit });
     if (limit === 0) return [];
-    const filter = modelVersion === undefined ? {} : { model_version: modelVersion };
+    const { modelVersion, stream } = metricsFilter(which);
+    const filter: Document = {};
+    if (modelVersion !== undefined) filter.model_version = modelVersion;
+    if (stream !== undefined) filter.stream = stream;
     return this.read(`reading ${collection}`, async () => {
       const docs = await this.db
         .collection(collection)
