@@ -5,6 +5,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { StoreLogger } from '../store/types.js';
+import type { Backoff } from '../util/backoff.js';
 import { httpFeedRecords } from './http-feed.js';
 import type { PricePoint, PriceSource, SourceStats, StreamPosition } from './types.js';
 
@@ -15,6 +16,8 @@ export interface FeedOptions {
   input?: Readable;
   /** Reconnect an HTTP feed silent for this long (ms). */
   idleTimeoutMs?: number;
+  /** Reconnect delays of an HTTP feed (default 500 ms doubling up to 30 s, with jitter). */
+  backoff?: Backoff;
   logger?: StoreLogger;
   /** Clock for points without a timestamp (ms; tests). */
   now?: () => number;
@@ -82,6 +85,7 @@ export class FeedSource implements PriceSource {
     const now = this.options.now ?? Date.now;
     let lastTime = from.lastTime;
     for await (const record of this.records(signal)) {
+      if (signal.aborted) return; // lines already read stay unread
       const parsed = parseFeedRecord(record);
       if (parsed === null) continue;
       if ('error' in parsed) {
@@ -108,7 +112,13 @@ export class FeedSource implements PriceSource {
     const { url, input } = this.options;
     if (url !== undefined) {
       return httpFeedRecords(
-        { url, idleTimeoutMs: this.options.idleTimeoutMs, logger: this.options.logger, stats: this.stats },
+        {
+          url,
+          idleTimeoutMs: this.options.idleTimeoutMs,
+          backoff: this.options.backoff,
+          logger: this.options.logger,
+          stats: this.stats,
+        },
         signal,
       );
     }

@@ -301,6 +301,9 @@ export class StreamProducer implements TickFeed {
         }
         await this.persistAndPublish(batch);
         needDemand = this.gated && batch.length >= batchSize;
+        // A store that answers at once and a source with points ready would otherwise never let timers and
+        // sockets run.
+        await new Promise((resolve) => setImmediate(resolve));
         if (ended) {
           this.status = 'ended';
           break;
