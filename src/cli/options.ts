@@ -26,10 +26,12 @@ export function readSettings<K extends SettingName>(cmd: Command, names: readonl
   const opts = cmd.optsWithGlobals() as Record<string, unknown>;
   const raw = {} as Record<K, RawValue>;
   for (const name of names) {
-    const v = opts[name];
+    // Commander keys a value by its flag (`--stream <spec>` → stream), which may differ from the setting's name.
+    const key = new Option(SETTINGS[name].flags).attributeName();
+    const v = opts[key];
     raw[name] = {
       value: v === undefined ? undefined : String(v),
-      source: cmd.getOptionValueSourceWithGlobals(name) as RawValue['source'],
+      source: cmd.getOptionValueSourceWithGlobals(key) as RawValue['source'],
     };
   }
   return resolveSettings(raw);

@@ -26,6 +26,7 @@ import {
   STREAM_SETTINGS,
   serverOptionsFrom,
   sourceFrom,
+  streamDefinitions,
 } from './shared.js';
 
 const NAMES = [
@@ -53,8 +54,9 @@ export function demoCommand(program: Command): Command {
     const s = readSettings(cmd, NAMES);
     const { logger } = makeContext(cmd);
     const quiet = (cmd.optsWithGlobals() as { quiet?: boolean }).quiet === true;
+    const definitions = await streamDefinitions(cmd, s);
     const store = await openStoreFor(s, logger);
-    const streams = await streamConfigsFor(cmd, s, store, logger).catch(async (e) => {
+    const streams = await streamConfigsFor(definitions, store, logger).catch(async (e) => {
       await store.close();
       throw e;
     });

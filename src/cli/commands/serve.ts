@@ -3,7 +3,7 @@
 // business, where prices come from src/sources'; this file turns flags into both.
 import type { Command } from 'commander';
 import { registerDashboard } from '../../dashboard/routes.js';
-import { describeKinds, openSources } from '../../sources/registry.js';
+import { describeKinds, openSources, type StreamDefinition } from '../../sources/registry.js';
 import type { Store } from '../../store/types.js';
 import { type StreamConfig, startServer } from '../../stream/server.js';
 import { makeContext } from '../context.js';
@@ -41,14 +41,12 @@ Examples:
   some-feed | byner serve --stream ext:feed
   byner serve --streams streams.yaml`;
 
-/** Opens the sources of the streams the flags ask for (a replay's source stream must have ticks). */
-export async function streamConfigsFor(
-  cmd: Command,
-  s: Parameters<typeof streamDefinitions>[1],
+/** Opens the sources of checked stream definitions (a replay's source stream must have ticks). */
+export function streamConfigsFor(
+  definitions: readonly StreamDefinition[],
   store: Store,
   logger: ReturnType<typeof makeContext>['logger'],
 ): Promise<StreamConfig[]> {
-  const definitions = await streamDefinitions(cmd, s);
   return openSources(definitions, { store, logger, stdin: process.stdin });
 }
 
@@ -77,6 +75,7 @@ export function serveCommand(program: Command): Command {
   cmd.action(async () => {
     const s = readSettings(cmd, NAMES);
     const { logger } = makeContext(cmd);
+    const definitions = await streamDefinitions(cmd, s);
     const store = await openStoreFor(s, logger);
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
@@ -84,7 +83,7 @@ export function serveCommand(program: Command): Command {
         host: s.host,
         port: s.port,
         ...serverOptionsFrom(s),
-        streams: await streamConfigsFor(cmd, s, store, logger),
+        streams: await streamConfigsFor(definitions, store, logger),
         produceAlways: (cmd.opts() as { produceAlways?: boolean }).produceAlways === true,
         store,
         logger,
