@@ -7,6 +7,7 @@ import { ticksFromPrices } from '../indicators/ticks.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { StreamProducer } from '../stream/producer.js';
+import { tickToJson } from '../ticks/json.js';
 import type { Tick } from '../ticks/types.js';
 import { isOnDemandKind, KIND_NAMES, type SourceKind } from './registry.js';
 import type { PricePoint, PriceSource, StreamPosition } from './types.js';
@@ -199,7 +200,8 @@ export function runSourceContract(name: string, factory: SourceFactory): void {
         'a tick was published before stored',
       );
       for (let seq = producer.ring.firstSeq; seq <= producer.headSeq; seq++) {
-        assert.equal(producer.ring.get(seq)?.tick.price, prices[seq]);
+        const frame = producer.ring.get(seq)?.frame.toString('utf8') ?? '';
+        assert.equal(frame, `id: ${seq}\ndata: ${JSON.stringify(tickToJson(stored[seq]))}\n\n`);
       }
     });
   });

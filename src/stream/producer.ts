@@ -124,9 +124,10 @@ type Pull = IteratorResult<PricePoint> | typeof DONE;
 
 /**
  * Ticks of one stream from its source. Each batch of ticks is written to the store (and flushed) before it is
- * published, so a tick a client has seen survives a crash as it was sent. On-demand sources are read only while
- * the stream has clients (or `alwaysOn`); points that are ready at once (interval 0) come in batches of at most
- * `batchSize`, the next batch when a client has read everything (`demand`). Other sources are read as they come.
+ * published, so a tick a client has seen survives a crash as it was sent. On-demand sources are read only when a
+ * client of the stream has read everything (`demand`; or always with `alwaysOn`): the next point at the source's
+ * pace, and the points that are ready at once (interval 0) in batches of at most `batchSize`. Other sources (feeds)
+ * are read as their points come, whether or not anyone reads the stream.
  */
 export class StreamProducer implements TickFeed {
   readonly ring: TickRing;
@@ -179,7 +180,7 @@ export class StreamProducer implements TickFeed {
     let start = tail.length - 1;
     while (start > 0 && tail[start - 1].seq === tail[start].seq - 1) start -= 1;
     producer.ring.reset(tail.length > 0 ? tail[start].seq : lastSeq + 1);
-    for (const t of tail.slice(start)) producer.ring.push({ tick: t, frame: tickFrame(t) });
+    for (const t of tail.slice(start)) producer.ring.push({ seq: t.seq, frame: tickFrame(t) });
     producer.loop = producer.run(lastSeq < 0 ? null : lastTime);
     return producer;
   }
@@ -258,12 +259,11 @@ export class StreamProducer implements TickFeed {
     );
     let iterator: AsyncIterator<PricePoint> | undefined;
     let pending: Promise<IteratorResult<PricePoint>> | undefined;
-    // An on-demand source starts when a client asks; a paced one then goes on at its own pace.
-    let needDemand = this.gated;
     try {
       iterator = source.points({ seq: this.head + 1, lastTime }, signal)[Symbol.asyncIterator]();
       for (;;) {
-        if (this.gated) await this.until(() => this.active && (!needDemand || this.demanded));
+        // An on-demand source is read when a client has read everything (a paced one then waits its interval).
+        if (this.gated) await this.until(() => this.active && this.demanded);
         if (this.stopped) break;
         this.demanded = false;
         pending ??= iterator.next();
@@ -300,7 +300,6 @@ export class StreamProducer implements TickFeed {
           if (this.stopped) break; // no reader took them: they are made again (same seqs) next time
         }
         await this.persistAndPublish(batch);
-        needDemand = this.gated && batch.length >= batchSize;
         // A store that answers at once and a source with points ready would otherwise never let timers and
         // sockets run.
         await new Promise((resolve) => setImmediate(resolve));
@@ -373,7 +372,7 @@ export class StreamProducer implements TickFeed {
         delay = Math.min(delay * 2, 5000);
       }
     }
-    for (const tick of batch) this.ring.push({ tick, frame: tickFrame(tick) });
+    for (const tick of batch) this.ring.push({ seq: tick.seq, frame: tickFrame(tick) });
     this.head = batch[batch.length - 1].seq;
     this.rate.add(batch.length);
     for (const listener of this.listeners) listener();
