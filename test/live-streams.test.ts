@@ -195,6 +195,39 @@ describe('many streams in one server', () => {
     }
   });
 
+  it('makes ticks without clients only with produceAlways (a feed always stores what arrives)', async () => {
+    const streams = async (tag: string): Promise<StreamConfig[]> => [
+      { name: `${tag}-sine`, source: sine(11, 10) },
+      {
+        name: `${tag}-replay`,
+        source: await ReplaySource.open(
+          store,
+          { from: 'recorded', intervalMs: 10, loop: true },
+          `${tag}-replay`,
+        ),
+      },
+    ];
+    const idle = await startServer({ port: 0, store, now, streams: await streams('idle') });
+    const always = await startServer({
+      port: 0,
+      store,
+      now,
+      streams: await streams('always'),
+      produceAlways: true,
+    });
+    try {
+      await waitFor(
+        'ticks without clients',
+        () => always.headSeq('always-sine') >= 20 && always.headSeq('always-replay') >= 20,
+      );
+      assert.equal(idle.headSeq('idle-sine'), -1);
+      assert.equal(idle.headSeq('idle-replay'), -1);
+    } finally {
+      await idle.close();
+      await always.close();
+    }
+  });
+
   it('refuses bad stream lists: none, repeated names, streams with single-stream options', async () => {
     const cases: [string, Parameters<typeof startServer>[0], RegExp][] = [
       ['no streams', { streams: [] }, /no stream to serve/],
