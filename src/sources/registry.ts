@@ -341,14 +341,12 @@ export async function openSources(
   return out;
 }
 
-/** One line per kind and its options, for `byner serve --help` and messages. */
+/** Each kind and its options (one per line), for `byner serve --help`. */
 export function describeKinds(): string {
   return KIND_NAMES.map((k) => {
     const spec = kindSpec(k);
-    const options = Object.entries(spec.options)
-      .map(([name, o]) => `${name}= ${o.help}`)
-      .join('; ');
-    return `${k}: ${spec.help}. Options: ${options}`;
+    const options = Object.entries(spec.options).map(([name, o]) => `    ${name}=  ${o.help}`);
+    return [`${k}: ${spec.help}`, ...options].join('\n');
   }).join('\n');
 }
 
