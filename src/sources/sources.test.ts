@@ -13,7 +13,13 @@ import { StreamProducer } from '../stream/producer.js';
 import { DEFAULT_SOURCE, generatePrices } from '../ticks/generator.js';
 import { runSourceContract, type SourceFactory } from './contract.js';
 import { FeedSource, parseFeedRecord } from './feed.js';
-import { KIND_NAMES } from './registry.js';
+import {
+  checkStreams,
+  KIND_NAMES,
+  type KindDefaults,
+  parseStreamSpec,
+  streamSpecsFromFile,
+} from './registry.js';
 import { ReplaySource, replayDelay } from './replay.js';
 import { SyntheticSource } from './synthetic.js';
 
@@ -368,5 +374,91 @@ describe('feed', () => {
     await reading;
     server.close();
     assert.match(warnings[0], /HTTP 503 later; reconnecting in \d+ ms/);
+  });
+});
+
+// --- stream definitions ---------------------------------------------------------------------------------------
+
+describe('stream definitions', () => {
+  it('parses NAME[:KIND[,key=value|flag...]] and fills options from the kind flags, the spec winning', () => {
+    const cases: [
+      string[],
+      KindDefaults,
+      { name: string; kind: string; options: Record<string, unknown> }[],
+    ][] = [
+      [['synthetic'], {}, [{ name: 'synthetic', kind: 'synthetic', options: {} }]],
+      [
+        ['a:synthetic,seed=7,interval=0'],
+        { synthetic: { seed: 42, interval: 1000, noise: 1.5 } },
+        [{ name: 'a', kind: 'synthetic', options: { seed: 7, interval: 0, noise: 1.5 } }],
+      ],
+      [
+        ['co2:replay,from=raw,speed=60,loop'],
+        { replay: { interval: 500 } },
+        [{ name: 'co2', kind: 'replay', options: { from: 'raw', speed: 60, loop: true } }],
+      ],
+      [
+        ['r:replay'],
+        { replay: { from: 'raw', speed: 2, interval: 500, loop: true } },
+        [{ name: 'r', kind: 'replay', options: { from: 'raw', speed: 2, loop: true } }],
+      ],
+      [
+        ['r:replay,from=raw,loop=false'],
+        { replay: { interval: 250 } },
+        [{ name: 'r', kind: 'replay', options: { from: 'raw', loop: false, interval: 250 } }],
+      ],
+      [
+        ['ext:feed', 'web:feed,url=http://127.0.0.1:9/x?a=1'],
+        {},
+        [
+          { name: 'ext', kind: 'feed', options: {} },
+          { name: 'web', kind: 'feed', options: { url: 'http://127.0.0.1:9/x?a=1' } },
+        ],
+      ],
+    ];
+    for (const [specs, defaults, want] of cases) {
+      assert.deepEqual(checkStreams(specs.map(parseStreamSpec), defaults), want, specs.join(' '));
+    }
+  });
+
+  it('reads the entries of a streams file, JSON values as they are', () => {
+    const specs = streamSpecsFromFile(
+      {
+        streams: [
+          { name: 'a', interval: 0 },
+          { name: 'b', source: 'replay', from: 'a', loop: true, speed: 0.5 },
+        ],
+      },
+      'f.yaml',
+    );
+    assert.deepEqual(checkStreams(specs), [
+      { name: 'a', kind: 'synthetic', options: { interval: 0 } },
+      { name: 'b', kind: 'replay', options: { from: 'a', loop: true, speed: 0.5 } },
+    ]);
+    for (const bad of [[], {}, 'x', [{ name: 'a', nested: { x: 1 } }], [3]]) {
+      assert.throws(() => streamSpecsFromFile(bad, 'f.yaml'), { code: 'BYNER_CONFIG' }, JSON.stringify(bad));
+    }
+  });
+
+  it('reports every bad definition at once, each with what was expected and received', () => {
+    const specs = ['x:nope', 'y:synthetic,seed=1.5', 'y', 'a/b', 'z:replay,speed=0', 'f:feed,url=x'];
+    assert.throws(
+      () => checkStreams(specs.map(parseStreamSpec)),
+      (e: Error) => {
+        assert.match(e.message, /invalid stream definitions \(7\)/);
+        assert.match(
+          e.message,
+          /--stream x:nope: unknown source kind: expected one of synthetic, replay, feed/,
+        );
+        assert.match(e.message, /--stream y:synthetic,seed=1.5: bad seed: expected an integer/);
+        assert.match(e.message, /--stream y: stream y defined twice/);
+        assert.match(e.message, /--stream a\/b: bad stream name/);
+        assert.match(e.message, /--stream z:replay,speed=0: bad speed: expected a number > 0, received "0"/);
+        assert.match(e.message, /--stream z:replay,speed=0: replay needs from/);
+        assert.match(e.message, /--stream f:feed,url=x: bad url/);
+        return true;
+      },
+    );
+    assert.throws(() => parseStreamSpec('a:synthetic,seed=1,seed=2'), /option seed given twice/);
   });
 });
