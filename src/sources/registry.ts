@@ -262,7 +262,8 @@ export function checkStreams(specs: readonly StreamSpec[], defaults: KindDefault
         ok = false;
       }
     }
-    // Flag defaults fill options the stream does not set (a replay's pace: its own speed or interval wins).
+    // Flag defaults fill the options the stream does not set. A replay's pace is one of speed and interval: its own
+    // wins, else --speed (replay's own flag, first in the defaults) over the general --interval.
     for (const [key, raw] of Object.entries(defaults[kind] ?? {})) {
       if (raw === undefined || key in options) continue;
       if (
@@ -274,17 +275,14 @@ export function checkStreams(specs: readonly StreamSpec[], defaults: KindDefault
       const r = spec.options[key].schema.safeParse(raw);
       if (r.success) options[key] = r.data;
     }
-    if (kind === 'replay' && 'speed' in options && 'interval' in options) {
-      const fromSpec = 'speed' in s.options && 'interval' in s.options;
-      if (fromSpec) {
-        problem(
-          s,
-          'speed and interval both given',
-          'one of speed= (× the source spacing) or interval= (fixed ms)',
-          `speed=${s.options.speed}, interval=${s.options.interval}`,
-        );
-        ok = false;
-      } else delete options.interval; // --speed is replay's own flag: it wins over the general --interval
+    if (kind === 'replay' && 'speed' in s.options && 'interval' in s.options) {
+      problem(
+        s,
+        'speed and interval both given',
+        'one of speed= (× the source spacing) or interval= (fixed ms)',
+        `speed=${s.options.speed}, interval=${s.options.interval}`,
+      );
+      ok = false;
     }
     for (const key of spec.required ?? []) {
       if (!(key in options)) {
