@@ -10,9 +10,11 @@ import { registerDashboard } from '../src/dashboard/routes.js';
 import { formatCount, formatPrice } from '../src/dashboard/web/format.js';
 import { type Forecaster, SeasonalNaiveForecaster } from '../src/features/forecaster.js';
 import { type InferenceRun, runInference } from '../src/infer/runner.js';
+import { SyntheticSource } from '../src/sources/synthetic.js';
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
 import { type RunningServer, startServer } from '../src/stream/server.js';
+import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
 import { ROOT } from './helpers/cli.js';
 import { sleep, tempDir } from './live-helpers.js';
 
@@ -97,7 +99,14 @@ describe('dashboard routes', () => {
     for (const path of ['/assets/app.js', '/assets/..%2Fpackage.json', '/assets/app-AAAAAAAA.js']) {
       assert.equal((await fetch(`${server.url}${path}`)).status, 404, path);
     }
-    for (const path of ['/?x=1', '/api/dashboard/model?version=a%2Fb', '/api/dashboard/model?other=1']) {
+    assert.equal((await fetch(`${server.url}/?stream=other`)).status, 200, 'the page of one stream');
+    for (const path of [
+      '/?x=1',
+      '/?stream=a%2Fb',
+      '/?stream=a&x=1',
+      '/api/dashboard/model?version=a%2Fb',
+      '/api/dashboard/model?other=1',
+    ]) {
       const res = await fetch(`${server.url}${path}`);
       assert.equal(res.status, 400, path);
       assert.ok(((await res.json()) as { expected?: string }).expected, path);
@@ -169,8 +178,17 @@ describe('dashboard in Chromium', { skip }, () => {
     dir = tempDir('byner-dash-');
     profile = tempDir('byner-chromium-');
     store = await openStore({ dataDir: dir.path });
-    // 100 ticks/s: the fast end of the issue; the seasonal-naive baseline needs no training.
-    server = await startServer({ port: 0, store, intervalMs: 10, routes: [registerDashboard] });
+    // 100 ticks/s: the fast end of the issue; the seasonal-naive baseline needs no training. A second stream
+    // (another seed, no inference) for the stream selector.
+    server = await startServer({
+      port: 0,
+      store,
+      streams: [
+        { name: 'synthetic', source: new SyntheticSource({ ...DEFAULT_SOURCE, intervalMs: 10 }) },
+        { name: 'other', source: new SyntheticSource({ ...DEFAULT_SOURCE, seed: 9, intervalMs: 20 }) },
+      ],
+      routes: [registerDashboard],
+    });
     run = runInference({
       url: `${server.url}/realtime_data`,
       store,
@@ -198,8 +216,9 @@ describe('dashboard in Chromium', { skip }, () => {
     });
     page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
     page.on('requestfailed', (r) => {
-      // The page's own EventSource is cut when the test closes the browser; anything else is a failure.
-      if (!r.url().endsWith('/realtime_data'))
+      // The page's own EventSource is cut when the test closes the browser or the page switches streams;
+      // anything else is a failure.
+      if (new URL(r.url()).pathname !== '/realtime_data')
         errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
     });
   });
@@ -330,6 +349,68 @@ describe('dashboard in Chromium', { skip }, () => {
     );
     assert.equal(metrics[0].non_finite_forecasts, count);
     assert.deepEqual(await shown(), { value: String(count), state: 'warn', text: formatCount(count) });
+    assert.deepEqual(errors, []);
+  });
+
+  it("switches streams in the selector: ?stream= in the URL, the chosen stream's price, its own forecasts", async () => {
+    const priceOf = async (stream: string) => {
+      await page.waitForFunction(
+        (name) =>
+          (document.querySelector<HTMLElement>('[data-testid="last-price"]')?.dataset.seq ?? '') !== '' &&
+          new URLSearchParams(location.search).get('stream') === name,
+        stream,
+        { timeout: 20_000 },
+      );
+      const shown = (await page.evaluate(READ_PAGE)) as Shown;
+      const seq = Number(shown.price.seq);
+      const { ticks } = await getJson<{ ticks: { seq: number; price: number; stream: string }[] }>(
+        `${server.url}/api/ticks?stream=${stream}&after=${seq - 1}&limit=1`,
+      );
+      assert.equal(ticks[0].stream, stream);
+      assert.equal(Number(shown.price.value), ticks[0].price, `${stream}: price of seq ${seq}`);
+      assert.ok(
+        server.headSeq(stream) - seq <= 200,
+        `${stream}: page at ${seq}, head ${server.headSeq(stream)}`,
+      );
+      return shown;
+    };
+    const options = await page.$$eval('[data-testid="stream-select"] option', (os) =>
+      os.map((o) => (o as HTMLOptionElement).value),
+    );
+    assert.deepEqual(options, ['synthetic', 'other']);
+    await page.selectOption('[data-testid="stream-select"]', 'other');
+    await page.waitForFunction(() => location.search === '?stream=other');
+    // The page forgot the first stream: its price comes from `other`, and no forecast is shown (none is made).
+    await page.waitForFunction(() => {
+      const seq = Number(document.querySelector<HTMLElement>('[data-testid="last-price"]')?.dataset.seq);
+      return seq > 0;
+    });
+    let shown = await priceOf('other');
+    assert.equal(shown.forecastSeq, '', 'no forecasts for a stream nobody forecasts');
+    assert.equal(shown.gaps, '0');
+    // A reload keeps the stream (the URL says it); back to the default one, its forecasts come back.
+    await page.reload();
+    shown = await priceOf('other');
+    assert.equal(
+      await page.$eval('[data-testid="stream-select"]', (e) => (e as HTMLSelectElement).value),
+      'other',
+    );
+    await page.selectOption('[data-testid="stream-select"]', 'synthetic');
+    await page.waitForFunction(
+      () => (document.querySelector<HTMLElement>('[data-testid="forecast"]')?.dataset.seq ?? '') !== '',
+      undefined,
+      { timeout: 20_000 },
+    );
+    shown = await priceOf('synthetic');
+    const { forecasts } = await getJson<{ forecasts: { seq: number; forecast: number[] }[] }>(
+      `${server.url}/api/forecasts/latest?stream=synthetic&limit=1000`,
+    );
+    const stored = forecasts.find((f) => f.seq === Number(shown.forecastSeq));
+    assert.ok(stored, `forecast after seq ${shown.forecastSeq} is not among the stored ones`);
+    assert.deepEqual(
+      shown.forecast.map((f) => Number(f.value)),
+      stored.forecast,
+    );
     assert.deepEqual(errors, []);
   });
 });

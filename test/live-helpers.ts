@@ -129,15 +129,22 @@ export interface ServeChild {
   exited: Promise<number | null>;
 }
 
-/** Starts `byner serve <args>` (src/cli/main.ts through tsx); resolves once it listens. */
-export function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeChild> {
+/**
+ * Starts `byner serve <args>` (src/cli/main.ts through tsx); resolves once it listens. With `stdin`, the child's
+ * stdin is a pipe (`child.stdin`: a feed stream reads it).
+ */
+export function spawnServe(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: { stdin?: boolean } = {},
+): Promise<ServeChild> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'serve', ...args],
     {
       cwd: ROOT,
       env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     },
   );
   let err = '';

@@ -147,6 +147,8 @@ describe('live server', () => {
     const server = await startServer({ port: 0, store, intervalMs: 0, now, stream: 'hostile' });
     try {
       await readSse(`${server.url}/realtime_data`, { until: (e) => e.length >= 5 });
+      // Until the server has seen that reader go, it may make another batch for it: wait, then the head is fixed.
+      await waitFor('the reader to be gone', () => server.stats().clients === 0);
       const head = server.headSeq();
       for (const id of ['-1', 'abc', '1e5', '99999999999999999999999', String(head + 1), '0x1', '1 OR 1=1']) {
         const r = await readSse(`${server.url}/realtime_data`, { lastEventId: id });
@@ -211,14 +213,14 @@ describe('live server', () => {
           stream: 'rest',
         },
       ]);
-      await store.writeMetrics('inf_metrics', [
-        {
-          timestamp: new Date(T0),
-          metrics: { mse: [1], mae: [1], accuracy: [0.5] },
-          forecast_horizon: 1,
-          model_version: 'm',
-        },
-      ]);
+      const metrics = (accuracy: number, stream: string) => ({
+        timestamp: new Date(T0),
+        metrics: { mse: [1], mae: [1], accuracy: [accuracy] },
+        forecast_horizon: 1,
+        model_version: 'm',
+        stream,
+      });
+      await store.writeMetrics('inf_metrics', [metrics(0.5, 'rest'), metrics(0.25, 'other')]);
       const f = await get('/api/forecasts/latest?stream=rest');
       assert.deepEqual(f.body.forecasts[0].forecast, [1, 2, 3, 4, 5]);
       assert.equal(f.body.forecasts[0].input_sequence, undefined);
@@ -227,7 +229,12 @@ describe('live server', () => {
           .length,
         1,
       );
+      // Live metrics of the default stream unless another is asked for.
       assert.deepEqual((await get('/api/metrics/latest')).body.metrics[0].metrics.accuracy, [0.5]);
+      assert.deepEqual(
+        (await get('/api/metrics/latest?stream=other')).body.metrics[0].metrics.accuracy,
+        [0.25],
+      );
       assert.deepEqual((await get('/api/models')).body, { models: [] });
       const health = await get('/healthz');
       assert.equal(health.body.status, 'ok');

@@ -11,8 +11,9 @@ export function addSettings(cmd: Command, names: readonly SettingName[]): Comman
     const o = new Option(s.flags, s.help);
     if (s.env) o.env(s.env);
     if (s.repeatable) {
+      const separator = s.separator ?? ',';
       o.argParser((value: string, previous: unknown) =>
-        typeof previous === 'string' ? `${previous},${value}` : value,
+        typeof previous === 'string' ? `${previous}${separator}${value}` : value,
       );
     }
     if ('default' in s && s.default !== undefined) o.default(s.default);

@@ -13,8 +13,10 @@ export interface Setting<T> {
   help: string;
   /** What a valid value looks like, for error messages. */
   expected: string;
-  /** The flag may be given several times; its values are joined with commas (a comma list works too). */
+  /** The flag may be given several times; its values are joined with `separator` (a list works too). */
   repeatable?: boolean;
+  /** Joins repeated values; default ',' (so a comma list and repeated flags mean the same). */
+  separator?: string;
   schema: z.ZodType<T>;
 }
 
@@ -101,6 +103,63 @@ export const SETTINGS = {
     help: 'name of the tick stream',
     expected: 'letters, digits, dot, dash or underscore (1-64)',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+  }),
+  // Live streams of `serve` / `demo` (kinds and their options: src/sources/registry.ts).
+  streamSpec: setting({
+    flags: '--stream <spec>',
+    env: 'BYNER_STREAM',
+    help:
+      'a live stream NAME[:KIND[,key=value...]], repeatable; the first is the default one. Kinds: synthetic ' +
+      '(seed, amplitude, frequency, noise, bound, interval), replay (from, speed, interval, loop), feed (url; ' +
+      'stdin without). Default: one synthetic stream named synthetic',
+    expected: 'NAME[:KIND[,key=value...]], e.g. co2:replay,from=co2raw,speed=60,loop',
+    repeatable: true,
+    separator: '\n',
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split('\n')
+          .map((x) => x.trim())
+          .filter((x) => x !== ''),
+      )
+      .pipe(z.array(z.string().regex(/^[^:,=\s]+(:.*)?$/)).min(1)),
+  }),
+  streamsFile: setting({
+    flags: '--streams <file>',
+    env: 'BYNER_STREAMS_FILE',
+    help: 'the live streams from a JSON or YAML file: [{name, source, ...options}] (instead of --stream)',
+    expected: 'a path to a .json, .yaml or .yml file',
+    schema: nonEmpty,
+  }),
+  from: setting({
+    flags: '--from <stream>',
+    help: 'replay streams: the stored stream to replay (their from= option)',
+    expected: 'letters, digits, dot, dash or underscore (1-64)',
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+  }),
+  speed: setting({
+    flags: '--speed <x>',
+    help: 'replay streams: times faster than the source timestamps (their speed= option; default 1)',
+    expected: 'a number > 0',
+    schema: num(Number.MIN_VALUE, 1e9),
+  }),
+  feedUrl: setting({
+    flags: '--feed-url <url>',
+    env: 'BYNER_FEED_URL',
+    help: 'feed streams: an SSE or NDJSON HTTP feed (their url= option); without it a feed reads stdin',
+    expected: 'an http:// or https:// URL',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^https?:\/\/\S+$/),
+  }),
+  ringSize: setting({
+    flags: '--ring-size <ticks>',
+    env: 'BYNER_RING_SIZE',
+    help: 'ticks per stream kept in memory for resuming clients (default 10,000, less with more than 10 streams)',
+    expected: 'an integer between 100 and 1,000,000',
+    schema: int(100, 1_000_000),
   }),
   // Tick ranges.
   ticks: setting({

@@ -1,4 +1,4 @@
-// The live dashboard on the `byner serve` server: the page at `/`, its bundled assets (built by
+// The live dashboard on the `byner serve` server: the page at `/` (`/?stream=NAME` for one stream), its bundled assets (built by
 // scripts/build-dashboard.mjs into dist/dashboard-assets/) and the one extra read the page needs
 // (`/api/dashboard/model`). The page itself lives in ./web; ticks, forecasts and metrics come from
 // src/stream's routes.
@@ -85,8 +85,24 @@ export function registerDashboard<L extends FastifyBaseLogger>(
   };
 
   app.get('/', async (request, reply) => {
-    if (Object.keys(request.query ?? {}).length > 0) {
-      return badRequest(reply, 'the dashboard takes no query parameters', 'GET /', request.url);
+    // `?stream=NAME` picks the stream shown (the page reads it); nothing else is a parameter of the page.
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    const extra = Object.keys(query).filter((k) => k !== 'stream');
+    if (extra.length > 0) {
+      return badRequest(
+        reply,
+        'the dashboard takes only a stream',
+        'GET / or GET /?stream=NAME',
+        request.url,
+      );
+    }
+    if (query.stream !== undefined && (typeof query.stream !== 'string' || !VERSION.test(query.stream))) {
+      return badRequest(
+        reply,
+        'invalid query parameter stream',
+        'letters, digits, dot, dash or underscore (1-64)',
+        JSON.stringify(query.stream),
+      );
     }
     // Not cached in memory: a rebuild (new hashed names) shows on the next reload.
     const html = await readFile(`${dir}/index.html`).catch(() => null);

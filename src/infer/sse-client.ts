@@ -3,6 +3,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { BynerError } from '../errors.js';
 import type { StoreLogger } from '../store/types.js';
+import { backoffDelay, isFatalStatus, sleep } from '../util/backoff.js';
 
 export interface SseClientOptions {
   url: string;
@@ -33,20 +34,6 @@ export interface SseClientStats {
   bytes: number;
   parseErrors: number;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-
-/** A status the server will keep answering the same way: reconnecting would not help. */
-const isFatalStatus = (status: number) => status >= 400 && status < 500 && status !== 408 && status !== 429;
 
 export class SseClient {
   readonly stats: SseClientStats = {
@@ -99,9 +86,8 @@ export class SseClient {
       if (this.stopped) break;
       this.stats.reconnects += 1;
       failures = this.stats.events > before ? 0 : failures + 1;
-      const base = Math.max(this.retryHintMs ?? backoff.initialMs, 1);
-      const delay = Math.min(backoff.maxMs, base * 2 ** Math.min(failures, 20));
-      await sleep(delay * (0.5 + Math.random() / 2), this.stopper.signal);
+      const delay = backoffDelay(failures, { ...backoff, initialMs: this.retryHintMs ?? backoff.initialMs });
+      await sleep(delay, this.stopper.signal);
     }
   }
 

@@ -285,6 +285,23 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
       assert.equal(await store.countTicks('inf_historical_db'), 3);
     });
 
+    it('lists the streams of a collection: name order, count and last seq; empty collections list none', async () => {
+      const store = await fresh();
+      assert.deepEqual(await store.listStreams('historical_data'), []);
+      // A gap in `b` (seqs 0..4 and 10..11): count and last seq differ.
+      await store.writeTicks('historical_data', [...makeTicks(0, 5, 'b'), ...makeTicks(10, 2, 'b')]);
+      await store.writeTicks('historical_data', [...makeTicks(0, 30), ...makeTicks(0, 3, 'a.1')]);
+      await store.writeTicks('inf_historical_db', makeTicks(100, 3, 'c'));
+      assert.deepEqual(await store.listStreams('historical_data'), [
+        { stream: 'a.1', count: 3, last_seq: 2 },
+        { stream: 'b', count: 7, last_seq: 11 },
+        { stream: 'synthetic', count: 30, last_seq: 29 },
+      ]);
+      assert.deepEqual(await store.listStreams('inf_historical_db'), [
+        { stream: 'c', count: 3, last_seq: 102 },
+      ]);
+    });
+
     it('reads see every acknowledged write without an explicit flush', async () => {
       const store = await fresh();
       for (let i = 0; i < 20; i++) await store.writeTicks('inf_historical_db', [makeTick(i)]);
@@ -385,6 +402,26 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
       assert.deepEqual(await store.recentMetrics('inf_metrics', 1, 'v2'), [makeMetrics(2, 'v2')]);
       assert.equal((await store.recentMetrics('inf_metrics', 100)).length, 7);
       assert.deepEqual(await store.recentMetrics('tr_metrics', 5), [makeMetrics(0)]);
+      assert.deepEqual(await store.recentMetrics('inf_metrics', 2, { modelVersion: 'v1' }), docs.slice(4));
+    });
+
+    it('filters recent metrics by stream, alone or with a model version', async () => {
+      const store = await fresh();
+      const of = (i: number, stream: string, model = 'v1') => ({ ...makeMetrics(i, model), stream });
+      const docs = [of(0, 'a'), of(1, 'b'), of(2, 'a', 'v2'), of(3, 'b'), of(4, 'a'), makeMetrics(5)];
+      await store.writeMetrics('inf_metrics', docs);
+      assert.deepEqual(await store.recentMetrics('inf_metrics', 10, { stream: 'a' }), [
+        docs[0],
+        docs[2],
+        docs[4],
+      ]);
+      assert.deepEqual(await store.recentMetrics('inf_metrics', 1, { stream: 'b' }), [docs[3]]);
+      assert.deepEqual(await store.recentMetrics('inf_metrics', 10, { stream: 'a', modelVersion: 'v1' }), [
+        docs[0],
+        docs[4],
+      ]);
+      assert.deepEqual(await store.recentMetrics('inf_metrics', 10, { stream: 'none' }), []);
+      assert.equal((await store.recentMetrics('inf_metrics', 10, {})).length, 6);
     });
 
     it('keeps a model registry: artifact bytes round trip, latest vs pinned, serving flag', async () => {

@@ -98,6 +98,22 @@ export interface ModelSummary extends Omit<ModelEntry, 'artifact' | 'serving'> {
 
 export type StoreStats = Record<CollectionName, number>;
 
+/** One stream of a tick collection, as `listStreams` reports it. */
+export interface StreamSummary {
+  stream: string;
+  /** Ticks stored. */
+  count: number;
+  /** Highest stored seq. */
+  last_seq: number;
+}
+
+/** Which metrics documents `recentMetrics` returns; a string is the model version (the older form). */
+export interface MetricsFilter {
+  modelVersion?: string;
+  /** Documents whose `stream` field is this (inf_metrics documents carry it). */
+  stream?: string;
+}
+
 /** Counters of the write path since the store was opened (for logs and tests). */
 export interface WriteStats {
   /** Documents newly stored (counted once stored, not when accepted). */
@@ -192,6 +208,8 @@ export interface Store {
   lastSeq(collection: TickCollection, stream: string, options?: ReadOptions): Promise<number | null>;
   /** Number of ticks, of one stream or of all. */
   countTicks(collection: TickCollection, stream?: string, options?: ReadOptions): Promise<number>;
+  /** Every stream that has ticks in `collection`, by name, with its tick count and last seq. */
+  listStreams(collection: TickCollection, options?: ReadOptions): Promise<StreamSummary[]>;
 
   // --- predictions and metrics -------------------------------------------------------------------------------
   writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<WriteReceipt>;
@@ -211,11 +229,11 @@ export interface Store {
     options?: ReadOptions,
   ): Promise<Forecast[]>;
   writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<WriteReceipt>;
-  /** The last `limit` metrics documents by timestamp (optionally of one model), oldest first. */
+  /** The last `limit` metrics documents by timestamp (optionally of one model and/or stream), oldest first. */
   recentMetrics(
     collection: MetricsCollection,
     limit: number,
-    modelVersion?: string,
+    filter?: string | MetricsFilter,
     options?: ReadOptions,
   ): Promise<MetricsDoc[]>;
 
@@ -252,5 +270,9 @@ export interface StoreLogger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
+
+/** The filter of `recentMetrics` in its object form. */
+export const metricsFilter = (filter: string | MetricsFilter | undefined): MetricsFilter =>
+  typeof filter === 'string' ? { modelVersion: filter } : (filter ?? {});
 
 export const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };

@@ -1,11 +1,50 @@
-// SSE connections of the live stream: each client has a cursor (the next seq it needs) and is fed from the replay
+// SSE connections of one live stream: each client has a cursor (the next seq it needs) and is fed from the replay
 // ring, or from the store beyond it, only as fast as its socket drains and within a byte budget; clients that stop
-// reading are dropped. Making ticks is source.ts's job; who may connect is server.ts's (origin.ts, timeouts).
+// reading are dropped. Making ticks is producer.ts's job; who may connect is server.ts's (origin.ts, timeouts).
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Store, StoreLogger } from '../store/types.js';
-import type { LiveTickSource } from './source.js';
-import { tickFrame } from './source.js';
+import { tickFrame } from './producer.js';
+import type { TickRing } from './ring.js';
 import { sseFrame } from './sse.js';
+
+/**
+ * Where a hub reads the ticks of its stream: the in-process producer, or (later) a feed of ticks another process
+ * produces. The hub sends what the ring holds and reads older ticks from the store.
+ */
+export interface TickFeed {
+  readonly stream: string;
+  /** Seq of the last published (and stored) tick; −1 for an empty stream. */
+  readonly headSeq: number;
+  /** The recent ticks with their frames. */
+  readonly ring: TickRing;
+  /** Called after each published batch. Returns an unsubscribe function. */
+  onPublish(listener: () => void): () => void;
+  /** The stream has clients (or none any more). */
+  setActive(active: boolean): void;
+  /** A client has read everything. */
+  demand(): void;
+}
+
+/** The event streams of every hub of a server, counted together against one limit (`--max-clients`). */
+export class ClientSlots {
+  private used = 0;
+  constructor(readonly max: number) {}
+
+  get open(): number {
+    return this.used;
+  }
+
+  /** Takes a slot; false when all are taken. */
+  take(): boolean {
+    if (this.used >= this.max) return false;
+    this.used += 1;
+    return true;
+  }
+
+  release(): void {
+    this.used = Math.max(0, this.used - 1);
+  }
+}
 
 export interface HubOptions {
   /** `retry:` hint sent first on every stream (ms). */
@@ -25,6 +64,8 @@ export interface HubOptions {
   maxClientBytes: number;
   /** Event streams at once; one more gets a 503 with Retry-After. */
   maxClients: number;
+  /** Slots shared with the other streams' hubs (the limit counts them all); default: this hub's own. */
+  slots?: ClientSlots;
   logger?: StoreLogger;
 }
 
@@ -104,7 +145,7 @@ class Client {
   }
 
   private fill(): void {
-    const source = this.hub.source;
+    const source = this.hub.feed;
     const ring = source.ring;
     while (!this.closed) {
       if (this.res.writableNeedDrain) {
@@ -157,7 +198,7 @@ class Client {
    * budget allows (beyond its socket's high-water mark); frames that would not fit are left for the next page.
    */
   private async readPage(): Promise<void> {
-    const source = this.hub.source;
+    const source = this.hub.feed;
     const budget = this.hub.options.maxClientBytes - SOCKET_HIGH_WATER_MARK - FRAME_ROOM;
     const limit = Math.max(
       1,
@@ -214,14 +255,16 @@ export class SseHub {
   private readonly unsubscribe: () => void;
   readonly logger: StoreLogger;
   private closing = false;
+  private readonly slots: ClientSlots;
 
   constructor(
-    readonly source: LiveTickSource,
+    readonly feed: TickFeed,
     readonly store: Store,
     readonly options: HubOptions,
   ) {
     this.logger = options.logger ?? { info() {}, warn() {}, error() {} };
-    this.unsubscribe = source.onPublish(() => {
+    this.slots = options.slots ?? new ClientSlots(options.maxClients);
+    this.unsubscribe = feed.onPublish(() => {
       for (const c of this.clients) c.pump();
     });
     this.heartbeat = setInterval(() => {
@@ -249,12 +292,12 @@ export class SseHub {
       res.writeHead(503, { ...headers, 'content-type': 'application/json' }).end('{"error":"shutting down"}');
       return;
     }
-    if (this.clients.size >= this.options.maxClients) {
+    if (!this.slots.take()) {
       this.stats.refusedFull += 1;
       const body = {
         error: 'too many event streams; retry later',
-        expected: `at most ${this.options.maxClients} event streams at once`,
-        received: `a new one while ${this.clients.size} are open`,
+        expected: `at most ${this.slots.max} event streams at once`,
+        received: `a new one while ${this.slots.open} are open`,
         hint: 'the server was started with --max-clients; raise it if the machine can take more',
       };
       res
@@ -275,7 +318,7 @@ export class SseHub {
     });
     res.socket?.setNoDelay(true);
     res.write(sseFrame({ retry: this.options.retryMs }));
-    const client = new Client(this, res, lastSeq === null ? this.source.headSeq + 1 : lastSeq + 1);
+    const client = new Client(this, res, lastSeq === null ? this.feed.headSeq + 1 : lastSeq + 1);
     this.clients.add(client);
     this.stats.connected += 1;
     this.stats.clients = this.clients.size;
@@ -291,7 +334,7 @@ export class SseHub {
     res.on('drain', onDrain);
     res.on('timeout', onTimeout);
     res.once('close', onClose);
-    this.source.setActive(true);
+    this.feed.setActive(true);
     client.pump();
   }
 
@@ -307,9 +350,10 @@ export class SseHub {
     if (client.closed) return;
     client.closed = true;
     this.clients.delete(client);
+    this.slots.release();
     this.stats.clients = this.clients.size;
     if (end) client.res.destroy();
-    if (this.clients.size === 0) this.source.setActive(false);
+    if (this.clients.size === 0) this.feed.setActive(false);
   }
 
   /** Ends every stream cleanly (what was written is flushed, then the chunked body ends); no new ones start. */
@@ -329,11 +373,12 @@ export class SseHub {
             resolve();
           });
           c.closed = true;
+          this.slots.release();
         }),
     );
     this.clients.clear();
     this.stats.clients = 0;
-    this.source.setActive(false);
+    this.feed.setActive(false);
     await Promise.all(ended);
   }
 }

@@ -1,10 +1,10 @@
-// A bounded ring of the most recent ticks with their encoded SSE frames, indexed by seq: what live clients and
-// short reconnects read. Older ticks come from the store (hub.ts decides which source serves a client).
+// A bounded ring of the encoded SSE frames of the most recent ticks, indexed by seq: what live clients and short
+// reconnects read. Only frames are held (a tick's objects would double its memory); older ticks come from the
+// store (hub.ts decides which source serves a client).
 import { BynerError } from '../errors.js';
-import type { Tick } from '../ticks/types.js';
 
 export interface RingEntry {
-  tick: Tick;
+  seq: number;
   /** The tick's SSE frame, encoded once and shared by every client. */
   frame: Buffer;
 }
@@ -47,10 +47,10 @@ export class TickRing {
 
   /** Appends the next tick; the ring only holds consecutive seqs. */
   push(entry: RingEntry): void {
-    if (entry.tick.seq !== this.next) {
+    if (entry.seq !== this.next) {
       throw new BynerError('BYNER_STATE', 'replay ring: ticks must be pushed in seq order', {
         expected: `seq ${this.next}`,
-        received: `seq ${entry.tick.seq}`,
+        received: `seq ${entry.seq}`,
       });
     }
     this.slots[this.next % this.capacity] = entry;

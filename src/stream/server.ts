@@ -1,5 +1,6 @@
-// `byner serve`: the Fastify server of SPEC §7 — the SSE tick stream and the REST reads the dashboard and tools
-// use. Opening the store and handling signals is the caller's job (src/cli/commands/serve.ts, or `byner demo`).
+// `byner serve`: the Fastify server of SPEC §7 — one or many live SSE tick streams and the REST reads the dashboard
+// and tools use. Where prices come from is src/sources'; opening the store and handling signals is the caller's job
+// (src/cli/commands/serve.ts, or `byner demo`).
 import type { OutgoingHttpHeaders } from 'node:http';
 import Fastify, {
   type FastifyInstance,
@@ -10,15 +11,49 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { BynerError, describe } from '../errors.js';
+import { SyntheticSource } from '../sources/synthetic.js';
+import type { PriceSource } from '../sources/types.js';
 import { readWithin } from '../store/deadline.js';
 import { openStore, type StoreOptions } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { DEFAULT_SOURCE, type SineSource } from '../ticks/generator.js';
 import { tickToJson } from '../ticks/json.js';
 import { DEFAULT_STREAM } from '../ticks/types.js';
-import { type HubStats, SOCKET_HIGH_WATER_MARK, SseHub } from './hub.js';
+import { ClientSlots, type HubStats, SOCKET_HIGH_WATER_MARK, SseHub } from './hub.js';
 import { corsHeaders, OriginPolicy, type Refusal } from './origin.js';
-import { LiveTickSource } from './source.js';
+import { StreamProducer } from './producer.js';
+
+/** One live stream of the server: its name and where its prices come from. */
+export interface StreamConfig {
+  /** `[A-Za-z0-9._-]{1,64}`, unique within the server. */
+  name: string;
+  source: PriceSource;
+}
+
+/** What `GET /api/streams` says about one stream. */
+export interface StreamInfo {
+  name: string;
+  /** The source's kind: synthetic, replay, feed. */
+  source: string;
+  /** The stream `/realtime_data` serves without `?stream=`. */
+  default: boolean;
+  /** `running`, `ended` (the source is exhausted; the stream stays readable) or `failed` (logged). */
+  state: 'running' | 'ended' | 'failed';
+  /** Seq of the last tick made (and stored); −1 for an empty stream. */
+  head_seq: number;
+  clients: number;
+  /** Ticks made per second over the last 10 s. */
+  ticks_per_s: number;
+  /** Input lines of a feed skipped as malformed. */
+  malformed: number;
+  /** Connections to an HTTP feed made again. */
+  reconnects: number;
+}
+
+/** Ticks kept in memory per stream: 10,000 for up to 10 streams, then 100,000 shared out (at least 1,000 each). */
+export function defaultRingCapacity(streams: number): number {
+  return Math.max(1000, Math.min(10_000, Math.floor(100_000 / Math.max(1, streams))));
+}
 
 export interface ServerOptions {
   /** Default 127.0.0.1. */
@@ -28,15 +63,24 @@ export interface ServerOptions {
   /** An open store to use (left open on close), or options to open one (closed on close). */
   store?: Store;
   storeOptions?: StoreOptions;
+  /**
+   * The live streams; the first is the default one (`/realtime_data` without `?stream=`). Without it, one
+   * synthetic stream from `stream`, `source` and `intervalMs` (which may then not be combined with `streams`).
+   */
+  streams?: readonly StreamConfig[];
+  /** Name of the single synthetic stream (default `synthetic`), when `streams` is not given. */
   stream?: string;
+  /** Its sine, when `streams` is not given. */
   source?: SineSource;
-  /** Milliseconds between ticks, default 1000; 0 = as fast as the fastest client reads. */
+  /** Its milliseconds between ticks, default 1000; 0 = as fast as the fastest client reads. */
   intervalMs?: number;
+  /** Sources that make ticks only for readers (synthetic, replay) make them without readers too. */
+  produceAlways?: boolean;
   /** Comment heartbeat period, default 15,000 ms. */
   heartbeatMs?: number;
   /** `retry:` hint, default 1000 ms. */
   retryMs?: number;
-  /** Ticks kept in memory for replay, default 10,000. */
+  /** Ticks kept in memory for replay per stream; default `defaultRingCapacity(number of streams)`. */
   ringCapacity?: number;
   /** A live client this far behind is disconnected; default (and at most) the ring capacity. */
   maxLagTicks?: number;
@@ -45,7 +89,10 @@ export interface ServerOptions {
    * with a message, and the store read is given up (nothing of it is kept).
    */
   readTimeoutMs?: number;
-  /** Event streams at once, default 1000; one more gets a 503 with `Retry-After`. REST reads are not counted. */
+  /**
+   * Event streams at once over all streams, default 1000; one more gets a 503 with `Retry-After`. REST reads are
+   * not counted.
+   */
   maxClients?: number;
   /**
    * Bytes held in memory for one event stream (its socket's queue and the rest of its replay page), default
@@ -86,9 +133,16 @@ export interface RunningServer {
   /** `http://host:port` */
   url: string;
   port: number;
-  /** Seq of the last tick made (and stored); −1 for an empty stream. */
-  headSeq(): number;
+  /** The stream `/realtime_data` serves without `?stream=`. */
+  defaultStream: string;
+  /** Seq of the last tick made (and stored) of a stream (default: the default one); −1 for an empty stream. */
+  headSeq(stream?: string): number;
+  /** The hubs' counters, summed over the streams (`clients`: open event streams of all of them). */
   stats(): HubStats;
+  /** Per stream, as `GET /api/streams` answers. */
+  streams(): StreamInfo[];
+  /** The replay ring's capacity per stream. */
+  ringCapacity: number;
   /** The limits in force, defaults filled in. */
   limits: Readonly<ServerLimits>;
   /** Open TCP connections (event streams and REST keep-alives). */
@@ -173,10 +227,12 @@ const QUERIES = {
       include_input: z.enum(['0', '1', 'true', 'false']).optional(),
     })
     .strict(),
+  realtime: z.object({ stream: nameParam.optional() }).strict(),
   metrics: z
     .object({
       limit: limitParam(1000).optional(),
       model_version: nameParam.optional(),
+      stream: nameParam.optional(),
       collection: z.enum(['inf_metrics', 'tr_metrics']).optional(),
     })
     .strict(),
@@ -235,11 +291,56 @@ export function parseLastEventId(
   return { seq };
 }
 
+/** The streams to serve: `options.streams`, or the single synthetic stream of the older options. */
+function streamsOf(options: ServerOptions): readonly StreamConfig[] {
+  if (options.streams === undefined) {
+    return [
+      {
+        name: options.stream ?? DEFAULT_STREAM,
+        source: new SyntheticSource({
+          ...(options.source ?? DEFAULT_SOURCE),
+          intervalMs: options.intervalMs ?? 1000,
+        }),
+      },
+    ];
+  }
+  const single = (['stream', 'source', 'intervalMs'] as const).filter((k) => options[k] !== undefined);
+  if (single.length > 0) {
+    throw new BynerError('BYNER_CONFIG', "server options: `streams` and a single stream's options together", {
+      expected: '`streams` alone (each stream with its own source)',
+      received: `streams and ${single.join(', ')}`,
+    });
+  }
+  if (options.streams.length === 0) {
+    throw new BynerError('BYNER_CONFIG', 'no stream to serve', {
+      expected: 'at least one stream',
+      received: '[]',
+    });
+  }
+  const names = new Set<string>();
+  for (const { name } of options.streams) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || names.has(name)) {
+      throw new BynerError('BYNER_CONFIG', `bad or repeated stream name ${describe(name)}`, {
+        expected: 'unique names of letters, digits, dot, dash or underscore (1-64)',
+        received: options.streams.map((st) => st.name).join(', '),
+      });
+    }
+    names.add(name);
+  }
+  return options.streams;
+}
+
+interface LiveStream {
+  name: string;
+  producer: StreamProducer;
+  hub: SseHub;
+}
+
 /** Starts the server; resolves once it listens. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
-  const stream = options.stream ?? DEFAULT_STREAM;
-  const ringCapacity = options.ringCapacity ?? 10_000;
+  const configs = streamsOf(options);
+  const ringCapacity = options.ringCapacity ?? defaultRingCapacity(configs.length);
   const maxLagTicks = Math.min(options.maxLagTicks ?? ringCapacity, ringCapacity);
   const readTimeoutMs = options.readTimeoutMs ?? 10_000;
   const limits = resolveLimits(options);
@@ -251,31 +352,59 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const logger = options.logger;
   const ownStore = options.store === undefined;
   const store = options.store ?? (await openStore({ ...options.storeOptions, logger }));
-  let source: LiveTickSource;
+  const slots = new ClientSlots(limits.maxClients);
+  const live: LiveStream[] = [];
+  const stopAll = async () => {
+    await Promise.all(live.map((l) => l.producer.stop()));
+    await Promise.all(live.map((l) => l.hub.close()));
+  };
   try {
-    source = await LiveTickSource.open({
-      store,
-      stream,
-      source: options.source ?? DEFAULT_SOURCE,
-      intervalMs: options.intervalMs ?? 1000,
-      ringCapacity,
-      // A live client at the head must never fall out of the ring because of one batch.
-      batchSize: Math.max(1, Math.min(256, Math.floor(ringCapacity / 4))),
-      logger,
-      now: options.now,
-    });
+    for (const config of configs) {
+      const producer = await StreamProducer.open({
+        store,
+        stream: config.name,
+        source: config.source,
+        ringCapacity,
+        // A live client at the head must never fall out of the ring because of one batch.
+        batchSize: Math.max(1, Math.min(256, Math.floor(ringCapacity / 4))),
+        alwaysOn: options.produceAlways,
+        logger,
+        now: options.now,
+      });
+      const hub = new SseHub(producer, store, {
+        retryMs: limits.retryMs,
+        heartbeatMs: limits.heartbeatMs,
+        maxLagTicks,
+        maxClientBytes: limits.maxClientBytes,
+        maxClients: limits.maxClients,
+        slots,
+        logger,
+      });
+      live.push({ name: config.name, producer, hub });
+    }
   } catch (error) {
+    await stopAll();
     if (ownStore) await store.close();
     throw error;
   }
-  const hub = new SseHub(source, store, {
-    retryMs: limits.retryMs,
-    heartbeatMs: limits.heartbeatMs,
-    maxLagTicks,
-    maxClientBytes: limits.maxClientBytes,
-    maxClients: limits.maxClients,
-    logger,
-  });
+  const byName = new Map(live.map((l) => [l.name, l]));
+  const defaultStream = live[0].name;
+  const known = () => `one of: ${live.map((l) => l.name).join(', ')}`;
+  const streamInfo = (l: LiveStream): StreamInfo => {
+    const state = l.producer.state;
+    const stats = l.producer.source.stats;
+    return {
+      name: l.name,
+      source: l.producer.source.kind,
+      default: l.name === defaultStream,
+      state: state.state,
+      head_seq: l.producer.headSeq,
+      clients: l.hub.clientCount,
+      ticks_per_s: Math.round(state.ticksPerSecond * 10) / 10,
+      malformed: stats.malformed,
+      reconnects: stats.reconnects,
+    };
+  };
 
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : {}),
@@ -336,25 +465,36 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     reply.status(404).send({
       error: `no route ${request.method} ${request.url.split('?')[0]}`,
       expected:
-        'GET /realtime_data, /api/ticks, /api/forecasts/latest, /api/metrics/latest, /api/models, /healthz',
+        'GET /realtime_data, /api/streams, /api/ticks, /api/forecasts/latest, /api/metrics/latest, /api/models, /healthz',
     });
   });
 
   app.get('/realtime_data', (request, reply) => {
-    parseQuery(QUERIES.none, request.query);
-    const last = parseLastEventId(request.headers['last-event-id'], source.headSeq);
+    const q = parseQuery(QUERIES.realtime, request.query);
+    const target = byName.get(q.stream ?? defaultStream);
+    if (target === undefined) {
+      return reply
+        .status(404)
+        .send({ error: `no live stream ${q.stream}`, expected: known(), received: describe(q.stream) });
+    }
+    const last = parseLastEventId(request.headers['last-event-id'], target.producer.headSeq);
     if ('error' in last) {
       return reply.status(400).send({ error: last.error, expected: last.expected, received: last.received });
     }
     reply.hijack();
     // The headers set so far (CORS ones) go out with the stream's head; Fastify's type is wider than Node's.
-    hub.attach(reply.raw, last.seq, reply.getHeaders() as OutgoingHttpHeaders);
+    target.hub.attach(reply.raw, last.seq, reply.getHeaders() as OutgoingHttpHeaders);
+  });
+
+  app.get('/api/streams', async (request) => {
+    parseQuery(QUERIES.none, request.query);
+    return { streams: live.map(streamInfo) };
   });
 
   app.get('/api/ticks', async (request) => {
     const q = parseQuery(QUERIES.ticks, request.query);
     const collection = q.collection ?? 'historical_data';
-    const name = q.stream ?? stream;
+    const name = q.stream ?? defaultStream;
     const limit = q.limit ?? 100;
     const ticks = await readWithin(readTimeoutMs, 'reading ticks', (signal) =>
       q.after === undefined
@@ -368,7 +508,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const q = parseQuery(QUERIES.forecasts, request.query);
     const withInput = q.include_input === '1' || q.include_input === 'true';
     const docs = await readWithin(readTimeoutMs, 'reading forecasts', (signal) =>
-      store.recentForecasts(q.stream ?? stream, q.limit ?? 1, q.model_version, { signal }),
+      store.recentForecasts(q.stream ?? defaultStream, q.limit ?? 1, q.model_version, { signal }),
     );
     return {
       forecasts: docs.map(({ input_sequence, ...d }) => (withInput ? { ...d, input_sequence } : d)),
@@ -377,8 +517,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   app.get('/api/metrics/latest', async (request) => {
     const q = parseQuery(QUERIES.metrics, request.query);
+    const collection = q.collection ?? 'inf_metrics';
+    // Live metrics documents carry their stream; training ones are filtered only when a stream is asked for.
+    const stream = q.stream ?? (collection === 'inf_metrics' ? defaultStream : undefined);
     const docs = await readWithin(readTimeoutMs, 'reading metrics', (signal) =>
-      store.recentMetrics(q.collection ?? 'inf_metrics', q.limit ?? 1, q.model_version, { signal }),
+      store.recentMetrics(collection, q.limit ?? 1, { modelVersion: q.model_version, stream }, { signal }),
     );
     return { metrics: docs };
   });
@@ -390,14 +533,22 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     };
   });
 
-  app.get('/healthz', async () => ({
-    status: 'ok',
-    stream,
-    head_seq: source.headSeq,
-    interval_ms: source.intervalMs,
-    clients: hub.clientCount,
-    store: store.description,
-  }));
+  app.get('/healthz', async () => {
+    const main = byName.get(defaultStream)!;
+    return {
+      status: 'ok',
+      stream: defaultStream,
+      head_seq: main.producer.headSeq,
+      interval_ms: main.producer.source.intervalMs ?? null,
+      clients: slots.open,
+      store: store.description,
+      streams: live.map((l) => ({
+        name: l.name,
+        source: l.producer.source.kind,
+        head_seq: l.producer.headSeq,
+      })),
+    };
+  });
   // Extra routes (the dashboard) are registered by the caller: the stream knows nothing of the page.
   // (The cast only widens the logger type: route adders need no pino-specific logger methods.)
   for (const addRoutes of options.routes ?? [])
@@ -406,8 +557,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   try {
     await app.listen({ host, port: options.port ?? 5000 });
   } catch (error) {
-    await source.stop();
-    await hub.close();
+    await stopAll();
     if (ownStore) await store.close();
     const code = (error as { code?: string }).code;
     throw new BynerError('BYNER_CONFIG', `cannot listen on ${host}:${options.port ?? 5000}`, {
@@ -418,14 +568,34 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 5000);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger?.info({ url, stream, headSeq: source.headSeq, store: store.description }, `serving on ${url}`);
+  logger?.info(
+    { url, streams: live.map((l) => `${l.name} (${l.producer.source.kind})`), store: store.description },
+    `serving on ${url}`,
+  );
 
   let closing: Promise<void> | undefined;
   return {
     url,
     port,
-    headSeq: () => source.headSeq,
-    stats: () => ({ ...hub.stats }),
+    defaultStream,
+    headSeq: (name = defaultStream) => {
+      const l = byName.get(name);
+      if (l === undefined)
+        throw new BynerError('BYNER_CONFIG', `no live stream ${name}`, { expected: known() });
+      return l.producer.headSeq;
+    },
+    stats: () => {
+      const sum = { ...live[0].hub.stats };
+      for (const l of live.slice(1)) {
+        for (const key of Object.keys(sum) as (keyof HubStats)[]) {
+          sum[key] =
+            key === 'peakClientBytes' ? Math.max(sum[key], l.hub.stats[key]) : sum[key] + l.hub.stats[key];
+        }
+      }
+      return sum;
+    },
+    streams: () => live.map(streamInfo),
+    ringCapacity,
     limits,
     connections: () =>
       new Promise<number>((resolve, reject) =>
@@ -433,8 +603,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ),
     close() {
       closing ??= (async () => {
-        await source.stop();
-        await hub.close();
+        await stopAll();
         await app.close();
         if (ownStore) await store.close({ timeoutMs: 10_000 });
         else await store.flush();

@@ -6,7 +6,7 @@ import { parseLastEventId } from './server.js';
 import { type SseFrame, sseFrame } from './sse.js';
 
 const tick = (seq: number) => ({
-  tick: { seq, stream: 's', timestamp: new Date(0), price: seq, indicators: {} as never },
+  seq,
   frame: Buffer.from(String(seq)),
 });
 
@@ -56,7 +56,7 @@ describe('TickRing', () => {
     assert.equal(ring.get(11), undefined);
     assert.equal(ring.get(15), undefined);
     assert.deepEqual(
-      [12, 13, 14].map((s) => ring.get(s)?.tick.seq),
+      [12, 13, 14].map((s) => ring.get(s)?.seq),
       [12, 13, 14],
     );
     assert.throws(() => ring.push(tick(17)), { code: 'BYNER_STATE' });

@@ -9,27 +9,31 @@ import { type Forecaster, SeasonalNaiveForecaster } from '../../features/forecas
 import { syntheticTicks } from '../../indicators/ticks.js';
 import { type InferenceRun, runInference } from '../../infer/runner.js';
 import type { Logger } from '../../log/logger.js';
+import { SyntheticSource } from '../../sources/synthetic.js';
 import { seedTicks } from '../../store/index.js';
 import { startServer } from '../../stream/server.js';
 import { TICK_MS } from '../../ticks/generator.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import { startProgress } from '../progress.js';
-import { nextStopSignal } from './serve.js';
+import { nextStopSignal, STREAMS_HELP, streamConfigsFor } from './serve.js';
 import {
+  addStreamSwitches,
   backlogBytes,
   openStoreFor,
   SERVER_SETTINGS,
   SOURCE_SETTINGS,
   STORE_SETTINGS,
+  STREAM_SETTINGS,
   serverOptionsFrom,
   sourceFrom,
+  streamDefinitions,
   WRITE_SETTINGS,
 } from './shared.js';
 
 const NAMES = [
   'ticks',
-  'stream',
+  ...STREAM_SETTINGS,
   'host',
   'port',
   'interval',
@@ -45,41 +49,51 @@ export function demoCommand(program: Command): Command {
     .command('demo')
     .description(
       'everything in one command: history, server + dashboard, live forecasts and scoring, training',
-    );
+    )
+    .addHelpText('after', STREAMS_HELP);
   addSettings(cmd, NAMES);
+  addStreamSwitches(cmd);
   cmd.action(async () => {
     const s = readSettings(cmd, NAMES);
     const { logger } = makeContext(cmd);
     const quiet = (cmd.optsWithGlobals() as { quiet?: boolean }).quiet === true;
-    const stream = s.stream!;
-    const source = sourceFrom(s);
+    const definitions = await streamDefinitions(cmd, s);
     const store = await openStoreFor(s, logger);
-
-    // 1. History: the stream the model trains on and the server continues.
-    const progress = startProgress('storing ticks', s.ticks!, logger, quiet);
-    const seeded = await seedTicks(store, {
-      stream,
-      count: s.ticks!,
-      makeTicks: (start, count) =>
-        syntheticTicks(source, {
-          start,
-          count,
-          stream,
-          origin: new Date(Math.floor(Date.now() / 1000) * 1000 - count * TICK_MS),
-        }),
-      onProgress: (done) => progress.update(done),
+    const streams = await streamConfigsFor(definitions, store, logger).catch(async (e) => {
+      await store.close();
+      throw e;
     });
-    progress.stop();
-    if (seeded.seeded) logger.info(`stored ${seeded.written} historical ticks`);
+    // History, inference and training follow the default (first) stream; a synthetic one is seeded.
+    const stream = streams[0].name;
+    const main = streams[0].source;
+    const source = main instanceof SyntheticSource ? main.options : sourceFrom(s);
+
+    // 1. History: the stream the model trains on and the server continues (a synthetic one is seeded).
+    if (main instanceof SyntheticSource) {
+      const progress = startProgress('storing ticks', s.ticks!, logger, quiet);
+      const seeded = await seedTicks(store, {
+        stream,
+        count: s.ticks!,
+        makeTicks: (start, count) =>
+          syntheticTicks(source, {
+            start,
+            count,
+            stream,
+            origin: new Date(Math.floor(Date.now() / 1000) * 1000 - count * TICK_MS),
+          }),
+        onProgress: (done) => progress.update(done),
+      });
+      progress.stop();
+      if (seeded.seeded) logger.info(`stored ${seeded.written} historical ticks`);
+    }
 
     // 2. Server and dashboard.
     const server = await startServer({
       host: s.host,
       port: s.port,
-      intervalMs: s.interval,
       ...serverOptionsFrom(s),
-      stream,
-      source,
+      streams,
+      produceAlways: (cmd.opts() as { produceAlways?: boolean }).produceAlways === true,
       store,
       logger,
       routes: [registerDashboard],
@@ -87,7 +101,7 @@ export function demoCommand(program: Command): Command {
       await store.close();
       throw e;
     });
-    const url = `${server.url}/realtime_data`;
+    const url = `${server.url}/realtime_data`; // the default stream
 
     // 3. Live inference: the serving model, or the baseline until training registers one.
     const serving = (await store.listModels()).find((m) => m.serving);
@@ -115,7 +129,7 @@ export function demoCommand(program: Command): Command {
       logger.info(
         'no trained model yet: training one in the background (byner train); the baseline forecasts meanwhile',
       );
-      trainer = spawnTrain(s, logger, (summary) => {
+      trainer = spawnTrain({ ...s, ...source, stream }, logger, (summary) => {
         if (stopping) return;
         if (!summary?.serving) {
           logger.warn(

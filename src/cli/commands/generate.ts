@@ -7,7 +7,7 @@ import type { IndicatorStream } from '../../indicators/streaming.js';
 import { syntheticTicks } from '../../indicators/ticks.js';
 import type { Store } from '../../store/index.js';
 import { seedTicks } from '../../store/index.js';
-import { replayStoredStream } from '../../stream/source.js';
+import { replayStoredStream } from '../../stream/producer.js';
 import { SinePriceSource, type SineSource, TICK_MS } from '../../ticks/generator.js';
 import { tickToJson } from '../../ticks/json.js';
 import type { Tick } from '../../ticks/types.js';

@@ -1,17 +1,22 @@
-// `byner serve`: the SSE tick stream and REST reads (src/stream/server.ts) until SIGTERM or SIGINT, then a clean
-// stop: no new connections, streams ended, the last tick stored. What the server does is src/stream's business.
+// `byner serve`: the live SSE tick streams and REST reads (src/stream/server.ts) until SIGTERM or SIGINT, then a
+// clean stop: no new connections, streams ended, the last ticks stored. What the server does is src/stream's
+// business, where prices come from src/sources'; this file turns flags into both.
 import type { Command } from 'commander';
 import { registerDashboard } from '../../dashboard/routes.js';
-import { startServer } from '../../stream/server.js';
+import { describeKinds, openSources, type StreamDefinition } from '../../sources/registry.js';
+import type { Store } from '../../store/types.js';
+import { type StreamConfig, startServer } from '../../stream/server.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import {
+  addStreamSwitches,
   openStoreFor,
   SERVER_SETTINGS,
   SOURCE_SETTINGS,
   STORE_SETTINGS,
+  STREAM_SETTINGS,
   serverOptionsFrom,
-  sourceFrom,
+  streamDefinitions,
   WRITE_SETTINGS,
 } from './shared.js';
 
@@ -20,11 +25,32 @@ const NAMES = [
   'port',
   'interval',
   ...SERVER_SETTINGS,
-  'stream',
+  ...STREAM_SETTINGS,
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
   ...WRITE_SETTINGS,
 ] as const;
+
+/** The help's tail: the source kinds and their options, from the registry. */
+export const STREAMS_HELP = `
+Streams (--stream NAME[:KIND[,key=value...]], repeatable; the first is the default one):
+${describeKinds()
+  .split('\n')
+  .map((line) => `  ${line}`)
+  .join('\n')}
+Examples:
+  byner serve --stream synthetic --stream co2:replay,from=co2raw,speed=60,loop --stream ext:feed
+  some-feed | byner serve --stream ext:feed
+  byner serve --streams streams.yaml`;
+
+/** Opens the sources of checked stream definitions (a replay's source stream must have ticks). */
+export function streamConfigsFor(
+  definitions: readonly StreamDefinition[],
+  store: Store,
+  logger: ReturnType<typeof makeContext>['logger'],
+): Promise<StreamConfig[]> {
+  return openSources(definitions, { store, logger, stdin: process.stdin });
+}
 
 /** Resolves on the first SIGTERM or SIGINT (and stops listening for them). */
 export function nextStopSignal(): Promise<NodeJS.Signals> {
@@ -42,21 +68,25 @@ export function nextStopSignal(): Promise<NodeJS.Signals> {
 export function serveCommand(program: Command): Command {
   const cmd = program
     .command('serve')
-    .description('HTTP server: the live SSE tick stream (GET /realtime_data) and REST reads of the store');
+    .description(
+      'HTTP server: live SSE tick streams (GET /realtime_data?stream=NAME), REST reads of the store, the dashboard',
+    )
+    .addHelpText('after', STREAMS_HELP);
   addSettings(cmd, NAMES);
+  addStreamSwitches(cmd);
   cmd.action(async () => {
     const s = readSettings(cmd, NAMES);
     const { logger } = makeContext(cmd);
+    const definitions = await streamDefinitions(cmd, s);
     const store = await openStoreFor(s, logger);
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
       server = await startServer({
         host: s.host,
         port: s.port,
-        intervalMs: s.interval,
         ...serverOptionsFrom(s),
-        stream: s.stream,
-        source: sourceFrom(s),
+        streams: await streamConfigsFor(definitions, store, logger),
+        produceAlways: (cmd.opts() as { produceAlways?: boolean }).produceAlways === true,
         store,
         logger,
         routes: [registerDashboard],
@@ -65,8 +95,10 @@ export function serveCommand(program: Command): Command {
       await store.close();
       throw error;
     }
+    const names = server.streams().map((st) => `${st.name} (${st.source})`);
     process.stdout.write(
-      `byner serve: streaming on ${server.url}/realtime_data, dashboard at ${server.url}/ (Ctrl-C to stop)\n`,
+      `byner serve: streaming on ${server.url}/realtime_data, dashboard at ${server.url}/ (Ctrl-C to stop)\n` +
+        `  streams: ${names.join(', ')}; the default is ${server.defaultStream}\n`,
     );
     const signal = await nextStopSignal();
     logger.info({ signal }, `${signal}: stopping (ending streams, storing the last ticks)`);

@@ -1,9 +1,24 @@
-// Pieces several commands share: the synthetic source's settings, the server's, and the default start time.
+// Pieces several commands share: the synthetic source's settings, the server's and its live streams', and the
+// default start time.
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { type Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
 import { BynerError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
+import {
+  checkStreams,
+  type KindDefaults,
+  kindsTaking,
+  parseStreamSpec,
+  type StreamDefinition,
+  type StreamSpec,
+  streamSpecsFromFile,
+} from '../../sources/registry.js';
 import { openStore, type Store } from '../../store/index.js';
 import type { ServerOptions } from '../../stream/server.js';
 import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../../ticks/generator.js';
+import { DEFAULT_STREAM } from '../../ticks/types.js';
 
 export const SOURCE_SETTINGS = ['seed', 'amplitude', 'frequency', 'noise', 'bound'] as const;
 
@@ -61,6 +76,7 @@ export const SERVER_SETTINGS = [
 ] as const;
 
 export function serverOptionsFrom(s: {
+  ringSize?: number;
   heartbeat?: number;
   maxClients?: number;
   clientBuffer?: number;
@@ -70,6 +86,7 @@ export function serverOptionsFrom(s: {
   corsOrigin?: string[];
 }): Pick<
   ServerOptions,
+  | 'ringCapacity'
   | 'heartbeatMs'
   | 'maxClients'
   | 'maxClientBytes'
@@ -79,6 +96,7 @@ export function serverOptionsFrom(s: {
   | 'corsOrigins'
 > {
   return {
+    ringCapacity: s.ringSize,
     heartbeatMs: s.heartbeat,
     maxClients: s.maxClients,
     maxClientBytes: s.clientBuffer,
@@ -103,4 +121,128 @@ export async function openStoreFor(
     mongo: { maxBacklogBytes: backlogBytes(s) },
     logger,
   });
+}
+
+/** The live streams' settings of `serve` and `demo` (the sine's are SOURCE_SETTINGS, `--interval` is separate). */
+export const STREAM_SETTINGS = ['streamSpec', 'streamsFile', 'from', 'speed', 'feedUrl', 'ringSize'] as const;
+
+/** The streams' switches (flags without a value), added to `serve` and `demo` beside STREAM_SETTINGS. */
+export function addStreamSwitches(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--loop', 'replay streams: start again after the last tick (their loop option)'))
+    .addOption(
+      new Option(
+        '--produce-always',
+        'make ticks of synthetic and replay streams without clients too (otherwise only while someone reads)',
+      ),
+    );
+}
+
+interface StreamSettingValues {
+  streamSpec?: string[];
+  streamsFile?: string;
+  from?: string;
+  speed?: number;
+  feedUrl?: string;
+  interval?: number;
+  seed?: number;
+  amplitude?: number;
+  frequency?: number;
+  noise?: number;
+  bound?: number;
+}
+
+/** Reads a streams file: JSON (`.json`) or YAML (anything else; YAML also reads JSON). */
+export async function readStreamsFile(path: string): Promise<StreamSpec[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new BynerError('BYNER_CONFIG', `cannot read the streams file ${path}`, {
+      expected: 'a readable JSON or YAML file',
+      received: (error as NodeJS.ErrnoException).code ?? String(error),
+      hint: 'check --streams',
+    });
+  }
+  let value: unknown;
+  try {
+    value = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new BynerError(
+      'BYNER_CONFIG',
+      `the streams file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}`,
+      {
+        expected: 'a list of {name, source, ...options}',
+        received: (error as Error).message.split('\n')[0],
+      },
+    );
+  }
+  return streamSpecsFromFile(value, path);
+}
+
+/**
+ * The live streams `serve` / `demo` were asked for, checked against the source registry: `--stream` specs or the
+ * `--streams` file (not both), with the kind flags (`--seed`…, `--from`, `--speed`, `--interval`, `--loop`,
+ * `--feed-url`) as defaults of the kinds' options. A kind flag given on the command line that no stream uses is
+ * refused (BYNER_CONFIG), never ignored.
+ */
+export async function streamDefinitions(cmd: Command, s: StreamSettingValues): Promise<StreamDefinition[]> {
+  const given = (name: string) => cmd.getOptionValueSourceWithGlobals(name) === 'cli';
+  const explicit = (name: string) =>
+    ['cli', 'env'].includes(String(cmd.getOptionValueSourceWithGlobals(name)));
+  const loop = (cmd.opts() as { loop?: boolean }).loop === true;
+  if (s.streamsFile !== undefined && s.streamSpec !== undefined) {
+    throw new BynerError('BYNER_CONFIG', 'both --stream and --streams', {
+      expected: 'the streams from --stream flags or from a --streams file, not both',
+      received: `--stream ${s.streamSpec.join(' --stream ')} and --streams ${s.streamsFile}`,
+    });
+  }
+  const specs =
+    s.streamsFile !== undefined
+      ? await readStreamsFile(s.streamsFile)
+      : (s.streamSpec ?? [DEFAULT_STREAM]).map(parseStreamSpec);
+  const defaults: KindDefaults = {
+    synthetic: {
+      seed: s.seed,
+      amplitude: s.amplitude,
+      frequency: s.frequency,
+      noise: s.noise,
+      bound: s.bound,
+      interval: s.interval,
+    },
+    replay: {
+      from: s.from,
+      speed: s.speed,
+      interval: explicit('interval') ? s.interval : undefined,
+      loop: loop ? true : undefined,
+    },
+    feed: { url: s.feedUrl },
+  };
+  const definitions = checkStreams(specs, defaults);
+  const unused: string[] = [];
+  const flags: [string, string, boolean][] = [
+    ['from', '--from', given('from')],
+    ['speed', '--speed', given('speed')],
+    ['loop', '--loop', loop],
+    ['url', '--feed-url', given('feedUrl')],
+    ['interval', '--interval', given('interval')],
+    ...(['seed', 'amplitude', 'frequency', 'noise', 'bound'] as const).map((k): [string, string, boolean] => [
+      k,
+      `--${k}`,
+      given(k),
+    ]),
+  ];
+  for (const [option, flag, isGiven] of flags) {
+    const kinds = kindsTaking(option);
+    if (isGiven && !definitions.some((d) => kinds.includes(d.kind)))
+      unused.push(`${flag} (${kinds.join(', ')})`);
+  }
+  if (unused.length > 0) {
+    throw new BynerError('BYNER_CONFIG', 'options for streams that are not configured', {
+      expected: 'options of the kinds of the configured streams',
+      received: `${unused.join(', ')} with streams ${definitions.map((d) => `${d.name} (${d.kind})`).join(', ')}`,
+      hint: 'remove them, or add a stream of that kind with --stream NAME:KIND',
+    });
+  }
+  return definitions;
 }

@@ -49,6 +49,13 @@ export interface PublicModelJson {
   metrics: { test?: TripleJson; baselines?: { naive?: TripleJson; seasonal_naive?: TripleJson } };
 }
 
+/** One entry of `/api/streams`: what the stream selector lists. */
+export interface StreamEntry {
+  name: string;
+  source: string;
+  default: boolean;
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -61,6 +68,15 @@ export function parseTick(value: unknown): LiveTick | null {
     price: value.price,
     timestamp: typeof value.timestamp === 'string' ? value.timestamp : '',
     stream: typeof value.stream === 'string' ? value.stream : '',
+  };
+}
+
+export function parseStreamEntry(value: unknown): StreamEntry | null {
+  if (!isRecord(value) || typeof value.name !== 'string' || value.name === '') return null;
+  return {
+    name: value.name,
+    source: typeof value.source === 'string' ? value.source : '',
+    default: value.default === true,
   };
 }
 

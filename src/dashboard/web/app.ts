@@ -1,5 +1,6 @@
-// The dashboard page: ticks from the browser's EventSource on /realtime_data, forecasts, metrics and the
-// model from the REST reads, all held in fixed-size rings and drawn at most once per animation frame.
+// The dashboard page: the stream chosen in its selector (`?stream=` in the URL; the list from /api/streams), its
+// ticks from the browser's EventSource on /realtime_data?stream=, its forecasts, metrics and model from the REST
+// reads, all held in fixed-size rings and drawn at most once per animation frame.
 // Formatting is format.ts's, the charts' look is charts.ts's, checking the JSON is api.ts's.
 import type uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
@@ -14,7 +15,9 @@ import {
   type PublicModelJson,
   parseForecast,
   parseMetrics,
+  parseStreamEntry,
   parseTick,
+  type StreamEntry,
   type TripleJson,
 } from './api.js';
 import { followWidth, mseChart, priceChart } from './charts.js';
@@ -62,6 +65,18 @@ let renders = 0;
 let restOk: boolean | null = null;
 /** When the last tick arrived (performance.now()); polls stay fast while ticks came within POLL_IDLE_MS. */
 let lastTickAt = Number.NEGATIVE_INFINITY;
+/** The stream shown; null until /api/streams answered (then the server's default stream is read). */
+let currentStream: string | null = null;
+/** Bumped on every switch of stream: answers that arrive for an earlier stream are dropped. */
+let generation = 0;
+
+/** `stream=<name>` for the URLs of the stream shown (nothing for the server's default before the list came). */
+const streamQuery = (): string =>
+  currentStream === null ? '' : `stream=${encodeURIComponent(currentStream)}`;
+const withStream = (path: string): string => {
+  const q = streamQuery();
+  return q === '' ? path : `${path}${path.includes('?') ? '&' : '?'}${q}`;
+};
 
 // --- drawing, coalesced to one pass per animation frame ----------------------------------------------------
 const priceEl = $('#price-chart');
@@ -304,10 +319,11 @@ function connect(): void {
   setStreamState('connecting');
   let backfilled = false;
   const held: LiveTick[] = [];
-  const es = new EventSource('/realtime_data');
+  const es = new EventSource(withStream('/realtime_data'));
   source = es;
   es.onopen = () => setStreamState('connected');
   es.onerror = () => {
+    if (source !== es) return;
     if (es.readyState === EventSource.CLOSED) {
       // The server refused the stream (e.g. a restarted server without our Last-Event-ID): start afresh.
       setStreamState('closed');
@@ -321,6 +337,7 @@ function connect(): void {
     } else setStreamState('reconnecting');
   };
   es.onmessage = (event: MessageEvent<string>) => {
+    if (source !== es) return;
     let tick: LiveTick | null = null;
     try {
       tick = parseTick(JSON.parse(event.data));
@@ -341,6 +358,7 @@ function connect(): void {
     if (held.length > TICKS) held.shift();
     if (held.length === 1) {
       backfill(tick.seq).finally(() => {
+        if (source !== es) return;
         backfilled = true;
         for (const t of held) accept(t);
         held.length = 0;
@@ -358,8 +376,11 @@ async function backfill(firstSeq: number): Promise<void> {
     from > 0
       ? `/api/ticks?after=${from - 1}&limit=${firstSeq - from}`
       : `/api/ticks?limit=${Math.min(TICKS, 1000)}`;
+  const asked = generation;
   try {
-    for (const t of listOf(await getJson(path), 'ticks', parseTick)) if (t.seq < firstSeq) accept(t);
+    const body = await getJson(withStream(path));
+    if (asked !== generation) return;
+    for (const t of listOf(body, 'ticks', parseTick)) if (t.seq < firstSeq) accept(t);
   } catch {
     // The chart then starts with the live ticks only.
   }
@@ -373,10 +394,12 @@ async function pollOnce(): Promise<void> {
     have === undefined || head === undefined ? 1000 : Math.min(1000, Math.max(1, head - have + 2));
   const version = latestForecast?.model_version;
   const filter = version ? `&model_version=${encodeURIComponent(version)}` : '';
+  const asked = generation;
   const [fBody, mBody] = await Promise.all([
-    getJson(`/api/forecasts/latest?limit=${limit}${filter}`),
-    getJson(`/api/metrics/latest?limit=${latestMetrics === null ? METRIC_SAMPLES : 1}${filter}`),
+    getJson(withStream(`/api/forecasts/latest?limit=${limit}${filter}`)),
+    getJson(withStream(`/api/metrics/latest?limit=${latestMetrics === null ? METRIC_SAMPLES : 1}${filter}`)),
   ]);
+  if (asked !== generation) return; // the stream was switched meanwhile
   for (const f of listOf(fBody, 'forecasts', parseForecast)) {
     if (f.forecast.length !== HORIZON) continue;
     forecasts.set(f.seq, f.forecast);
@@ -396,6 +419,7 @@ async function pollOnce(): Promise<void> {
     modelFetchedFor = v;
     modelFetchedAt = performance.now();
     const body = (await getJson(`/api/dashboard/model?version=${encodeURIComponent(v)}`)) as ModelInfo;
+    if (asked !== generation) return;
     const changed = JSON.stringify(body) !== JSON.stringify(modelInfo);
     modelInfo = body;
     if (changed) renderModel();
@@ -417,6 +441,75 @@ async function pollLoop(): Promise<void> {
   setTimeout(pollLoop, live || restOk === false ? POLL_FAST_MS : POLL_IDLE_MS);
 }
 
+// --- the stream selector -----------------------------------------------------------------------------------
+const streamSelect = $<HTMLSelectElement>('#stream-select');
+
+/** Forgets everything shown of the previous stream. */
+function resetState(): void {
+  generation += 1;
+  seqs.clear();
+  prices.clear();
+  forecasts.clear();
+  mseSeqs.clear();
+  for (const ring of mseByHorizon) ring.clear();
+  latestForecast = null;
+  latestMetrics = null;
+  modelInfo = null;
+  modelFetchedFor = null;
+  gaps = 0;
+  missing = 0;
+  invalid = 0;
+  streamName = currentStream ?? '';
+  lastTickAt = Number.NEGATIVE_INFINITY;
+}
+
+/** Shows another stream: its ticks, forecasts, metrics and model; the URL says which (`?stream=`). */
+function switchStream(name: string): void {
+  if (name === currentStream) return;
+  currentStream = name;
+  const url = new URL(location.href);
+  url.searchParams.set('stream', name);
+  history.replaceState(null, '', url);
+  source?.close();
+  source = null;
+  resetState();
+  renderModel();
+  connect();
+  invalidate();
+}
+
+/** Fills the selector from /api/streams; the stream of `?stream=` when it is one of them, else the default. */
+async function loadStreams(): Promise<void> {
+  let streams: StreamEntry[] = [];
+  try {
+    streams = listOf(await getJson('/api/streams'), 'streams', parseStreamEntry);
+  } catch {
+    // An older server: its one stream, without a selector.
+  }
+  const wanted = new URLSearchParams(location.search).get('stream');
+  const chosen = streams.find((st) => st.name === wanted) ?? streams.find((st) => st.default) ?? streams[0];
+  streamSelect.replaceChildren(
+    ...streams.map((st) => {
+      const option = document.createElement('option');
+      option.value = st.name;
+      option.textContent = st.source ? `${st.name} (${st.source})` : st.name;
+      return option;
+    }),
+  );
+  streamSelect.hidden = streams.length === 0;
+  if (chosen === undefined) return;
+  streamSelect.value = chosen.name;
+  currentStream = chosen.name;
+  streamName = chosen.name;
+  if (wanted !== null && wanted !== chosen.name) {
+    // Not a stream of this server: show the default one, and say so in the URL.
+    const url = new URL(location.href);
+    url.searchParams.set('stream', chosen.name);
+    history.replaceState(null, '', url);
+  }
+}
+streamSelect.addEventListener('change', () => switchStream(streamSelect.value));
+
 // --- start -------------------------------------------------------------------------------------------------
 horizonSelect.addEventListener('change', () => {
   const legend = priceEl.querySelectorAll('.u-legend .u-series')[2]?.querySelector('.u-label');
@@ -428,5 +521,7 @@ setInterval(() => {
   setText(byTestId('tick-rate'), rate.rate(performance.now()).toFixed(0));
   byTestId('tick-rate').dataset.invalid = String(invalid);
 }, 500);
-connect();
-void pollLoop();
+void loadStreams().finally(() => {
+  connect();
+  void pollLoop();
+});

@@ -21,18 +21,20 @@ import type {
   Forecast,
   MetricsCollection,
   MetricsDoc,
+  MetricsFilter,
   ModelEntry,
   ModelSummary,
   ReadOptions,
   Store,
   StoreLogger,
   StoreStats,
+  StreamSummary,
   TickCollection,
   TrainingPrediction,
   WriteReceipt,
   WriteStats,
 } from '../types.js';
-import { COLLECTIONS, silentLogger } from '../types.js';
+import { COLLECTIONS, metricsFilter, silentLogger } from '../types.js';
 import {
   checkReadArgs,
   validateForecasts,
@@ -427,6 +429,23 @@ export class MongoStore implements Store {
     );
   }
 
+  async listStreams(collection: TickCollection, options?: ReadOptions): Promise<StreamSummary[]> {
+    // Counts in one $group; the last seq per stream from the (stream, seq) index (FerretDB has no $max there).
+    const counts = await this.read(`listing the streams of ${collection}`, options, (signal) =>
+      this.db
+        .collection(collection)
+        .aggregate([{ $group: { _id: '$stream', count: { $sum: 1 } } }, { $sort: { _id: 1 } }], { signal })
+        .toArray(),
+    );
+    const out: StreamSummary[] = [];
+    for (const r of counts) {
+      const stream = String(r._id);
+      const last = await this.lastSeq(collection, stream, options);
+      if (last !== null) out.push({ stream, count: Number(r.count), last_seq: last });
+    }
+    return out;
+  }
+
   // --- predictions and metrics -------------------------------------------------------------------------------
 
   async writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<WriteReceipt> {
@@ -517,12 +536,15 @@ export class MongoStore implements Store {
   async recentMetrics(
     collection: MetricsCollection,
     limit: number,
-    modelVersion?: string,
+    which?: string | MetricsFilter,
     options?: ReadOptions,
   ): Promise<MetricsDoc[]> {
     checkReadArgs('recentMetrics', { limit });
     if (limit === 0) return [];
-    const filter = modelVersion === undefined ? {} : { model_version: modelVersion };
+    const { modelVersion, stream } = metricsFilter(which);
+    const filter: Document = {};
+    if (modelVersion !== undefined) filter.model_version = modelVersion;
+    if (stream !== undefined) filter.stream = stream;
     return this.read(`reading ${collection}`, options, async (signal) => {
       const docs = await this.db
         .collection(collection)

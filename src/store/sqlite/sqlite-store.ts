@@ -15,18 +15,20 @@ import type {
   JsonObject,
   MetricsCollection,
   MetricsDoc,
+  MetricsFilter,
   ModelEntry,
   ModelSummary,
   ReadOptions,
   Store,
   StoreLogger,
   StoreStats,
+  StreamSummary,
   TickCollection,
   TrainingPrediction,
   WriteReceipt,
   WriteStats,
 } from '../types.js';
-import { COLLECTIONS, silentLogger } from '../types.js';
+import { COLLECTIONS, metricsFilter, silentLogger } from '../types.js';
 import {
   checkReadArgs,
   validateForecasts,
@@ -376,6 +378,13 @@ export class SqliteStore implements Store {
     return (stream === undefined ? stmt.get() : stmt.get(stream)) as number;
   }
 
+  async listStreams(collection: TickCollection, options?: ReadOptions): Promise<StreamSummary[]> {
+    this.startRead(options);
+    return this.prepare(
+      `SELECT stream, COUNT(*) AS count, MAX(seq) AS last_seq FROM ${collection} GROUP BY stream ORDER BY stream`,
+    ).all() as StreamSummary[];
+  }
+
   // --- predictions and metrics -------------------------------------------------------------------------------
 
   async writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<WriteReceipt> {
@@ -476,16 +485,26 @@ export class SqliteStore implements Store {
   async recentMetrics(
     collection: MetricsCollection,
     limit: number,
-    modelVersion?: string,
+    filter?: string | MetricsFilter,
     options?: ReadOptions,
   ): Promise<MetricsDoc[]> {
     checkReadArgs('recentMetrics', { limit });
     this.startRead(options);
-    const byModel = modelVersion === undefined ? '' : 'WHERE model_version = ?';
-    const args = modelVersion === undefined ? [limit] : [modelVersion, limit];
+    const { modelVersion, stream } = metricsFilter(filter);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (modelVersion !== undefined) {
+      where.push('model_version = ?');
+      args.push(modelVersion);
+    }
+    if (stream !== undefined) {
+      where.push("json_extract(doc, '$.stream') = ?");
+      args.push(stream);
+    }
+    const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
     const rows = this.prepare(
-      `SELECT timestamp, doc FROM ${collection} ${byModel} ORDER BY timestamp DESC, id DESC LIMIT ?`,
-    ).all(...args) as Row[];
+      `SELECT timestamp, doc FROM ${collection} ${clause} ORDER BY timestamp DESC, id DESC LIMIT ?`,
+    ).all(...args, limit) as Row[];
     return rows
       .reverse()
       .map((r) => ({ timestamp: new Date(r.timestamp as number), ...JSON.parse(r.doc as string) }));

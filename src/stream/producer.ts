@@ -1,0 +1,386 @@
+// The producer of one live stream: takes the prices of its PriceSource (src/sources), gives each tick its seq and
+// indicators continuing the stream's stored history, stores it before publishing it, and keeps the recent ones in
+// a replay ring. Where prices come from is the source's business; sending ticks to clients is hub.ts's.
+import { isBynerError } from '../errors.js';
+import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams } from '../indicators/params.js';
+import { IndicatorStream } from '../indicators/streaming.js';
+import type { PricePoint, PriceSource } from '../sources/types.js';
+import type { Store, StoreLogger } from '../store/types.js';
+import { tickToJson } from '../ticks/json.js';
+import type { Tick } from '../ticks/types.js';
+import { sleep } from '../util/backoff.js';
+import type { TickFeed } from './hub.js';
+import { TickRing } from './ring.js';
+import { sseFrame } from './sse.js';
+
+export interface ProducerOptions {
+  store: Store;
+  stream: string;
+  source: PriceSource;
+  /** Ticks held in memory for replay (older ones are read back from the store). */
+  ringCapacity: number;
+  indicatorParams?: IndicatorParams;
+  /** The most points made and stored at once (a source that has them ready at once, e.g. interval 0). Default 256. */
+  batchSize?: number;
+  /** Make ticks without clients too (on-demand sources otherwise wait for a reader). */
+  alwaysOn?: boolean;
+  logger?: StoreLogger;
+  /** Clock of the tick timestamps (tests). */
+  now?: () => number;
+}
+
+/** Encodes a tick as its SSE event: `id: <seq>` and the tick's JSON (SPEC §7). */
+export function tickFrame(tick: Tick): Buffer {
+  return Buffer.from(sseFrame({ id: tick.seq, data: JSON.stringify(tickToJson(tick)) }), 'utf8');
+}
+
+const COLLECTION = 'historical_data';
+const PAGE = 20_000;
+
+export interface ReplayedStream {
+  /** Indicator state after the last stored price. */
+  indicators: IndicatorStream;
+  /** Seq of the last stored tick, −1 for an empty stream. */
+  lastSeq: number;
+  /** Timestamp (ms) of the last stored tick, 0 for an empty stream. */
+  lastTime: number;
+  /** Jumps in the stored seqs. */
+  gaps: number;
+  /** The last `keepLast` stored ticks. */
+  tail: Tick[];
+}
+
+/**
+ * Replays every stored price of a stream through an IndicatorStream, page by page (the EMAs depend on the whole
+ * history; > 5 M ticks/s), so that new ticks continue its indicators exactly: for the live server and for
+ * `byner generate --append`.
+ */
+export async function replayStoredStream(
+  store: Store,
+  stream: string,
+  opts: { params?: IndicatorParams; keepLast?: number } = {},
+): Promise<ReplayedStream> {
+  const keep = opts.keepLast ?? 0;
+  const indicators = new IndicatorStream(opts.params ?? DEFAULT_INDICATOR_PARAMS);
+  let after = -1;
+  let lastTime = 0;
+  let gaps = 0;
+  let tail: Tick[] = [];
+  for (;;) {
+    const page = await store.ticksAfter(COLLECTION, stream, after, PAGE);
+    if (page.length === 0) break;
+    for (const t of page) {
+      if (after >= 0 && t.seq !== after + 1) gaps += 1;
+      indicators.push(t.price);
+      after = t.seq;
+    }
+    lastTime = page[page.length - 1].timestamp.getTime();
+    if (keep > 0) {
+      tail = page.length >= keep ? page : tail.concat(page);
+      if (tail.length > keep) tail = tail.slice(-keep);
+    }
+    if (page.length < PAGE) break;
+  }
+  return { indicators, lastSeq: after, lastTime, gaps, tail };
+}
+
+/** Ticks made per second over the last 10 s, in one-second buckets. */
+export class RateWindow {
+  private readonly buckets = new Float64Array(10);
+  private second = 0;
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  add(count: number): void {
+    this.roll();
+    this.buckets[this.second % 10] += count;
+  }
+
+  /** Mean per second over the 10 s before now. */
+  perSecond(): number {
+    this.roll();
+    let sum = 0;
+    for (const b of this.buckets) sum += b;
+    return sum / 10;
+  }
+
+  private roll(): void {
+    const now = Math.floor(this.clock() / 1000);
+    if (now - this.second >= 10) this.buckets.fill(0);
+    else for (let s = this.second + 1; s <= now; s++) this.buckets[s % 10] = 0;
+    this.second = Math.max(this.second, now);
+  }
+}
+
+/** What /api/streams says about a producer. */
+export interface ProducerState {
+  /** `running`: making ticks (or waiting for a reader); `ended`: the source is exhausted (a replay without loop, a
+   * closed stdin); `failed`: the source threw (logged). */
+  state: 'running' | 'ended' | 'failed';
+  ticksPerSecond: number;
+}
+
+const DONE = Symbol('done');
+type Pull = IteratorResult<PricePoint> | typeof DONE;
+
+/**
+ * Ticks of one stream from its source. Each batch of ticks is written to the store (and flushed) before it is
+ * published, so a tick a client has seen survives a crash as it was sent. On-demand sources are read only when a
+ * client of the stream has read everything (`demand`; or always with `alwaysOn`): the next point at the source's
+ * pace, and the points that are ready at once (interval 0) in batches of at most `batchSize`. Other sources (feeds)
+ * are read as their points come, whether or not anyone reads the stream.
+ */
+export class StreamProducer implements TickFeed {
+  readonly ring: TickRing;
+  private indicators: IndicatorStream;
+  private head: number;
+  private lastTime: number;
+  private readonly listeners = new Set<() => void>();
+  private readonly stopper = new AbortController();
+  private readonly logger: StoreLogger;
+  private readonly now: () => number;
+  private readonly rate = new RateWindow();
+  private active = false;
+  private demanded = false;
+  /** Wakes the loop when it waits for clients or demand. */
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private status: ProducerState['state'] = 'running';
+
+  private constructor(
+    private readonly options: ProducerOptions,
+    state: { indicators: IndicatorStream; head: number; lastTime: number },
+  ) {
+    this.ring = new TickRing(options.ringCapacity);
+    this.indicators = state.indicators;
+    this.head = state.head;
+    this.lastTime = state.lastTime;
+    this.logger = options.logger ?? { info() {}, warn() {}, error() {} };
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Opens the producer after the stream's last stored tick and starts reading its source. The indicator state is
+   * rebuilt by replaying every stored price of the stream (the EMAs depend on the whole history; >5 M ticks/s),
+   * and the last stored ticks fill the replay ring.
+   */
+  static async open(options: ProducerOptions): Promise<StreamProducer> {
+    const { store, stream } = options;
+    const { indicators, lastSeq, lastTime, gaps, tail } = await replayStoredStream(store, stream, {
+      params: options.indicatorParams,
+      keepLast: options.ringCapacity,
+    });
+    if (gaps > 0) {
+      options.logger?.warn(
+        { stream, gaps },
+        `stream "${stream}" has ${gaps} gap(s) in its stored seqs; indicators continue over the stored prices`,
+      );
+    }
+    const producer = new StreamProducer(options, { indicators, head: lastSeq, lastTime });
+    // The ring holds only consecutive seqs: keep the consecutive run that ends at the last stored tick.
+    let start = tail.length - 1;
+    while (start > 0 && tail[start - 1].seq === tail[start].seq - 1) start -= 1;
+    producer.ring.reset(tail.length > 0 ? tail[start].seq : lastSeq + 1);
+    for (const t of tail.slice(start)) producer.ring.push({ seq: t.seq, frame: tickFrame(t) });
+    producer.loop = producer.run(lastSeq < 0 ? null : lastTime);
+    return producer;
+  }
+
+  /** Seq of the last published (and stored) tick; −1 when the stream is empty. */
+  get headSeq(): number {
+    return this.head;
+  }
+
+  get stream(): string {
+    return this.options.stream;
+  }
+
+  get source(): PriceSource {
+    return this.options.source;
+  }
+
+  get state(): ProducerState {
+    return { state: this.status, ticksPerSecond: this.rate.perSecond() };
+  }
+
+  /** Called after each published batch of ticks. Returns an unsubscribe function. */
+  onPublish(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** The stream has clients (or not): an on-demand source is read only while it has. */
+  setActive(active: boolean): void {
+    this.active = active;
+    this.wakeUp();
+  }
+
+  /** A client has read everything: the next batch of an on-demand source may be made. */
+  demand(): void {
+    this.demanded = true;
+    this.wakeUp();
+  }
+
+  /** Stops reading the source; resolves once the batch being stored (if any) is stored and published. */
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    this.wakeUp();
+    await this.loop;
+  }
+
+  private get stopped(): boolean {
+    return this.stopper.signal.aborted;
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Waits until `ready()` holds or the producer stops. */
+  private async until(ready: () => boolean): Promise<void> {
+    while (!ready() && !this.stopped) await new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  private get gated(): boolean {
+    return this.options.source.onDemand && this.options.alwaysOn !== true;
+  }
+
+  private async run(lastTime: number | null): Promise<void> {
+    const source = this.options.source;
+    const batchSize = this.options.batchSize ?? 256;
+    const signal = this.stopper.signal;
+    const stop = new Promise<typeof DONE>((resolve) =>
+      signal.addEventListener('abort', () => resolve(DONE), { once: true }),
+    );
+    let iterator: AsyncIterator<PricePoint> | undefined;
+    let pending: Promise<IteratorResult<PricePoint>> | undefined;
+    try {
+      iterator = source.points({ seq: this.head + 1, lastTime }, signal)[Symbol.asyncIterator]();
+      for (;;) {
+        // An on-demand source is read when a client has read everything (a paced one then waits its interval).
+        if (this.gated) await this.until(() => this.active && this.demanded);
+        if (this.stopped) break;
+        this.demanded = false;
+        pending ??= iterator.next();
+        const first: Pull = await Promise.race([pending, stop]);
+        pending = undefined;
+        if (first === DONE) break;
+        if (first.done === true) {
+          this.status = 'ended';
+          break;
+        }
+        const batch = [first.value];
+        // Points that are ready before the next turn of the event loop join the batch.
+        let turned = false;
+        const turn = new Promise<typeof DONE>((resolve) =>
+          setImmediate(() => {
+            turned = true;
+            resolve(DONE);
+          }),
+        );
+        let ended = false;
+        while (batch.length < batchSize && !turned) {
+          pending = iterator.next();
+          const next: Pull = await Promise.race([pending, turn]);
+          if (next === DONE) break; // `pending` waits for the next batch
+          pending = undefined;
+          if (next.done === true) {
+            ended = true;
+            break;
+          }
+          batch.push(next.value);
+        }
+        if (this.gated) {
+          await this.until(() => this.active);
+          if (this.stopped) break; // no reader took them: they are made again (same seqs) next time
+        }
+        await this.persistAndPublish(batch);
+        // A store that answers at once and a source with points ready would otherwise never let timers and
+        // sockets run.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (ended) {
+          this.status = 'ended';
+          break;
+        }
+      }
+      if (this.status === 'ended') {
+        this.logger.info(
+          { stream: this.stream, headSeq: this.head },
+          `stream ${this.stream}: its ${source.kind} source has ended; the stream stays readable`,
+        );
+      }
+    } catch (error) {
+      this.status = 'failed';
+      this.logger.error(
+        { err: error, stream: this.stream },
+        `stream ${this.stream}: its ${source.kind} source failed; no more ticks (the stream stays readable)`,
+      );
+    } finally {
+      // Ends the source's generator (and what it holds: a connection, a reader); not awaited: it may be waiting.
+      void iterator?.return?.().catch(() => {});
+    }
+  }
+
+  /** Turns points into ticks: the next seqs, the indicators, a timestamp never before the stream's last one. */
+  private makeTicks(points: readonly PricePoint[]): Tick[] {
+    const now = this.now();
+    return points.map((p, i) => {
+      const time = Math.max(p.timestamp?.getTime() ?? now, this.lastTime);
+      this.lastTime = time;
+      return {
+        seq: this.head + 1 + i,
+        stream: this.options.stream,
+        timestamp: new Date(time),
+        price: p.price,
+        indicators: this.indicators.push(p.price),
+      };
+    });
+  }
+
+  /**
+   * Persist before publish: the one step between a tick and its readers. Retries (idempotent writes) until the
+   * store takes the batch; when stopping, gives up after a few attempts and sends nothing that was not stored.
+   */
+  private async persistAndPublish(points: readonly PricePoint[]): Promise<void> {
+    const batch = this.makeTicks(points);
+    let delay = 100;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // Stored, not just queued; the receipt reports this batch alone, never another writer's failure.
+        await (await this.options.store.writeTicks(COLLECTION, batch)).stored();
+        break;
+      } catch (error) {
+        // A tick the store refuses (or that is not a valid document) would be refused again: the stream stops
+        // here (run() marks it failed) rather than retrying for good or sending a tick that is not stored.
+        if (isBynerError(error, 'BYNER_STORE_REJECTED') || isBynerError(error, 'BYNER_INVALID_DOCUMENT')) {
+          throw error;
+        }
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.logger.warn(
+            { err: error, attempt, seq: batch[0].seq, stream: this.stream },
+            'could not store live ticks; holding them back from clients and retrying',
+          );
+        }
+        if (this.stopped && attempt >= 3) {
+          this.logger.error(
+            { err: error, seq: batch[0].seq, stream: this.stream },
+            'stopping: live ticks not stored were not sent',
+          );
+          return;
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+    for (const tick of batch) this.ring.push({ seq: tick.seq, frame: tickFrame(tick) });
+    this.head = batch[batch.length - 1].seq;
+    this.rate.add(batch.length);
+    for (const listener of this.listeners) listener();
+  }
+}
