@@ -25,10 +25,12 @@ export function readSettings<K extends SettingName>(cmd: Command, names: readonl
   const opts = cmd.optsWithGlobals() as Record<string, unknown>;
   const raw = {} as Record<K, RawValue>;
   for (const name of names) {
-    const v = opts[name];
+    // Commander names the value after the flag: settings of different commands may share a flag (`--stream`).
+    const attribute = new Option(SETTINGS[name].flags).attributeName();
+    const v = opts[attribute];
     raw[name] = {
       value: v === undefined ? undefined : String(v),
-      source: cmd.getOptionValueSourceWithGlobals(name) as RawValue['source'],
+      source: cmd.getOptionValueSourceWithGlobals(attribute) as RawValue['source'],
     };
   }
   return resolveSettings(raw);

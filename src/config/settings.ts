@@ -2,6 +2,7 @@
 // Precedence is flag, then environment, then default; `resolveSettings` validates them all at once and reports
 // one line per bad value. Which command uses which setting is decided in src/cli.
 import { z } from 'zod';
+import { STREAM_NAME } from '../ticks/types.js';
 
 export interface Setting<T> {
   /** Commander flag syntax, e.g. '--ticks <n>'. Boolean switches have no <value>. */
@@ -89,7 +90,13 @@ export const SETTINGS = {
     default: 'synthetic',
     help: 'name of the tick stream',
     expected: 'letters, digits, dot, dash or underscore (1-64)',
-    schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    schema: z.string().regex(STREAM_NAME),
+  }),
+  modelsStream: setting({
+    flags: '--stream <name>',
+    help: 'only the models registered for this stream (serving: the one that serves it)',
+    expected: 'letters, digits, dot, dash or underscore (1-64)',
+    schema: z.string().regex(STREAM_NAME),
   }),
   // Tick ranges.
   ticks: setting({

@@ -1,5 +1,6 @@
-// Write-behind for inference results: batches ticks, forecasts and one metrics document per flush, retries every
-// failed write (keeping the documents) and makes the caller wait when too much is held. Stores are the Store's job.
+// Write-behind for inference results: batches ticks, forecasts and the metrics documents (one per stream and model
+// version whose numbers changed) per flush, retries every failed write (keeping the documents) and makes the caller
+// wait when too much is held. Stores are the Store's job.
 import { isBynerError } from '../errors.js';
 import type { Forecast, MetricsDoc, Store, StoreLogger } from '../store/types.js';
 import type { Tick } from '../ticks/types.js';
@@ -12,8 +13,8 @@ export interface WriterOptions {
   batchSize?: number;
   /** Above this many pending ticks, `add` waits (a long store outage slows the reader, never drops). */
   maxPending?: number;
-  /** The current metrics document, asked once per flush when something was scored since the last one. */
-  metrics: () => MetricsDoc | null;
+  /** The metrics documents that changed, asked once per flush when something was scored since the last one. */
+  metrics: () => MetricsDoc[];
   logger?: StoreLogger;
 }
 
@@ -101,7 +102,7 @@ export class InferenceWriter {
     const forecasts = this.forecasts;
     this.ticks = [];
     this.forecasts = [];
-    const metrics = this.scoredSinceFlush ? this.options.metrics() : null;
+    const metrics = this.scoredSinceFlush ? this.options.metrics() : [];
     this.scoredSinceFlush = false;
     const { store } = this.options;
     // Ticks first: a forecast or a score never refers to a tick that is not stored.
@@ -111,9 +112,9 @@ export class InferenceWriter {
     this.release();
     if (forecasts.length > 0) await this.retrying('forecasts', () => store.writeForecasts(forecasts));
     this.stats.forecasts += forecasts.length;
-    if (metrics !== null) {
-      await this.retrying('metrics', () => store.writeMetrics('inf_metrics', [metrics]));
-      this.stats.metrics += 1;
+    if (metrics.length > 0) {
+      await this.retrying('metrics', () => store.writeMetrics('inf_metrics', metrics));
+      this.stats.metrics += metrics.length;
     }
     this.stats.batches += 1;
   }
