@@ -386,6 +386,13 @@ export const SETTINGS = {
       .trim()
       .regex(/^https?:\/\/\S+$/),
   }),
+  streams: setting({
+    flags: '--streams <names>',
+    env: 'BYNER_STREAMS',
+    help: 'forecast several streams of the server at once (one connection each), comma-separated',
+    expected: 'stream names (letters, digits, dot, dash or underscore, 1-64), comma-separated, each once',
+    schema: list(STREAM_NAME).refine((names) => new Set(names).size === names.length),
+  }),
   model: setting({
     flags: '--model <name>',
     env: 'BYNER_MODEL',

@@ -52,6 +52,8 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
 export class ForecasterSet {
   /** Stream → its forecaster (a loaded registered version, or the fallback). */
   private readonly assigned = new Map<string, Forecaster>();
+  /** Streams whose first forecaster is settled: later changes are swaps (logged, onSwap). */
+  private readonly settled = new Set<string>();
   /** Loaded registered versions by version, shared by every stream they serve. */
   private readonly models = new Map<string, LoadedForecaster>();
   /** Versions that failed to load: logged once, not tried again. */
@@ -105,6 +107,7 @@ export class ForecasterSet {
     if (this.registry === null) return;
     for (const s of streams) if (!this.assigned.has(s)) this.assigned.set(s, this.registry.fallback);
     await this.refresh();
+    for (const s of streams) this.settled.add(s);
     this.polling ??= this.poll();
   }
 
@@ -174,6 +177,7 @@ export class ForecasterSet {
       if (next === null || this.stopper.signal.aborted) continue;
       this.assigned.set(stream, next.forecaster);
       this.retireUnused(current);
+      if (!this.settled.has(stream)) continue;
       const swap = { stream, from: current.version, to: version };
       this.logger.info(swap, `stream ${stream}: now forecasting with ${version} (was ${current.version})`);
       this.onSwap?.(swap);
