@@ -499,7 +499,7 @@ function splitOrExplain(set: WindowSet, ticks: readonly Tick[], opts: TrainOptio
   const { train, validation, test } = opts.split;
   throw new BynerError('BYNER_INPUT', `too few ticks to train on stream "${opts.stream}": ${ticks.length}`, {
     expected:
-      `at least ${need} ticks: ${warm} before all six indicators are defined, then ${window + horizon - 1} for ` +
+      `at least ${need} ticks: ${warm} before all six indicators are defined, then ${window + horizon} for ` +
       `the first window of ${window} and its ${horizon} targets, and ${windows - 1} more so that the split ` +
       `${train}/${validation}/${test} has a window in each part (${windows} windows)`,
     received: `${ticks.length} ticks (${set.count} windows)`,

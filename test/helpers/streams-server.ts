@@ -34,7 +34,11 @@ export async function startStreamsServer(streams: readonly TestStream[]): Promis
   const timers: NodeJS.Timeout[] = [];
   const lastEventIds = new Map<string, (string | undefined)[]>();
   const add = (s: TestStream) => {
-    const st = { s, made: s.initial ?? (s.intervalMs === 0 ? s.ticks.length : 0), clients: new Set<ServerResponse>() };
+    const st = {
+      s,
+      made: s.initial ?? (s.intervalMs === 0 ? s.ticks.length : 0),
+      clients: new Set<ServerResponse>(),
+    };
     state.set(s.name, st);
     lastEventIds.set(s.name, []);
     if (s.intervalMs > 0) {
@@ -70,7 +74,9 @@ export async function startStreamsServer(streams: readonly TestStream[]): Promis
     const st = state.get(name);
     if (url.pathname !== '/realtime_data' || st === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: `no stream ${name}`, expected: `one of: ${[...state.keys()].join(', ')}` }));
+      res.end(
+        JSON.stringify({ error: `no stream ${name}`, expected: `one of: ${[...state.keys()].join(', ')}` }),
+      );
       return;
     }
     const last = req.headers['last-event-id'] as string | undefined;
