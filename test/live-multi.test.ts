@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createModel } from '../src/engine/index.js';
 import { modelArtifacts } from '../src/engine/io.js';
+import { isBynerError } from '../src/errors.js';
 import { SeasonalNaiveForecaster } from '../src/features/forecaster.js';
 import { MinMaxScaler } from '../src/features/scaler.js';
 import { buildWindows } from '../src/features/windows.js';
@@ -23,7 +24,7 @@ import type { Tick } from '../src/ticks/types.js';
 import { loadRegistered } from '../src/train/load.js';
 import { byner, childEnv, ROOT } from './helpers/cli.js';
 import { startStreamsServer } from './helpers/streams-server.js';
-import { sleep, tempDir } from './live-helpers.js';
+import { sleep, tempDir, until } from './live-helpers.js';
 
 const ORIGIN = new Date(Date.UTC(2026, 0, 1));
 const sine = (stream: string, count: number, seed = 42): Tick[] =>
@@ -39,14 +40,6 @@ const floats = (stream: string, count: number): Tick[] =>
   );
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 const quiet = { info() {}, warn() {}, error() {} };
-
-const until = async (cond: () => boolean | Promise<boolean>, ms = 20_000, what = 'a condition') => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-};
 
 /** Inference of `streams` on the server at `url`, one connection each (?stream=NAME). */
 function infer(url: string, store: Store, streams: string[], extra: Partial<PipelineOptions> = {}) {
@@ -147,6 +140,41 @@ describe('live inference of many streams', () => {
     assert.ok(co2 > 0 && sineMae > 0 && co2 !== sineMae);
     await store.close();
   });
+
+  const REFUSALS: [string, (url: string) => (s: string) => string, string[], RegExp][] = [
+    [
+      'a stream the server does not have (404 naming its streams)',
+      (url) => (s) => streamUrl(url, s),
+      ['co2', 'nope'],
+      /refused the stream \(HTTP 404\)[\s\S]*one of: co2/,
+    ],
+    [
+      "another stream's ticks on a connection (the server's default stream is not the one named)",
+      (url) => () => url,
+      ['synthetic'],
+      /sends ticks of stream co2[\s\S]*hint: pass --stream co2/,
+    ],
+  ];
+  for (const [what, urlFor, streams, message] of REFUSALS) {
+    it(`stops with a message on ${what}`, async () => {
+      const server = await startStreamsServer([{ name: 'co2', ticks: floats('co2', 100), intervalMs: 0 }]);
+      const store = await openStore({
+        dataDir: `${dir.path}/refused-${REFUSALS.findIndex((r) => r[0] === what)}`,
+      });
+      try {
+        const run = infer(server.url, store, streams, {
+          input: new SseInput({ urlFor: urlFor(server.url), backoff: { initialMs: 10, maxMs: 50 } }),
+        });
+        await assert.rejects(
+          run.done,
+          (e: unknown) => isBynerError(e, 'BYNER_STREAM') && message.test(e.message),
+        );
+      } finally {
+        await server.close();
+        await store.close();
+      }
+    });
+  }
 
   it("--all-streams: the server's list, re-read while running: a new stream joins with its own connection", async () => {
     const server = await startStreamsServer([

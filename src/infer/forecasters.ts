@@ -3,6 +3,7 @@
 // model is loaded in the background and takes over between two batches. Forecasting itself is forecasting.ts's.
 import type { Forecaster } from '../features/forecaster.js';
 import type { ServingPointer, StoreLogger } from '../store/types.js';
+import { sleep, withDeadline } from './wait.js';
 
 /** A loaded model and how to release it (its forecast thread) once no batch uses it. */
 export interface LoadedForecaster {
@@ -28,25 +29,6 @@ export interface RegistryOptions {
   pollMs?: number;
   /** Deadline of one read of the pointers; a read that takes longer is given up until the next poll. Default 5 s. */
   readTimeoutMs?: number;
-}
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 export class ForecasterSet {

@@ -325,7 +325,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
 
   const done = (async () => {
     try {
-      await Promise.race([addStreams(options.streams), failed, turns.failure]);
+      await Promise.race([addStreams(options.streams), stopSignal, failed, turns.failure]);
       const discovering = discover();
       // A finite input ends once every stream delivered everything; an endless one (SSE) at stop().
       const delivered = options.discover ? new Promise<void>(() => {}) : Promise.all(opened).then(() => {});

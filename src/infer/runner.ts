@@ -7,7 +7,7 @@ import { DEFAULT_STREAM, type Tick } from '../ticks/types.js';
 import { ForecasterSet } from './forecasters.js';
 import { runPipeline, type StreamStats } from './pipeline.js';
 import { Scorer, type ScoreSnapshot } from './scoring.js';
-import type { SseClientStats } from './sse-client.js';
+import { noSseStats, type SseClientStats } from './sse-client.js';
 import { SseInput } from './sse-input.js';
 import type { WriterStats } from './writer.js';
 
@@ -58,16 +58,6 @@ export interface InferenceRun {
   scores(): ScoreSnapshot;
 }
 
-const NO_CONNECTION: SseClientStats = {
-  connects: 0,
-  reconnects: 0,
-  idleTimeouts: 0,
-  events: 0,
-  comments: 0,
-  bytes: 0,
-  parseErrors: 0,
-};
-
 /** Starts inference in the background; see InferenceRun. */
 export function runInference(options: InferenceOptions): InferenceRun {
   const stream = options.stream ?? DEFAULT_STREAM;
@@ -94,7 +84,7 @@ export function runInference(options: InferenceOptions): InferenceRun {
   });
   const view = (): InferenceStats => {
     const { connection, ...counts } = run.stats.streams.get(stream) as StreamStats;
-    return { ...counts, writes: run.stats.writes, stream: connection ?? NO_CONNECTION };
+    return { ...counts, writes: run.stats.writes, stream: connection ?? noSseStats() };
   };
   const empty = new Scorer(options.forecaster.horizon, options.scoreWindow ?? 100).snapshot();
   const done = run.done.then(view);

@@ -3,6 +3,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { BynerError } from '../errors.js';
 import type { StoreLogger } from '../store/types.js';
+import { sleep } from './wait.js';
 
 export interface SseClientOptions {
   url: string;
@@ -34,30 +35,22 @@ export interface SseClientStats {
   parseErrors: number;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-
 /** A status the server will keep answering the same way: reconnecting would not help. */
 const isFatalStatus = (status: number) => status >= 400 && status < 500 && status !== 408 && status !== 429;
 
+/** Counters of a client that has not connected yet. */
+export const noSseStats = (): SseClientStats => ({
+  connects: 0,
+  reconnects: 0,
+  idleTimeouts: 0,
+  events: 0,
+  comments: 0,
+  bytes: 0,
+  parseErrors: 0,
+});
+
 export class SseClient {
-  readonly stats: SseClientStats = {
-    connects: 0,
-    reconnects: 0,
-    idleTimeouts: 0,
-    events: 0,
-    comments: 0,
-    bytes: 0,
-    parseErrors: 0,
-  };
+  readonly stats: SseClientStats = noSseStats();
   private readonly stopper = new AbortController();
   private retryHintMs: number | undefined;
   private readonly logger: StoreLogger;
