@@ -117,7 +117,11 @@ export class ForecasterSet {
   private async poll(): Promise<void> {
     const pollMs = this.registry?.pollMs ?? 250;
     while (!this.stopper.signal.aborted) {
-      await sleep(pollMs, this.stopper.signal);
+      // While the registry cannot be read, polls back off (up to 5 s) instead of piling reads onto the store.
+      await sleep(
+        Math.min(pollMs * 2 ** Math.min(this.readFailures, 10), Math.max(pollMs, 5000)),
+        this.stopper.signal,
+      );
       if (this.stopper.signal.aborted) break;
       await this.refresh();
     }

@@ -14,7 +14,7 @@ import type { Tick } from '../ticks/types.js';
 import { ForecasterSet, type LoadedForecaster } from './forecasters.js';
 import type { OpenStream, TickInput } from './input.js';
 import { runPipeline } from './pipeline.js';
-import { StoreInput } from './replay-input.js';
+import { StoreInput } from './store-input.js';
 
 const ticksOf = (stream: string, count: number, seed = 42): Tick[] =>
   syntheticTicks(

@@ -1,9 +1,5 @@
-// Live inference (SPEC §8) for one or many streams, wired in one place from small parts:
-//   input (SSE per stream | stored ticks) → turns (what arrives together, one batch at a time)
-//   → StreamWindows (per stream: order, window, recent prices) → ForecastBatches (one call per forecaster, each
-//   stream's forecaster from the ForecasterSet) → StreamScores (per stream and model version)
-//   → InferenceWriter (ticks, forecasts, metrics documents) and the printed lines.
-// Choosing the parts (which input, which forecasters) is the caller's: src/infer/runner.ts, src/cli.
+// Live inference (SPEC §8) of one or many streams, wired in one place from the small parts of src/infer (see
+// runPipeline). Choosing the input and the forecasters is the caller's: src/infer/runner.ts, src/cli.
 
 import type { Forecaster } from '../features/forecaster.js';
 import type { Forecast, Store, StoreLogger } from '../store/types.js';
@@ -88,10 +84,7 @@ export interface PipelineRun {
 }
 
 /** An accepted tick with the forecaster its window goes to. */
-interface Item extends Accepted {
-  readonly seq: number;
-  readonly forecaster: Forecaster;
-}
+type Item = Accepted<Forecaster>;
 
 const newStats = (): StreamStats => ({
   events: 0,
@@ -109,7 +102,13 @@ const newStats = (): StreamStats => ({
   resumedAfter: null,
 });
 
-/** Starts inference in the background; see PipelineRun. */
+/**
+ * Starts inference in the background; see PipelineRun. The parts, in the order a tick meets them:
+ *   input (an SSE connection per stream | stored ticks) → TurnBatcher (what arrives in one turn is one batch, one
+ *   batch at a time) → StreamWindows (per stream: order, window, recent prices) → ForecastBatches (one call per
+ *   forecaster; each stream's forecaster from the ForecasterSet) → StreamScores (per stream and model version)
+ *   → InferenceWriter (ticks, forecasts, metrics documents) and the printed lines.
+ */
 export function runPipeline(options: PipelineOptions): PipelineRun {
   const { store, input, forecasters } = options;
   const logger = options.logger ?? { info() {}, warn() {}, error() {} };
@@ -199,9 +198,8 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
   async function handle(ticks: readonly InputTick[]): Promise<void> {
     const items: Item[] = [];
     for (const { stream, tick } of ticks) {
-      const forecaster = forecasterFor(stream);
-      const a = windows.accept(stream, tick, forecaster.window);
-      if (a !== null) items.push({ ...a, seq: tick.seq, forecaster });
+      const a = windows.accept(stream, tick, forecasterFor(stream));
+      if (a !== null) items.push(a);
     }
     await completeDeferred();
     forecasters.release(new Set(items.map((a) => a.forecaster)));

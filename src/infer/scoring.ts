@@ -146,6 +146,8 @@ interface VersionScores {
 export class StreamScores {
   private readonly versions = new Map<string, VersionScores>();
   private lastSeq: number | null = null;
+  /** Some version's numbers changed since the last documents. */
+  private changed = false;
 
   constructor(
     readonly stream: string,
@@ -169,7 +171,10 @@ export class StreamScores {
     let scored = 0;
     for (const v of this.versions.values()) {
       const n = v.scorer.observe(seq, price);
-      if (n > 0) v.dirty = true;
+      if (n > 0) {
+        v.dirty = true;
+        this.changed = true;
+      }
       scored += n;
     }
     return scored;
@@ -185,6 +190,7 @@ export class StreamScores {
     const v = this.of(version, horizon);
     v.nonFinite += 1;
     v.dirty = true;
+    this.changed = true;
   }
 
   /** `version` forecasts this stream no more (a newer model took over). */
@@ -195,8 +201,7 @@ export class StreamScores {
 
   /** Whether some version's numbers changed since the last documents. */
   get dirty(): boolean {
-    for (const v of this.versions.values()) if (v.dirty) return true;
-    return false;
+    return this.changed;
   }
 
   snapshot(version: string): ScoreSnapshot | null {
@@ -206,6 +211,7 @@ export class StreamScores {
   /** The metrics documents of the versions whose numbers changed since the last call. */
   takeDocs(): MetricsDoc[] {
     const docs: MetricsDoc[] = [];
+    this.changed = false;
     for (const [version, v] of this.versions) {
       if (v.dirty) {
         v.dirty = false;

@@ -14,10 +14,13 @@ export interface WindowCounts {
   gaps: Gap[];
 }
 
-/** One accepted tick with what it takes to forecast after it and to print its line. */
-export interface Accepted {
+/** One accepted tick with what it takes to forecast after it and to print its line, and who forecasts it. */
+export interface Accepted<F> {
   readonly stream: string;
   readonly tick: Tick;
+  readonly seq: number;
+  /** The forecaster the window goes to (it sized the window). */
+  readonly forecaster: F;
   /** The full window ending at this tick (a copy), or null while it fills. */
   readonly window: number[][] | null;
   /** Prices of the last (up to 10) ticks, this one included. */
@@ -79,10 +82,14 @@ export class StreamWindows {
   }
 
   /**
-   * Checks the tick's order and advances its stream's window, sized for a forecaster of `rows` rows (at least
-   * minRows; a window that grows fills up again). Null when the tick is skipped (duplicate or out of order).
+   * Checks the tick's order and advances its stream's window, sized for `forecaster`'s window (at least minRows; a
+   * window that grows fills up again). Null when the tick is skipped (duplicate or out of order).
    */
-  accept(stream: string, tick: Tick, rows: number): Accepted | null {
+  accept<F extends { readonly window: number }>(
+    stream: string,
+    tick: Tick,
+    forecaster: F,
+  ): Accepted<F> | null {
     const w = this.streams.get(stream);
     if (w === undefined) throw new Error(`stream ${stream} was not added`);
     const order = w.tracker.check(tick.seq);
@@ -103,7 +110,7 @@ export class StreamWindows {
       );
     }
     w.counts.accepted += 1;
-    const need = Math.max(this.minRows, rows);
+    const need = Math.max(this.minRows, forecaster.window);
     if (need !== w.rows.size) w.rows.resize(need);
     w.rows.push(tick);
     w.recent.push(tick.price);
@@ -112,6 +119,8 @@ export class StreamWindows {
     return {
       stream,
       tick,
+      seq: tick.seq,
+      forecaster,
       window: w.rows.full(),
       recent: w.recent.slice(),
       have: w.rows.length,

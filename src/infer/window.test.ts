@@ -73,10 +73,12 @@ describe('StreamWindows', () => {
     w.add('a', a);
     w.add('b', b);
     assert.deepEqual(
-      [0, 1, 1, 0, 4].map((s) => w.accept('a', tick(s, 0.5, 'a'), 1)?.window?.map((r) => r[0]) ?? null),
+      [0, 1, 1, 0, 4].map(
+        (s) => w.accept('a', tick(s, 0.5, 'a'), { window: 1 })?.window?.map((r) => r[0]) ?? null,
+      ),
       [null, [0, 1], null, null, null],
     );
-    assert.deepEqual(w.accept('b', tick(7, 0.5, 'b'), 1)?.recent, [7]);
+    assert.deepEqual(w.accept('b', tick(7, 0.5, 'b'), { window: 1 })?.recent, [7]);
     assert.deepEqual(a, { accepted: 3, duplicates: 1, outOfOrder: 1, gaps: [{ from: 2, to: 3 }] });
     assert.deepEqual([b.accepted, w.lastSeq('a'), w.lastSeq('b'), w.lastSeq('c')], [1, 4, 7, null]);
   });
@@ -84,15 +86,15 @@ describe('StreamWindows', () => {
   it("sizes the window for the stream's forecaster: a larger one fills up, a smaller one is full at once", () => {
     const w = new StreamWindows(2, silent);
     w.add('a', counts());
-    for (const s of [0, 1, 2]) w.accept('a', tick(s), 1);
-    const grown = w.accept('a', tick(3), 4);
+    for (const s of [0, 1, 2]) w.accept('a', tick(s), { window: 1 });
+    const grown = w.accept('a', tick(3), { window: 4 });
     assert.deepEqual([grown?.window, grown?.have, grown?.need], [null, 3, 4]);
     assert.deepEqual(
-      w.accept('a', tick(4), 4)?.window?.map((r) => r[0]),
+      w.accept('a', tick(4), { window: 4 })?.window?.map((r) => r[0]),
       [1, 2, 3, 4],
     );
     assert.deepEqual(
-      w.accept('a', tick(5), 2)?.window?.map((r) => r[0]),
+      w.accept('a', tick(5), { window: 2 })?.window?.map((r) => r[0]),
       [4, 5],
     );
   });
