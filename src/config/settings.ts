@@ -245,7 +245,7 @@ export const SETTINGS = {
   modelVersion: setting({
     flags: '--model-version <version>',
     env: 'BYNER_MODEL_VERSION',
-    help: 'pin a registered model version (default: the serving model)',
+    help: 'pin a registered model version, for every stream (default: the serving model)',
     expected: 'a version listed by `byner models`',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
   }),
@@ -397,7 +397,7 @@ export const SETTINGS = {
     flags: '--model <name>',
     env: 'BYNER_MODEL',
     default: 'latest',
-    help: 'latest (the serving model of the registry, or --model-version), naive or seasonal_naive (--season)',
+    help: "latest (each stream's serving model, followed while running; the seasonal-naive baseline where none serves), naive or seasonal_naive (--season)",
     expected: 'one of latest, naive, seasonal_naive',
     schema: z.enum(['latest', 'naive', 'seasonal_naive']),
   }),
