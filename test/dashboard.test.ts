@@ -106,6 +106,7 @@ describe('dashboard routes', () => {
       '/?stream=a&x=1',
       '/api/dashboard/model?version=a%2Fb',
       '/api/dashboard/model?other=1',
+      '/api/dashboard/model?stream=a%20b',
     ]) {
       const res = await fetch(`${server.url}${path}`);
       assert.equal(res.status, 400, path);
@@ -117,7 +118,13 @@ describe('dashboard routes', () => {
     const base = await getJson<{ kind: string; model: unknown }>(
       `${server.url}/api/dashboard/model?version=seasonal_naive`,
     );
-    assert.deepEqual(base, { version: 'seasonal_naive', kind: 'baseline', model: null, serving: null });
+    assert.deepEqual(base, {
+      stream: 'synthetic',
+      version: 'seasonal_naive',
+      kind: 'baseline',
+      model: null,
+      serving: null,
+    });
     const unknown = await getJson<{ kind: string }>(`${server.url}/api/dashboard/model?version=v9`);
     assert.equal(unknown.kind, 'unknown');
     const none = await getJson<{ kind: string }>(`${server.url}/api/dashboard/model`);
@@ -147,6 +154,37 @@ describe('dashboard routes', () => {
       `${server.url}/api/dashboard/model?version=seasonal_naive`,
     );
     assert.equal(beside.serving.version, 'v-dash');
+    // Per stream: another stream's serving model, and none where no model serves.
+    await store.saveModel({
+      version: 'v-co2',
+      created_at: new Date(),
+      config: {},
+      scaler: {},
+      metrics: { test },
+      data_range: { stream: 'co2', from_seq: 0, to_seq: 99 },
+      serving: true,
+      artifact: { 'model.json': new Uint8Array([123, 125]) },
+    });
+    const co2 = await getJson<{ stream: string; kind: string; model: { version: string; serving: boolean } }>(
+      `${server.url}/api/dashboard/model?stream=co2`,
+    );
+    assert.deepEqual(
+      [co2.stream, co2.kind, co2.model.version, co2.model.serving],
+      ['co2', 'registry', 'v-co2', true],
+    );
+    const other = await getJson<{ serving: { version: string; serving: boolean } }>(
+      `${server.url}/api/dashboard/model?stream=co2&version=v-dash`,
+    );
+    assert.deepEqual([other.serving.version, other.serving.serving], ['v-co2', true]);
+    assert.equal(
+      (await getJson<{ kind: string }>(`${server.url}/api/dashboard/model?stream=none`)).kind,
+      'none',
+    );
+    assert.equal(
+      (await getJson<{ serving: { version: string } }>(`${server.url}/api/dashboard/model`)).serving,
+      null,
+      'synthetic: v-dash is asked for and serves',
+    );
   });
 });
 

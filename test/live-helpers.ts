@@ -71,6 +71,19 @@ export function tempDir(prefix: string): { path: string; remove: () => void } {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Polls `cond` every 10 ms until it holds; fails naming `what` after `ms`. */
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  ms = 20_000,
+  what = 'a condition',
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 /** An event stream held open until `close()`: its status once the response head arrived. */
 export interface HeldStream {
   status: number;

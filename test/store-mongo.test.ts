@@ -129,6 +129,10 @@ describe('mongodb document shapes (SPEC §4)', () => {
       assert.deepEqual(await unique('inf_historical_db'), [{ stream: 1, seq: 1 }]);
       assert.deepEqual(await unique('inf_predictions'), [{ stream: 1, seq: 1, model_version: 1 }]);
       assert.deepEqual(await unique('models'), [{ version: 1 }]);
+      assert.deepEqual(await unique('serving'), [{ stream: 1 }]);
+      const model = (await db.collection('models').findOne({ version: 'v1' })) as Document;
+      assert.deepEqual(model.streams, ['synthetic']);
+      assert.equal('serving' in model, false, 'serving lives in the serving collection');
       assert.equal(
         await db.collection('model_artifacts.files').countDocuments({ 'metadata.version': 'v1' }),
         2,
@@ -136,6 +140,65 @@ describe('mongodb document shapes (SPEC §4)', () => {
     } finally {
       await store.close();
       await admin.db(dbName).dropDatabase();
+    }
+  });
+
+  it('upgrades a registry written before serving pointers: a flagged entry serves its stream', {
+    skip,
+  }, async () => {
+    if ('skip' in server || admin === undefined) return;
+    const dbName = `byner_upgrade_${randomBytes(4).toString('hex')}`;
+    const db = admin.db(dbName);
+    try {
+      // Entries as the registry stored them with one `serving` flag: no `streams`, no serving collection.
+      const entry = (version: string, minute: number, serving: boolean, stream = 'synthetic') => ({
+        version,
+        created_at: new Date(minute * 60_000),
+        config: {},
+        scaler: {},
+        metrics: { mse: [1] },
+        data_range: { stream, from_seq: 0, to_seq: 9 },
+        serving,
+        files: [],
+      });
+      await db.collection('models').insertMany([
+        entry('old', 1, false),
+        entry('served', 2, true),
+        entry('co2-flagged', 3, true, 'co2'),
+        entry('co2-newer', 4, true, 'co2'), // two flags (a crash between the old two-step update): newest wins
+      ]);
+      const store = await openMongoStore({ uri: server.uri, dbName });
+      try {
+        assert.deepEqual(
+          (await store.servingPointers()).map((p) => [p.stream, p.version]),
+          [
+            ['co2', 'co2-newer'],
+            ['synthetic', 'served'],
+          ],
+        );
+        assert.deepEqual(
+          (await store.listModels()).map((m) => [m.version, m.streams, m.serving_streams]),
+          [
+            ['old', ['synthetic'], []],
+            ['served', ['synthetic'], ['synthetic']],
+            ['co2-flagged', ['co2'], []],
+            ['co2-newer', ['co2'], ['co2']],
+          ],
+        );
+        assert.equal(await db.collection('models').countDocuments({ serving: { $exists: true } }), 0);
+        await store.setServing('co2-flagged');
+      } finally {
+        await store.close();
+      }
+      // A second start changes nothing: pointers set since then stay.
+      const again = await openMongoStore({ uri: server.uri, dbName });
+      try {
+        assert.equal((await again.servingModel('co2'))?.version, 'co2-flagged');
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await db.dropDatabase();
     }
   });
 });

@@ -76,7 +76,7 @@ describe('mongodb store outage', { skip }, () => {
     const receipts: WriteReceipt[] = [];
     const live = new InferenceWriter({
       store: s,
-      metrics: () => null,
+      metrics: () => [],
       flushDelayMs: 5,
       maxPendingBytes: WRITER_BACKLOG_BYTES,
     });

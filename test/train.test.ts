@@ -6,6 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { isBynerError } from '../src/errors.js';
+import { syntheticTicks, ticksFromPrices } from '../src/indicators/ticks.js';
 import { silentLogger } from '../src/log/logger.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
@@ -262,6 +264,102 @@ describe('the serving model', () => {
   });
 });
 
+/** A float series not made by the synthetic source (a CO2-like curve), seq 0.. of `stream`. */
+const floatTicks = (stream: string, count: number) =>
+  ticksFromPrices(
+    Array.from({ length: count }, (_, i) => 400 + i * 0.01 + 3.25 * Math.sin(i / 5) + ((i * 7919) % 11) / 10),
+    { start: 0, stream, origin: new Date(Date.UTC(2026, 0, 1)) },
+  );
+
+describe('byner train --stream (any stored stream)', () => {
+  it('trains on a stored float series without seeding it, registers the model for that stream only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-train-co2-'));
+    const store = await openStore({ dataDir: dir });
+    try {
+      await store.writeTicks('historical_data', floatTicks('co2', 700));
+      await store.saveModel({
+        version: 'synthetic-model',
+        created_at: new Date(),
+        config: {},
+        scaler: {},
+        metrics: {},
+        data_range: { stream: 'synthetic', from_seq: 0, to_seq: 9 },
+        serving: true,
+        artifact: { 'model.json': new Uint8Array([123, 125]) },
+      });
+      const r = await train(store, small(dir, { stream: 'co2', outputDir: null }), { logger: silentLogger });
+      assert.equal(await store.countTicks('historical_data', 'co2'), 700, 'nothing seeded');
+      assert.equal(await store.countTicks('historical_data', 'synthetic'), 0);
+      assert.deepEqual(r.data_range, { stream: 'co2', from_seq: 0, to_seq: 699 });
+      const entry = await store.getModel(r.model_version);
+      assert.deepEqual([entry?.streams, entry?.serving_streams], [['co2'], ['co2']]);
+      assert.equal(entry?.config.source, null, 'the config names no synthetic source for stored data');
+      assert.equal(
+        (await store.servingModel('synthetic'))?.version,
+        'synthetic-model',
+        'synthetic keeps its model',
+      );
+      assert.ok(r.test.mse.every((m) => Number.isFinite(m)));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses to seed synthetic ticks under a name that holds other data; seeds a name whose ticks are synthetic', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-train-refuse-'));
+    const store = await openStore({ dataDir: dir });
+    try {
+      await store.writeTicks('inf_historical_db', floatTicks('ext', 200));
+      await assert.rejects(
+        train(store, small(dir, { stream: 'ext', outputDir: null }), { logger: silentLogger }),
+        (e: unknown) =>
+          isBynerError(e, 'BYNER_INPUT') &&
+          /stream "ext" has no ticks to train on/.test(e.message) &&
+          /200 ticks of other data received live/.test(e.message) &&
+          /hint: train on the store the stream is served from/.test(e.message),
+      );
+      assert.equal(await store.countTicks('historical_data', 'ext'), 0, 'nothing seeded');
+      // The default job: ticks received from a synthetic server do not stop seeding.
+      await store.writeTicks(
+        'inf_historical_db',
+        syntheticTicks(DEFAULT_SOURCE, { start: 0, count: 100, origin: new Date(0) }),
+      );
+      const fit = { ...DEFAULT_FIT, epochs: 1, workers: 1 };
+      await train(store, small(dir, { outputDir: null, fit }), { logger: silentLogger });
+      assert.equal(await store.countTicks('historical_data', 'synthetic'), 700);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('too few ticks: the error says how many the window, horizon, warm-up and split need; that many train', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-train-few-'));
+    const store = await openStore({ dataDir: dir });
+    try {
+      // window 20 + horizon 5: 24 warm-up ticks, 25 for the first window and its targets, 9 more so that
+      // 0.7/0.1/0.2 has a window in each part (10 windows): 58 ticks.
+      const fit = { ...DEFAULT_FIT, epochs: 1, workers: 1 };
+      const opts = small(dir, { stream: 'short', outputDir: null, fit });
+      await store.writeTicks('historical_data', floatTicks('short', 57));
+      await assert.rejects(train(store, opts, { logger: silentLogger }), (e: unknown) => {
+        assert.ok(isBynerError(e, 'BYNER_INPUT'), String(e));
+        assert.match(e.message, /too few ticks to train on stream "short": 57/);
+        assert.match(
+          e.message,
+          /expected: at least 58 ticks: 24 before all six indicators are defined, then 25 for the first window of 20 and its 5 targets, and 9 more so that the split 0.7\/0.1\/0.2 has a window in each part \(10 windows\)/,
+        );
+        assert.match(e.message, /received: 57 ticks \(9 windows\)/);
+        return true;
+      });
+      await store.writeTicks('historical_data', floatTicks('short', 58));
+      const r = await train(store, opts, { logger: silentLogger });
+      assert.deepEqual(r.windows, { train: 7, validation: 1, test: 2 });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 /**
  * Starts `byner train` as a child and SIGKILLs it `delayMs` after its stderr first matches `after`; resolves with
  * whether it was killed (false: it finished first) and its output.
@@ -385,6 +483,22 @@ describe('byner train (command line)', () => {
       (await byner(['models', ...common])).stdout,
       new RegExp(`${first.version} +replaced by ${latest.version}`),
     );
+    // Per stream: the models registered for it; none for another stream.
+    const mine = await byner(['models', ...common, '--stream', 'synthetic', '--json']);
+    const listed = JSON.parse(mine.stdout) as { streams: string[]; serving_streams: string[] }[];
+    assert.deepEqual(
+      listed.map((m) => [m.streams, m.serving_streams]),
+      [
+        [['synthetic'], []],
+        [['synthetic'], []],
+        [['synthetic'], ['synthetic']],
+      ],
+    );
+    assert.match(
+      (await byner(['models', ...common, '--stream', 'co2'])).stdout,
+      /no models registered for stream co2: run `byner train --stream co2`/,
+    );
+    assert.match((await byner(['models', ...common])).stdout, /streams \(\* serving\)[\s\S]*synthetic\*/);
     const bad = await byner(['train', ...common, '--units', '10,x', '--split', '0.5,0.5', '--epochs', '0']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--units: expected comma-separated integers/);

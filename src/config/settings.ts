@@ -3,6 +3,7 @@
 // one line per bad value. Which command uses which setting is decided in src/cli.
 import { z } from 'zod';
 import { BASELINE_KINDS, isModelKind, KIND_NAMES } from '../models/kinds.js';
+import { STREAM_NAME } from '../ticks/types.js';
 
 export interface Setting<T> {
   /** Commander flag syntax, e.g. '--ticks <n>'. Boolean switches have no <value>. */
@@ -102,7 +103,13 @@ export const SETTINGS = {
     default: 'synthetic',
     help: 'name of the tick stream',
     expected: 'letters, digits, dot, dash or underscore (1-64)',
-    schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    schema: z.string().regex(STREAM_NAME),
+  }),
+  modelsStream: setting({
+    flags: '--stream <name>',
+    help: 'only the models registered for this stream (serving: the one that serves it)',
+    expected: 'letters, digits, dot, dash or underscore (1-64)',
+    schema: z.string().regex(STREAM_NAME),
   }),
   // Live streams of `serve` / `demo` (kinds and their options: src/sources/registry.ts).
   streamSpec: setting({
@@ -371,7 +378,7 @@ export const SETTINGS = {
   modelVersion: setting({
     flags: '--model-version <version>',
     env: 'BYNER_MODEL_VERSION',
-    help: 'pin a registered model version (default: the serving model)',
+    help: 'pin a registered model version, for every stream (default: the serving model)',
     expected: 'a version listed by `byner models`',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
   }),
@@ -530,11 +537,18 @@ export const SETTINGS = {
       .trim()
       .regex(/^https?:\/\/\S+$/),
   }),
+  streams: setting({
+    flags: '--streams <names>',
+    env: 'BYNER_STREAMS',
+    help: 'forecast several streams of the server at once (one connection each), comma-separated',
+    expected: 'stream names (letters, digits, dot, dash or underscore, 1-64), comma-separated, each once',
+    schema: list(STREAM_NAME).refine((names) => new Set(names).size === names.length),
+  }),
   model: setting({
     flags: '--model <name>',
     env: 'BYNER_MODEL',
     default: 'latest',
-    help: `latest (the serving model of the registry, or --model-version), or a baseline: ${BASELINE_KINDS.join(', ')} (--season)`,
+    help: `latest (each stream's serving model, followed while running; the seasonal-naive baseline where none serves), or a baseline: ${BASELINE_KINDS.join(', ')} (--season)`,
     expected: `one of latest, ${BASELINE_KINDS.join(', ')}`,
     schema: z.enum(['latest', ...BASELINE_KINDS]),
   }),

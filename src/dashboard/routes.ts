@@ -1,7 +1,7 @@
 // The live dashboard on the `byner serve` server: the page at `/` (`/?stream=NAME` for one stream), its bundled assets (built by
 // scripts/build-dashboard.mjs into dist/dashboard-assets/) and the one extra read the page needs
-// (`/api/dashboard/model`). The page itself lives in ./web; ticks, forecasts and metrics come from
-// src/stream's routes.
+// (`/api/dashboard/model?stream=&version=`: a model and the stream's serving one). The page itself lives in ./web;
+// ticks, forecasts and metrics come from src/stream's routes.
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
@@ -11,6 +11,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, RawServerDefault
 import { isBaselineKind } from '../models/kinds.js';
 import { readWithin } from '../store/deadline.js';
 import type { ModelSummary, Store } from '../store/types.js';
+import { DEFAULT_STREAM, STREAM_NAME } from '../ticks/types.js';
 
 /** The bundled page. Same path from src/dashboard (tests through tsx) and dist/dashboard (production). */
 export const ASSETS_DIR = fileURLToPath(new URL('../../dist/dashboard-assets/', import.meta.url));
@@ -38,27 +39,37 @@ export interface DashboardOptions {
   assetsDir?: string;
   /** Deadline of the page's store read (then 503, by the server's error handler). Default 10,000 ms. */
   readTimeoutMs?: number;
+  /** The stream `/api/dashboard/model` answers for without `stream=`; default `synthetic`. */
+  defaultStream?: string;
 }
 
-/** What `/api/dashboard/model` answers: the model behind a version, and the registry's serving model. */
+/** What `/api/dashboard/model` answers: the model behind a version, and the stream's serving model. */
 export interface DashboardModel {
+  /** The stream asked about. */
+  stream: string;
   version: string | null;
   /** `baseline`: a forecaster that needs no training; `registry`: a trained model; `unknown`: neither. */
   kind: 'baseline' | 'registry' | 'unknown' | 'none';
   /** The registry entry of `version` (metrics against the baselines included), without scaler and files. */
   model: PublicModel | null;
-  /** The registry's serving model, when it is not `version`. */
+  /** The stream's serving model, when it is not `version`. */
   serving: PublicModel | null;
 }
 
-export type PublicModel = Pick<ModelSummary, 'version' | 'created_at' | 'metrics' | 'data_range' | 'serving'>;
+/** `serving`: whether it serves the stream asked about; `serving_streams`: every stream it serves. */
+export type PublicModel = Pick<
+  ModelSummary,
+  'version' | 'created_at' | 'metrics' | 'data_range' | 'serving' | 'streams' | 'serving_streams'
+>;
 
-const publicModel = (m: ModelSummary): PublicModel => ({
+const publicModel = (m: ModelSummary, stream: string): PublicModel => ({
   version: m.version,
   created_at: m.created_at,
   metrics: m.metrics,
   data_range: m.data_range,
-  serving: m.serving,
+  serving: m.serving_streams.includes(stream),
+  streams: m.streams,
+  serving_streams: m.serving_streams,
 });
 
 function badRequest(reply: FastifyReply, error: string, expected: string, received: string) {
@@ -140,9 +151,23 @@ export function registerDashboard<L extends FastifyBaseLogger>(
 
   app.get('/api/dashboard/model', async (request, reply): Promise<DashboardModel | undefined> => {
     const query = (request.query ?? {}) as Record<string, unknown>;
-    const extra = Object.keys(query).filter((k) => k !== 'version');
+    const extra = Object.keys(query).filter((k) => k !== 'version' && k !== 'stream');
     if (extra.length > 0) {
-      return badRequest(reply, 'invalid query parameter', 'only `version`', `unknown parameter(s) ${extra}`);
+      return badRequest(
+        reply,
+        'invalid query parameter',
+        '`version` and `stream` only',
+        `unknown parameter(s) ${extra}`,
+      );
+    }
+    const stream = query.stream ?? options.defaultStream ?? DEFAULT_STREAM;
+    if (typeof stream !== 'string' || !STREAM_NAME.test(stream)) {
+      return badRequest(
+        reply,
+        'invalid query parameter stream',
+        'letters, digits, dot, dash or underscore (1-64)',
+        JSON.stringify(stream),
+      );
     }
     const version = query.version;
     if (version !== undefined && (typeof version !== 'string' || !VERSION.test(version))) {
@@ -154,9 +179,9 @@ export function registerDashboard<L extends FastifyBaseLogger>(
       );
     }
     const models = await readWithin(options.readTimeoutMs ?? 10_000, 'reading the model registry', (signal) =>
-      options.store.listModels({ signal }),
+      options.store.listModels({}, { signal }),
     );
-    const serving = models.find((m) => m.serving) ?? null;
+    const serving = models.find((m) => m.serving_streams.includes(stream)) ?? null;
     const entry = version === undefined ? serving : (models.find((m) => m.version === version) ?? null);
     const kind =
       version === undefined
@@ -169,10 +194,11 @@ export function registerDashboard<L extends FastifyBaseLogger>(
             ? 'unknown'
             : 'registry';
     return {
+      stream,
       version: version ?? entry?.version ?? null,
       kind,
-      model: entry === null ? null : publicModel(entry),
-      serving: serving === null || serving === entry ? null : publicModel(serving),
+      model: entry === null ? null : publicModel(entry, stream),
+      serving: serving === null || serving === entry ? null : publicModel(serving, stream),
     };
   });
 }

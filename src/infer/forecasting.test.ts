@@ -1,5 +1,5 @@
 // Checked forecasts of live inference: unusable forecasts are skipped and counted, each kind logged once per model
-// version; a failing batch is retried window by window.
+// version; a failing batch is retried window by window; windows of several streams go to their forecaster together.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FeatureWindow, Forecaster } from '../features/forecaster.js';
@@ -21,8 +21,19 @@ function scripted(version: string, answer: (price: number) => unknown, refuseBat
   };
   return { f, calls };
 }
-const items = (...prices: (number | null)[]) =>
-  prices.map((p, seq) => ({ seq, window: p === null ? null : [[p, ...W[0].slice(1)]] }));
+const items = (forecaster: Forecaster, ...prices: (number | null)[]) =>
+  prices.map((p, seq) => ({
+    stream: 's',
+    seq,
+    window: p === null ? null : [[p, ...W[0].slice(1)]],
+    forecaster,
+  }));
+
+/** Counts of skipped windows, as the pipeline keeps them. */
+function skipCounter() {
+  const counts = { forecastErrors: 0, nonFinite: 0 };
+  return { counts, onSkip: (_item: unknown, kind: 'forecastErrors' | 'nonFinite') => (counts[kind] += 1) };
+}
 
 function logged() {
   const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
@@ -47,15 +58,15 @@ describe('ForecastBatches', () => {
     for (const refuse of [false, true]) {
       it(`skips forecasts with ${what} (${refuse ? 'retried one by one' : 'one batch'}), logs it once`, () => {
         const { f, calls } = scripted('m1', answer, refuse);
-        const counts = { forecastErrors: 0, nonFinite: 0 };
+        const { counts, onSkip } = skipCounter();
         const { warnings, logger } = logged();
-        const batches = new ForecastBatches(f, counts, logger, 's');
-        const out = batches.start(items(1, -1, null, -2, 3)).finish();
+        const batches = new ForecastBatches(logger, onSkip);
+        const out = batches.start(items(f, 1, -1, null, -2, 3)).finish();
         assert.deepEqual(out, [[1, 1], null, null, null, [3, 3]]);
         assert.equal(counts[counter], 2);
         assert.equal(counts[counter === 'nonFinite' ? 'forecastErrors' : 'nonFinite'], 0);
         assert.deepEqual(calls, refuse ? [4, 1, 1, 1, 1] : [4]);
-        batches.start(items(-1)).finish(); // the same model again: counted, not logged again
+        batches.start(items(f, -1)).finish(); // the same model again: counted, not logged again
         assert.equal(counts[counter], 3);
         const mine = warnings.filter((w) => message.test(w.msg));
         assert.equal(mine.length, 1, JSON.stringify(warnings));
@@ -64,4 +75,27 @@ describe('ForecastBatches', () => {
       });
     }
   }
+
+  it('sends the windows of several streams to their forecaster in one call per forecaster, results in item order', () => {
+    const shared = scripted('global', (p) => [p, p + 1]);
+    const own = scripted('own', (p) => [-p, -p]);
+    const { counts, onSkip } = skipCounter();
+    const batches = new ForecastBatches(logged().logger, onSkip);
+    const row = (p: number) => [[p, ...W[0].slice(1)]];
+    const job = batches.start([
+      { stream: 'a', seq: 10, window: row(1), forecaster: shared.f },
+      { stream: 'c', seq: 7, window: row(5), forecaster: own.f },
+      { stream: 'b', seq: 3, window: row(2), forecaster: shared.f },
+      { stream: 'b', seq: 4, window: null, forecaster: shared.f },
+      { stream: 'a', seq: 11, window: row(3), forecaster: shared.f },
+    ]);
+    assert.deepEqual(
+      [...job.forecasters].map((f) => f.version),
+      ['global', 'own'],
+    );
+    assert.deepEqual(job.finish(), [[1, 2], [-5, -5], [2, 3], null, [3, 4]]);
+    assert.deepEqual(shared.calls, [3], 'the shared model: one call for streams a and b');
+    assert.deepEqual(own.calls, [1]);
+    assert.deepEqual(counts, { forecastErrors: 0, nonFinite: 0 });
+  });
 });

@@ -1,12 +1,12 @@
-// Where live inference resumes after a stop or a crash: the window refilled from the ticks stored in
+// Where live inference resumes a stream after a stop or a crash: its window refilled from the ticks stored in
 // inf_historical_db, and the stored ticks that have no forecast yet (a crash between storing ticks and storing their
-// forecasts) forecast, stored and scored. Reading the stream and storing live results is runner.ts's job.
+// forecasts) forecast, stored and scored. Reading the stream and storing live results is the pipeline's job.
 import type { Forecaster } from '../features/forecaster.js';
 import type { Forecast, Store, StoreLogger } from '../store/types.js';
 import type { Tick } from '../ticks/types.js';
 import type { ForecastBatches } from './forecasting.js';
-import type { Scorer } from './scoring.js';
-import type { TickWindow } from './window.js';
+import type { StreamScores } from './scoring.js';
+import type { StreamWindow } from './stream-windows.js';
 
 /** Stored ticks re-forecast at most at a start (the last ones): one batch of the writer holds up to 1,000. */
 export const RECOVER_LIMIT = 10_000;
@@ -17,10 +17,10 @@ export interface ResumeParts {
   store: Store;
   stream: string;
   forecaster: Forecaster;
-  /** Filled with the stored ticks. */
-  window: TickWindow;
+  /** Filled with the stored ticks; its size is the rows of a full window. */
+  window: StreamWindow;
   /** Given the forecasts whose targets are still to come, and scores the recovered ones. */
-  scorer: Scorer;
+  scores: StreamScores;
   batches: ForecastBatches;
   logger: StoreLogger;
   /** Re-forecast at most this many stored ticks (default RECOVER_LIMIT). */
@@ -30,8 +30,6 @@ export interface ResumeParts {
 export interface Resumed {
   /** The last stored tick: the stream resumes after it. */
   last: Tick;
-  /** Prices of the last (up to 10) stored ticks, for the printed recent sequence. */
-  recent: number[];
   /** Forecasts made and stored for stored ticks that had none. */
   recovered: number;
   /** (forecast, horizon) pairs scored meanwhile. */
@@ -44,7 +42,7 @@ export interface Resumed {
  * idempotently (forecasts are unique per stream, seq and model version). Null when nothing is stored.
  */
 export async function resumeFromStore(p: ResumeParts): Promise<Resumed | null> {
-  const { store, stream, forecaster, window, scorer, logger } = p;
+  const { store, stream, forecaster, window, scores, logger } = p;
   const limit = p.limit ?? RECOVER_LIMIT;
   const lastSeq = await store.lastSeq('inf_historical_db', stream);
   if (lastSeq === null) return null;
@@ -53,15 +51,17 @@ export async function resumeFromStore(p: ResumeParts): Promise<Resumed | null> {
   const recoverFrom = Math.max(unforecast, lastSeq - limit + 1);
   if (recoverFrom > unforecast) {
     logger.warn(
-      { from: unforecast, to: recoverFrom - 1, limit },
+      { stream, from: unforecast, to: recoverFrom - 1, limit },
       `stored ticks ${unforecast}..${recoverFrom - 1} stay without a forecast: a start re-forecasts at most the ` +
         `last ${limit} stored ticks`,
     );
   }
+  const rows = Math.max(window.rows.size, forecaster.window);
+  window.rows.resize(rows);
   const ticks = await store.ticksRange(
     'inf_historical_db',
     stream,
-    Math.max(0, Math.min(recoverFrom, lastSeq) - window.size + 1),
+    Math.max(0, Math.min(recoverFrom, lastSeq) - rows + 1),
     lastSeq,
   );
 
@@ -69,20 +69,26 @@ export async function resumeFromStore(p: ResumeParts): Promise<Resumed | null> {
   const { horizon, version } = forecaster;
   for (const f of await store.recentForecasts(stream, horizon, version)) {
     const open = f.seq < recoverFrom && f.seq + horizon >= recoverFrom;
-    if (open && f.forecast.length === horizon) scorer.addForecast(f.seq, f.forecast);
+    if (open && f.forecast.length === horizon) scores.addForecast(version, f.seq, f.forecast);
   }
 
   let recovered = 0;
   let scored = 0;
-  let chunk: { tick: Tick; seq: number; window: number[][] | null }[] = [];
+  let chunk: {
+    tick: Tick;
+    stream: string;
+    seq: number;
+    window: number[][] | null;
+    forecaster: Forecaster;
+  }[] = [];
   const forecastChunk = async () => {
     const forecasts = p.batches.start(chunk).finish();
     const docs: Forecast[] = [];
     chunk.forEach(({ tick, window: w }, i) => {
-      scored += scorer.observe(tick.seq, tick.price);
+      scored += scores.observe(tick.seq, tick.price);
       const forecast = forecasts[i];
       if (forecast === null || w === null) return;
-      scorer.addForecast(tick.seq, forecast);
+      scores.addForecast(version, tick.seq, forecast);
       docs.push({
         timestamp: new Date(),
         input_sequence: w,
@@ -97,22 +103,17 @@ export async function resumeFromStore(p: ResumeParts): Promise<Resumed | null> {
     chunk = [];
   };
   for (const tick of ticks) {
-    window.push(tick);
+    window.restore(tick);
     if (tick.seq < recoverFrom) continue;
-    chunk.push({ tick, seq: tick.seq, window: window.full() });
+    chunk.push({ tick, stream, seq: tick.seq, window: window.rows.full(), forecaster });
     if (chunk.length >= CHUNK) await forecastChunk();
   }
   if (chunk.length > 0) await forecastChunk();
   if (recovered > 0) {
     logger.info(
-      { from: recoverFrom, to: lastSeq, forecasts: recovered, model_version: version },
+      { stream, from: recoverFrom, to: lastSeq, forecasts: recovered, model_version: version },
       `re-forecast ${recovered} stored tick(s) that had no forecast (seq ${recoverFrom}..${lastSeq})`,
     );
   }
-  return {
-    last: ticks[ticks.length - 1],
-    recent: ticks.slice(-10).map((t) => t.price),
-    recovered,
-    scored,
-  };
+  return { last: ticks[ticks.length - 1], recovered, scored };
 }

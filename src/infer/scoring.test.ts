@@ -1,8 +1,9 @@
-// Live scoring against a hand-computed example, the sliding window, and the per-tick line of `byner infer`.
+// Live scoring against a hand-computed example, the sliding window, the scores per stream and model version, and
+// the per-tick line of `byner infer`.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatTickLine, stepsUntilRepeat } from './printer.js';
-import { Scorer } from './scoring.js';
+import { Scorer, StreamScores } from './scoring.js';
 
 describe('Scorer', () => {
   it('scores every earlier forecast per horizon as actual values arrive (hand-computed)', () => {
@@ -68,5 +69,35 @@ describe('tick line', () => {
     );
     assert.match(formatTickLine(7, [5], null, { have: 3, need: 60 }), /filling the window: 3\/60/);
     assert.match(formatTickLine(7, [5], null, { have: 60, need: 60 }), /no forecast: the model failed/);
+  });
+});
+
+describe('StreamScores', () => {
+  it("scores each model version's forecasts apart: one metrics document per stream and version", () => {
+    const s = new StreamScores('co2', 100);
+    s.addForecast('old', 10, [1, 2]);
+    assert.equal(s.observe(11, 1), 1);
+    s.retire('old'); // a newer model takes over: the old one's last forecast is still scored
+    s.addForecast('new', 11, [5, 5]);
+    assert.equal(s.observe(12, 2), 2, 'old h2 and new h1');
+    s.countNonFinite('new', 2);
+    const docs = s.takeDocs();
+    assert.deepEqual(
+      docs.map((d) => [d.stream, d.model_version, d.last_seq, d.scored, d.non_finite_forecasts]),
+      [
+        ['co2', 'old', 12, [1, 1], 0],
+        ['co2', 'new', 12, [1, 0], 1],
+      ],
+    );
+    assert.deepEqual(docs[0].metrics.mae, [0, 0]);
+    assert.deepEqual(docs[1].metrics.mse, [9, null]);
+    assert.equal(s.dirty, false);
+    assert.equal(
+      s.snapshot('old'),
+      null,
+      'a retired version goes once its forecasts are scored and documented',
+    );
+    assert.deepEqual(s.snapshot('new')?.scored, [1, 0]);
+    assert.deepEqual(s.takeDocs(), [], 'nothing changed since');
   });
 });

@@ -1,7 +1,8 @@
 // Live scoring (SPEC §8): as actual prices arrive, scores every earlier forecast per horizon — running and windowed
-// (last N) MSE, MAE and exact-match accuracy of the rounded forecast. Storing the numbers is runner.ts's job.
+// (last N) MSE, MAE and exact-match accuracy of the rounded forecast — per stream and model version, as metrics
+// documents. Storing the documents is the writer's job.
 import { BynerError } from '../errors.js';
-import type { MetricValues } from '../store/types.js';
+import type { MetricsDoc, MetricValues } from '../store/types.js';
 import { roundHalfEven } from '../ticks/generator.js';
 
 /** Sums of one horizon's errors over a set of scored forecasts. */
@@ -123,5 +124,113 @@ export class Scorer {
       scoredWindow: windowed.map((s) => s.n),
       window: this.window,
     };
+  }
+}
+
+/** One model version's scores on one stream. */
+interface VersionScores {
+  scorer: Scorer;
+  /** Forecasts skipped as not finite. */
+  nonFinite: number;
+  /** Changed since its last metrics document. */
+  dirty: boolean;
+  /** No longer forecasting this stream: dropped once its last forecasts are scored (and documented). */
+  retired: boolean;
+}
+
+/**
+ * One stream's scores, per model version: each version's forecasts are scored against the stream's ticks by a
+ * Scorer of its own, so every metrics document (`inf_metrics`) is one stream's and one version's. A version that
+ * stops forecasting (a newer model took over) keeps scoring its last forecasts as their targets arrive.
+ */
+export class StreamScores {
+  private readonly versions = new Map<string, VersionScores>();
+  private lastSeq: number | null = null;
+  /** Some version's numbers changed since the last documents. */
+  private changed = false;
+
+  constructor(
+    readonly stream: string,
+    /** Forecasts in the windowed metrics. */
+    readonly window: number,
+  ) {}
+
+  private of(version: string, horizon: number): VersionScores {
+    let v = this.versions.get(version);
+    if (v === undefined || v.scorer.horizon !== horizon) {
+      v = { scorer: new Scorer(horizon, this.window), nonFinite: 0, dirty: false, retired: false };
+      this.versions.set(version, v);
+    }
+    v.retired = false;
+    return v;
+  }
+
+  /** The actual price of tick `seq` arrived: scores every version's earlier forecasts; returns how many pairs. */
+  observe(seq: number, price: number): number {
+    this.lastSeq = seq;
+    let scored = 0;
+    for (const v of this.versions.values()) {
+      const n = v.scorer.observe(seq, price);
+      if (n > 0) {
+        v.dirty = true;
+        this.changed = true;
+      }
+      scored += n;
+    }
+    return scored;
+  }
+
+  /** The forecast `version` made after tick `seq`. */
+  addForecast(version: string, seq: number, forecast: readonly number[]): void {
+    this.of(version, forecast.length).scorer.addForecast(seq, forecast);
+  }
+
+  /** A forecast of `version` skipped as not finite (counted in its documents). */
+  countNonFinite(version: string, horizon: number): void {
+    const v = this.of(version, horizon);
+    v.nonFinite += 1;
+    v.dirty = true;
+    this.changed = true;
+  }
+
+  /** `version` forecasts this stream no more (a newer model took over). */
+  retire(version: string): void {
+    const v = this.versions.get(version);
+    if (v !== undefined) v.retired = true;
+  }
+
+  /** Whether some version's numbers changed since the last documents. */
+  get dirty(): boolean {
+    return this.changed;
+  }
+
+  snapshot(version: string): ScoreSnapshot | null {
+    return this.versions.get(version)?.scorer.snapshot() ?? null;
+  }
+
+  /** The metrics documents of the versions whose numbers changed since the last call. */
+  takeDocs(): MetricsDoc[] {
+    const docs: MetricsDoc[] = [];
+    this.changed = false;
+    for (const [version, v] of this.versions) {
+      if (v.dirty) {
+        v.dirty = false;
+        const s = v.scorer.snapshot();
+        docs.push({
+          timestamp: new Date(),
+          metrics: s.metrics,
+          forecast_horizon: v.scorer.horizon,
+          model_version: version,
+          stream: this.stream,
+          last_seq: this.lastSeq,
+          window: s.window,
+          scored: s.scored,
+          scored_window: s.scoredWindow,
+          non_finite_forecasts: v.nonFinite,
+        });
+      }
+      if (v.retired && v.scorer.pendingCount === 0) this.versions.delete(version);
+    }
+    return docs;
   }
 }

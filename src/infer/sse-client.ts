@@ -35,16 +35,19 @@ export interface SseClientStats {
   parseErrors: number;
 }
 
+/** Counters of a client that has not connected yet. */
+export const noSseStats = (): SseClientStats => ({
+  connects: 0,
+  reconnects: 0,
+  idleTimeouts: 0,
+  events: 0,
+  comments: 0,
+  bytes: 0,
+  parseErrors: 0,
+});
+
 export class SseClient {
-  readonly stats: SseClientStats = {
-    connects: 0,
-    reconnects: 0,
-    idleTimeouts: 0,
-    events: 0,
-    comments: 0,
-    bytes: 0,
-    parseErrors: 0,
-  };
+  readonly stats: SseClientStats = noSseStats();
   private readonly stopper = new AbortController();
   private retryHintMs: number | undefined;
   private readonly logger: StoreLogger;

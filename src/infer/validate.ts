@@ -1,5 +1,5 @@
 // Checks each SSE event of the tick stream before inference uses it: JSON, fields, finite numbers, id = seq,
-// and seq order (duplicates and out-of-order skipped, gaps recorded). What to do with a good tick is runner.ts's.
+// and seq order (duplicates and out-of-order skipped, gaps recorded). What to do with a good tick is the pipeline's.
 import { INDICATOR_NAMES, type Indicators, type Tick } from '../ticks/types.js';
 
 export type EventVerdict = { ok: true; tick: Tick } | { ok: false; reason: string };
@@ -63,9 +63,12 @@ export interface Gap {
 export class SeqTracker {
   /** Last accepted seq, or null before the first. */
   last: number | null;
-  readonly gaps: Gap[] = [];
 
-  constructor(last: number | null = null) {
+  /** `gaps` receives the seq ranges that never arrived (the last 1000). */
+  constructor(
+    last: number | null = null,
+    readonly gaps: Gap[] = [],
+  ) {
     this.last = last;
   }
 

@@ -18,7 +18,18 @@ export class TickWindow {
   private rows: number[][] = [];
   private lastSeq: number | null = null;
 
-  constructor(readonly size: number) {}
+  constructor(private _size: number) {}
+
+  /** Rows of a full window. */
+  get size(): number {
+    return this._size;
+  }
+
+  /** Changes the size: a larger window keeps its rows and fills up; a smaller one keeps the latest rows. */
+  resize(size: number): void {
+    this._size = size;
+    if (this.rows.length > size) this.rows = this.rows.slice(-size);
+  }
 
   /** Rows held (size once full). */
   get length(): number {

@@ -66,7 +66,7 @@ describe('inference writer', () => {
   it('counts ticks and forecasts once the store has stored them, not when it has queued them', async () => {
     const s = backlogStore();
     s.hold();
-    const writer = new InferenceWriter({ store: s.store, metrics: () => null, flushDelayMs: 1 });
+    const writer = new InferenceWriter({ store: s.store, metrics: () => [], flushDelayMs: 1 });
     for (let seq = 0; seq < 5; seq++) await writer.add(makeTick(seq), forecast(seq), false);
     await writer.writeSoon();
     await turn();
@@ -82,7 +82,7 @@ describe('inference writer', () => {
 
   it('counts documents refused for good as rejected, the others as stored, and drains', async () => {
     const s = backlogStore();
-    const writer = new InferenceWriter({ store: s.store, metrics: () => null, flushDelayMs: 1 });
+    const writer = new InferenceWriter({ store: s.store, metrics: () => [], flushDelayMs: 1 });
     await writer.add(makeTick(0), forecast(0), false);
     await writer.add(makeTick(1), forecast(1, 'bad'), false);
     await writer.add(makeTick(2), forecast(2), false);
@@ -108,7 +108,7 @@ describe('inference writer', () => {
     const one = TICK_BYTES + forecastBytes(forecast(0));
     const writer = new InferenceWriter({
       store: slow,
-      metrics: () => null,
+      metrics: () => [],
       flushDelayMs: 1,
       maxPendingBytes: 10 * one,
     });

@@ -1,6 +1,7 @@
-// Write-behind for inference results: batches ticks, forecasts and one metrics document per flush, retries every
-// failed write (keeping the documents), makes the caller wait when too many bytes are held, and counts documents
-// once the store's receipts say they are stored. Storing them is the Store's job.
+// Write-behind for inference results: batches ticks, forecasts and the metrics documents (one per stream and model
+// version whose numbers changed) per flush, retries every failed write (keeping the documents), makes the caller
+// wait when too many bytes are held, and counts documents once the store's receipts say they are stored. Storing
+// them is the Store's job.
 import { isBynerError } from '../errors.js';
 import { RefusedDocumentsError } from '../store/receipt.js';
 import { DEFAULT_BACKLOG_BYTES, forecastBytes, TICK_BYTES } from '../store/size.js';
@@ -18,8 +19,8 @@ export interface WriterOptions {
    * `add` waits (a long store outage slows the reader, never drops). Default 64 MiB.
    */
   maxPendingBytes?: number;
-  /** The current metrics document, asked once per flush when something was scored since the last one. */
-  metrics: () => MetricsDoc | null;
+  /** The metrics documents that changed, asked once per flush when something was scored since the last one. */
+  metrics: () => MetricsDoc[];
   logger?: StoreLogger;
 }
 
@@ -134,7 +135,7 @@ export class InferenceWriter {
     this.ticks = [];
     this.forecasts = [];
     this.forecastsBytes = 0;
-    const metrics = this.scoredSinceFlush ? this.options.metrics() : null;
+    const metrics = this.scoredSinceFlush ? this.options.metrics() : [];
     this.scoredSinceFlush = false;
     const { store } = this.options;
     // Ticks first: a forecast or a score never refers to a tick that is not stored.
@@ -147,8 +148,8 @@ export class InferenceWriter {
       await this.retrying('forecasts', forecasts.length, () => store.writeForecasts(forecasts));
     }
     this.release(forecastsBytes);
-    if (metrics !== null) {
-      await this.retrying('metrics', 1, () => store.writeMetrics('inf_metrics', [metrics]));
+    if (metrics.length > 0) {
+      await this.retrying('metrics', metrics.length, () => store.writeMetrics('inf_metrics', metrics));
     }
     this.stats.batches += 1;
   }

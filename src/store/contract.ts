@@ -231,7 +231,7 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
         ['ticksAfter', () => store.ticksAfter('historical_data', 'synthetic', 0, 5, { signal })],
         ['recentForecasts', () => store.recentForecasts('synthetic', 5, undefined, { signal })],
         ['recentMetrics', () => store.recentMetrics('inf_metrics', 5, undefined, { signal })],
-        ['listModels', () => store.listModels({ signal })],
+        ['listModels', () => store.listModels({}, { signal })],
         ['countTicks', () => store.countTicks('historical_data', undefined, { signal })],
       ];
       for (const [what, read] of reads) {
@@ -424,28 +424,36 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
       assert.equal((await store.recentMetrics('inf_metrics', 10, {})).length, 6);
     });
 
-    it('keeps a model registry: artifact bytes round trip, latest vs pinned, serving flag', async () => {
+    it('keeps a model registry: artifact bytes round trip, streams, the serving flag of each stream', async () => {
       const store = await fresh();
-      assert.equal(await store.getModel(), null);
+      assert.equal(await store.getModel('v1'), null);
+      assert.equal(await store.servingModel('synthetic'), null);
       const v1 = makeModel('v1', 1);
       const v2 = makeModel('v2', 2, {
         artifact: { 'model.json': new Uint8Array([123, 125]), 'empty.bin': new Uint8Array(0) },
       });
       await store.saveModel(v1);
       await store.saveModel(v2);
-      assert.deepEqual(await store.getModel('v1'), { ...v1, serving: false });
-      assert.deepEqual(await store.getModel(), { ...v2, serving: false }, 'newest when none serves');
+      const stored = (m: ModelEntry, serving: string[]) => ({
+        ...m,
+        streams: ['synthetic'],
+        serving_streams: serving,
+        serving: serving.length > 0,
+      });
+      assert.deepEqual(await store.getModel('v1'), stored(v1, []), 'registered for its data stream');
+      assert.equal(await store.servingModel('synthetic'), null, 'none serves until one is set');
       await store.setServing('v1');
-      assert.equal((await store.getModel())?.version, 'v1', 'the serving one when pinned');
+      assert.deepEqual(await store.servingModel('synthetic'), stored(v1, ['synthetic']));
       await store.saveModel(makeModel('v3', 3, { serving: true }));
-      assert.equal((await store.getModel())?.version, 'v3');
+      assert.equal((await store.servingModel('synthetic'))?.version, 'v3');
       const list = await store.listModels();
       assert.deepEqual(
-        list.map((m) => [m.version, m.serving, m.files]),
+        list.map((m) => [m.version, m.serving, m.serving_streams, m.files]),
         [
           [
             'v1',
             false,
+            [],
             [
               { name: 'model.json', bytes: 25 },
               { name: 'weights.bin', bytes: 300_000 },
@@ -454,6 +462,7 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
           [
             'v2',
             false,
+            [],
             [
               { name: 'model.json', bytes: 2 },
               { name: 'empty.bin', bytes: 0 },
@@ -462,6 +471,7 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
           [
             'v3',
             true,
+            ['synthetic'],
             [
               { name: 'model.json', bytes: 25 },
               { name: 'weights.bin', bytes: 300_000 },
@@ -471,11 +481,79 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
       );
       assert.deepEqual(list[0].config, v1.config);
       assert.deepEqual(list[0].data_range, v1.data_range);
+      assert.deepEqual(list[0].streams, ['synthetic']);
       await rejectsWith('BYNER_STORE', () => store.saveModel(makeModel('v1', 9)), /already exists/);
       await rejectsWith('BYNER_STORE', () => store.setServing('nope'), /no model version nope/);
-      assert.equal(await store.getModel('nope'), null);
       assert.equal((await store.getModel('v1'))?.artifact['weights.bin'].length, 300_000);
       assert.equal((await store.stats()).models, 3);
+    });
+
+    it('serves per stream: one model per stream, global models, pointers that survive a reopen', async () => {
+      const s = await factory();
+      open.push(s);
+      const { store } = s;
+      const range = (stream: string) => ({ stream, from_seq: 0, to_seq: 99 });
+      await store.saveModel(makeModel('a1', 1, { data_range: range('a'), serving: true }));
+      await store.saveModel(makeModel('b1', 2, { data_range: range('b'), serving: true }));
+      await store.saveModel(makeModel('g1', 3, { data_range: range('a'), streams: ['a', 'b', 'c'] }));
+      const pointers = async () =>
+        (await store.servingPointers()).map((p) => {
+          assert.ok(p.since instanceof Date && !Number.isNaN(p.since.getTime()), 'since is a date');
+          return [p.stream, p.version];
+        });
+      assert.deepEqual(await pointers(), [
+        ['a', 'a1'],
+        ['b', 'b1'],
+      ]);
+      // A global model takes over one stream; the others keep theirs.
+      await store.setServing('g1', 'b');
+      assert.deepEqual(await pointers(), [
+        ['a', 'a1'],
+        ['b', 'g1'],
+      ]);
+      assert.equal((await store.servingModel('a'))?.version, 'a1');
+      assert.equal((await store.servingModel('b'))?.version, 'g1');
+      assert.equal(await store.servingModel('c'), null);
+      // Without a stream: every stream it is registered for.
+      await store.setServing('g1');
+      assert.deepEqual(await pointers(), [
+        ['a', 'g1'],
+        ['b', 'g1'],
+        ['c', 'g1'],
+      ]);
+      await store.setServing('a1', 'a');
+      const g1 = await store.getModel('g1');
+      assert.deepEqual([g1?.streams, g1?.serving_streams, g1?.serving], [['a', 'b', 'c'], ['b', 'c'], true]);
+      assert.deepEqual(
+        (await store.listModels({ stream: 'b' })).map((m) => [m.version, m.serving_streams]),
+        [
+          ['b1', []],
+          ['g1', ['b', 'c']],
+        ],
+      );
+      assert.deepEqual(
+        (await store.listModels({ stream: 'zz' })).map((m) => m.version),
+        [],
+      );
+      await rejectsWith('BYNER_STORE', () => store.setServing('a1', 'b'), /not registered for stream b/);
+      await rejectsWith('BYNER_INVALID_DOCUMENT', () =>
+        store.saveModel(makeModel('bad', 4, { streams: ['a', 'a'] })),
+      );
+      await rejectsWith('BYNER_INVALID_DOCUMENT', () =>
+        store.saveModel(makeModel('bad', 4, { streams: [] })),
+      );
+      await store.close();
+      const again = await s.reopen();
+      assert.deepEqual(
+        (await again.servingPointers()).map((p) => [p.stream, p.version]),
+        [
+          ['a', 'a1'],
+          ['b', 'g1'],
+          ['c', 'g1'],
+        ],
+      );
+      assert.deepEqual((await again.getModel('g1'))?.streams, ['a', 'b', 'c']);
+      await again.close();
     });
 
     it('counts documents per collection and keeps them after close and reopen', async () => {

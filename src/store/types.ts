@@ -76,7 +76,7 @@ export interface DataRange {
   to_seq: number;
 }
 
-/** A registry entry with its artifact files (e.g. `model.json`, `weights.bin`). */
+/** A registry entry with its artifact files (e.g. `model.json`, `weights.bin`), as saved. */
 export interface ModelEntry {
   version: string;
   created_at: Date;
@@ -84,16 +84,37 @@ export interface ModelEntry {
   scaler: JsonObject;
   metrics: JsonObject;
   data_range: DataRange;
-  /** The model `getModel()` returns when no version is given. At most one entry serves. */
+  /**
+   * The streams the model is registered for: the ones it may serve. Default `[data_range.stream]`; a global model
+   * (trained for several streams) lists them all.
+   */
+  streams?: string[];
+  /** Saving with `serving: true` also makes it the serving model of each of its streams. */
   serving?: boolean;
   /** File name (`[A-Za-z0-9._-]+`) → bytes. At least one file. */
   artifact: Record<string, Uint8Array>;
 }
 
-/** A registry entry without its bytes, as `listModels()` returns it. */
-export interface ModelSummary extends Omit<ModelEntry, 'artifact' | 'serving'> {
+/** A registry entry as stored (`getModel`, `servingModel`): its streams, and the ones it serves now. */
+export interface StoredModel extends Omit<ModelEntry, 'streams' | 'serving'> {
+  streams: string[];
+  /** The streams whose serving pointer names this model, sorted. */
+  serving_streams: string[];
+  /** True when it serves at least one stream. */
   serving: boolean;
+}
+
+/** A registry entry without its bytes, as `listModels()` returns it. */
+export interface ModelSummary extends Omit<StoredModel, 'artifact'> {
   files: { name: string; bytes: number }[];
+}
+
+/** Which model serves a stream (at most one per stream): the registry's `serving` table/collection. */
+export interface ServingPointer {
+  stream: string;
+  version: string;
+  /** When this model became the stream's serving one. */
+  since: Date;
 }
 
 export type StoreStats = Record<CollectionName, number>;
@@ -240,15 +261,26 @@ export interface Store {
   // --- model registry ----------------------------------------------------------------------------------------
   /**
    * Stores a model and its artifact bytes; resolves once stored (not buffered). Versions are immutable: saving
-   * an existing version throws BYNER_STORE. `serving: true` also makes it the serving model.
+   * an existing version throws BYNER_STORE. `serving: true` also makes it the serving model of its streams.
    */
   saveModel(entry: ModelEntry): Promise<void>;
-  /** The given version; without one, the serving model, or the newest when none serves. Null when absent. */
-  getModel(version?: string, options?: ReadOptions): Promise<ModelEntry | null>;
-  /** All models without bytes, oldest first. */
-  listModels(options?: ReadOptions): Promise<ModelSummary[]>;
-  /** Makes `version` the only serving model; throws BYNER_STORE when it does not exist. */
-  setServing(version: string): Promise<void>;
+  /** The given version, or null when absent. */
+  getModel(version: string, options?: ReadOptions): Promise<StoredModel | null>;
+  /** The model serving `stream`, or null when none does. */
+  servingModel(stream: string, options?: ReadOptions): Promise<StoredModel | null>;
+  /** Models without bytes, oldest first; with `stream`, only those registered for it. */
+  listModels(filter?: { stream?: string }, options?: ReadOptions): Promise<ModelSummary[]>;
+  /**
+   * Makes `version` the serving model of `stream` (default: of each stream it is registered for), replacing the
+   * stream's previous one; other streams keep theirs. Atomic per stream. Throws BYNER_STORE when the version does
+   * not exist or is not registered for the stream.
+   */
+  setServing(version: string, stream?: string): Promise<void>;
+  /**
+   * Every stream's serving pointer, sorted by stream: one small read, so that a running inference can poll it
+   * (a few times a second) to pick up a newly serving model. Does not wait for queued tick or forecast writes.
+   */
+  servingPointers(options?: ReadOptions): Promise<ServingPointer[]>;
 
   // --- housekeeping ------------------------------------------------------------------------------------------
   /** Document count per collection. */

@@ -2,7 +2,7 @@
 // field. A batch is all-or-nothing: the stores validate the whole batch first. Shapes only, no semantics.
 
 import { BynerError, describe } from '../errors.js';
-import { INDICATOR_NAMES, type Tick } from '../ticks/types.js';
+import { INDICATOR_NAMES, STREAM_NAME, type Tick } from '../ticks/types.js';
 import type { Forecast, MetricsDoc, ModelEntry, TrainingPrediction } from './types.js';
 
 type Doc = Record<string, unknown>;
@@ -148,6 +148,15 @@ function checkModel(e: Doc): void {
   text(field(range, 'stream', 'data_range.'), 'data_range.stream');
   seqNumber(field(range, 'from_seq', 'data_range.'), 'data_range.from_seq');
   seqNumber(field(range, 'to_seq', 'data_range.'), 'data_range.to_seq');
+  if (e.streams !== undefined) {
+    const streams = e.streams;
+    const names = 'stream names of [A-Za-z0-9._-] (1-64), at least one, each once';
+    if (!Array.isArray(streams) || streams.length === 0) throw new Invalid('streams', names, streams);
+    streams.forEach((name, i) => {
+      if (typeof name !== 'string' || !STREAM_NAME.test(name) || streams.indexOf(name) !== i)
+        throw new Invalid(`streams[${i}]`, names, name);
+    });
+  }
   if (e.serving !== undefined && typeof e.serving !== 'boolean')
     throw new Invalid('serving', 'a boolean', e.serving);
   const files = field(e, 'artifact', '');
@@ -224,3 +233,17 @@ export function checkReadArgs(where: string, args: Record<string, number>): void
     }
   }
 }
+
+/** setServing of a version the registry does not hold. */
+export const unknownVersion = (version: string) =>
+  new BynerError('BYNER_STORE', `no model version ${version} in the registry`, {
+    hint: 'list the versions with listModels() / `byner models`',
+  });
+
+/** setServing for a stream the model is not registered for. */
+export const notRegisteredFor = (version: string, stream: string, streams: readonly string[]) =>
+  new BynerError('BYNER_STORE', `model ${version} is not registered for stream ${stream}`, {
+    expected: `one of its streams: ${streams.join(', ')}`,
+    received: stream,
+    hint: 'serve a model trained for that stream (byner models --stream NAME lists them)',
+  });

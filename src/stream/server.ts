@@ -123,10 +123,12 @@ export interface ServerOptions {
   now?: () => number;
 }
 
-/** What extra routes get: the store, and the deadline their reads must keep (`readWithin`). */
+/** What extra routes get: the store, the deadline their reads must keep (`readWithin`), the default stream. */
 export interface RouteContext {
   store: Store;
   readTimeoutMs: number;
+  /** The stream a request without `stream=` is about (the first configured one). */
+  defaultStream: string;
 }
 
 export interface RunningServer {
@@ -529,7 +531,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   app.get('/api/models', async (request) => {
     parseQuery(QUERIES.none, request.query);
     return {
-      models: await readWithin(readTimeoutMs, 'listing models', (signal) => store.listModels({ signal })),
+      models: await readWithin(readTimeoutMs, 'listing models', (signal) => store.listModels({}, { signal })),
     };
   });
 
@@ -552,7 +554,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   // Extra routes (the dashboard) are registered by the caller: the stream knows nothing of the page.
   // (The cast only widens the logger type: route adders need no pino-specific logger methods.)
   for (const addRoutes of options.routes ?? [])
-    await addRoutes(app as unknown as FastifyInstance, { store, readTimeoutMs });
+    await addRoutes(app as unknown as FastifyInstance, { store, readTimeoutMs, defaultStream });
 
   try {
     await app.listen({ host, port: options.port ?? 5000 });

@@ -20,3 +20,6 @@ export interface Tick {
 }
 
 export const DEFAULT_STREAM = 'synthetic';
+
+/** What a stream name may be: letters, digits, dot, dash or underscore, 1 to 64 of them. */
+export const STREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;

@@ -1,5 +1,6 @@
 // The serving rule at the registry: for every kind of run (complete, interrupted, stopped on a NaN loss), better
-// than the baseline or not, with --force or not, which model serves afterwards and the reason its entry records.
+// than the baseline or not, with --force or not, which model serves its stream afterwards (and that the other
+// streams keep theirs), and the reason its entry records.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,13 +10,13 @@ import type { StopReason } from '../engine/index.js';
 import { type ModelEntry, openStore, type Store } from '../store/index.js';
 import { registerModel, type ServingReason } from './serving.js';
 
-const entry = (version: string): Omit<ModelEntry, 'serving'> => ({
+const entry = (version: string, stream = 'synthetic'): Omit<ModelEntry, 'serving'> => ({
   version,
   created_at: new Date(),
   config: {},
   scaler: {},
   metrics: { test: { mse: [1] } },
-  data_range: { stream: 'synthetic', from_seq: 0, to_seq: 99 },
+  data_range: { stream, from_seq: 0, to_seq: 99 },
   artifact: { 'model.json': new Uint8Array([123, 125]) },
 });
 
@@ -42,6 +43,7 @@ describe('the serving rule, at the registry', () => {
   before(async () => {
     store = await openStore({ dataDir: mkdtempSync(join(tmpdir(), 'byner-serving-')) });
     await store.saveModel({ ...entry('previous'), serving: true });
+    await store.saveModel({ ...entry('other-stream', 'co2'), serving: true });
   });
   after(() => store.close());
 
@@ -53,9 +55,14 @@ describe('the serving rule, at the registry', () => {
       const validation = { model_mse: beats ? 2 : 3, seasonal_naive_mse: 2.5 };
       const decision = await registerModel(store, entry(version), { stoppedReason, validation, force });
       assert.deepEqual([decision.serving, decision.reason], [serves, reason]);
-      assert.equal((await store.getModel())?.version, serves ? version : 'previous');
+      assert.equal((await store.servingModel('synthetic'))?.version, serves ? version : 'previous');
+      assert.equal(
+        (await store.servingModel('co2'))?.version,
+        'other-stream',
+        'another stream keeps its model',
+      );
       const listed = (await store.listModels()).find((m) => m.version === version);
-      assert.equal(listed?.serving, serves);
+      assert.deepEqual(listed?.serving_streams, serves ? ['synthetic'] : []);
       assert.deepEqual(listed?.metrics.serving_decision, { ...decision });
       assert.deepEqual(listed?.metrics.test, { mse: [1] }, 'the metrics given are kept');
       assert.match(decision.detail, serves ? /^serves: / : /^does NOT serve: /);

@@ -1,5 +1,5 @@
-// Which newly trained model becomes the serving one, and why: the rule, and the registry entry that records the
-// decision. Keeping at most one serving model and storing entries are the store's (saveModel, setServing).
+// Which newly trained model becomes the serving one of its stream, and why: the rule, and the registry entry that
+// records the decision. Keeping one serving model per stream and storing entries are the store's (saveModel, setServing).
 import type { StopReason } from '../engine/index.js';
 import type { ModelEntry, Store } from '../store/index.js';
 
@@ -27,7 +27,7 @@ export interface RunOutcome {
 }
 
 /**
- * The serving rule:
+ * The serving rule, for the stream the model was trained on (its baseline is that stream's):
  * - a run that stopped on a NaN/Infinity loss never serves, whatever the flags;
  * - an interrupted (partial) run serves only with --force;
  * - a complete run (all epochs, or stopped early) serves when it beats the seasonal-naive baseline on validation
@@ -75,8 +75,9 @@ const decide = (serving: boolean, reason: ServingReason, why: string): ServingDe
 });
 
 /**
- * Stores `entry` in the registry with the serving decision of `run`: the flag, and `metrics.serving_decision`
- * ({serving, reason, detail}) saying why. Returns the decision.
+ * Stores `entry` in the registry with the serving decision of `run`: when it serves, it becomes the serving model of
+ * its streams (by default the stream it was trained on; other streams keep theirs), and `metrics.serving_decision`
+ * ({serving, reason, detail}) says why it serves or not. Returns the decision.
  */
 export async function registerModel(
   store: Store,

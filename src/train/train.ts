@@ -23,6 +23,7 @@ import {
   tensors,
   type WindowSet,
 } from '../features/windows.js';
+import { warmup } from '../indicators/params.js';
 import { syntheticTicks } from '../indicators/ticks.js';
 import type { Logger } from '../log/logger.js';
 import {
@@ -33,7 +34,8 @@ import {
   type TrainingPrediction,
   type WriteReceipt,
 } from '../store/index.js';
-import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../ticks/generator.js';
+import { DEFAULT_SOURCE, SinePriceSource, type SineSource, TICK_MS } from '../ticks/generator.js';
+import type { Tick } from '../ticks/types.js';
 import { type CheckpointState, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { LstmForecaster } from './load.js';
 import { type RunOutcome, registerModel, type ServingDecision, servingDecision } from './serving.js';
@@ -50,9 +52,11 @@ export interface FitSettings {
 }
 
 export interface TrainOptions {
+  /** The stream of `historical_data` to train on: any stored stream, or an empty one seeded from `source`. */
   stream: string;
   /** Ticks generated when the stream is empty, and the number of latest ticks trained on. */
   ticks: number;
+  /** The synthetic source that seeds an empty stream (and that the config records when the ticks are its). */
   source: SineSource;
   model: Partial<ModelConfig>;
   fit: FitSettings;
@@ -160,7 +164,8 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     });
   }
 
-  // 1. Ticks: seed the stream like the original when it is empty.
+  // 1. Ticks: seed the stream like the original when it is empty (never under a name that holds other data).
+  if ((await store.countTicks('historical_data', opts.stream)) === 0) await refuseForeignName(store, opts);
   const seeded = await seedTicks(store, {
     stream: opts.stream,
     count: opts.ticks,
@@ -182,7 +187,10 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
   const window = modelConfig.window ?? 60;
   const horizon = modelConfig.horizon ?? 5;
   const set = buildWindows(ticks, window, horizon);
-  const split = splitWindows(set.count, opts.split);
+  const split = splitOrExplain(set, ticks, opts);
+  // The config names the synthetic source only when the ticks are its output (an imported series is not).
+  const synthetic = madeBySource(ticks, opts.source);
+  if (!synthetic) logger.info(`stream "${opts.stream}" holds stored data not made by the synthetic source`);
   const dataRange = {
     stream: opts.stream,
     from_seq: ticks[0]?.seq ?? 0,
@@ -210,7 +218,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
       fit: opts.fit,
       split: opts.split,
       season: opts.season,
-      source: opts.source,
+      source: synthetic ? opts.source : null,
     }),
   );
   if (ckpt !== null) {
@@ -459,6 +467,56 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     data_range: dataRange,
     plots,
   };
+}
+
+/** Whether every tick's price is the one `source` makes at its seq: a stream seeded by byner with these options. */
+function madeBySource(ticks: readonly Tick[], source: SineSource): boolean {
+  const sine = new SinePriceSource(source);
+  return ticks.every((t) => t.price === sine.at(t.seq));
+}
+
+/**
+ * Seeding is for new names: an empty stream whose name already carries other data (ticks received live for it,
+ * in inf_historical_db, that the synthetic source did not make) is refused rather than filled with sine ticks.
+ */
+async function refuseForeignName(store: Store, opts: TrainOptions): Promise<void> {
+  const received = await store.lastTicks('inf_historical_db', opts.stream, 100);
+  if (received.length === 0 || madeBySource(received, opts.source)) return;
+  const count = await store.countTicks('inf_historical_db', opts.stream);
+  throw new BynerError('BYNER_INPUT', `stream "${opts.stream}" has no ticks to train on in historical_data`, {
+    expected: `the stream's stored ticks in historical_data (or a new stream name, which is seeded with synthetic ticks)`,
+    received: `no ticks in historical_data, but ${count} ticks of other data received live for "${opts.stream}" (inf_historical_db): synthetic ticks are not stored under its name`,
+    hint: 'train on the store the stream is served from (the --data-dir / --mongo-uri of `byner serve`), or pick another --stream name for synthetic data',
+  });
+}
+
+/** The fewest windows `splitWindows` accepts for `f`: at least one in train and test, and in validation when asked. */
+function minimumWindows(f: SplitFractions): number {
+  for (let n = 1; n < 1_000_000; n++) {
+    const train = Math.floor(n * f.train);
+    const validation = Math.floor(n * f.validation);
+    if (train >= 1 && n - train - validation >= 1 && (f.validation === 0 || validation >= 1)) return n;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+/** The split, or an error saying how many ticks the window, horizon, warm-up and split need. */
+function splitOrExplain(set: WindowSet, ticks: readonly Tick[], opts: TrainOptions) {
+  const windows = minimumWindows(opts.split);
+  if (set.count >= windows) return splitWindows(set.count, opts.split);
+  const { window, horizon } = set;
+  // Ticks read before the first one with all six indicators (the warm-up of a stream stored from its start).
+  const warm = set.seqs.length > 0 ? ticks.length - set.seqs.length : warmup();
+  const need = warm + window + horizon - 1 + windows;
+  const { train, validation, test } = opts.split;
+  throw new BynerError('BYNER_INPUT', `too few ticks to train on stream "${opts.stream}": ${ticks.length}`, {
+    expected:
+      `at least ${need} ticks: ${warm} before all six indicators are defined, then ${window + horizon} for ` +
+      `the first window of ${window} and its ${horizon} targets, and ${windows - 1} more so that the split ` +
+      `${train}/${validation}/${test} has a window in each part (${windows} windows)`,
+    received: `${ticks.length} ticks (${set.count} windows)`,
+    hint: 'store more ticks in the stream, raise --ticks (how many of the latest ticks are read), or use a shorter --window / --horizon',
+  });
 }
 
 async function uniqueVersion(store: Store): Promise<string> {

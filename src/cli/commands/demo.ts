@@ -1,13 +1,14 @@
 // `byner demo` (= npm start): the whole pipeline in one command on the embedded store. It seeds the history,
 // starts the server with the dashboard, forecasts live at once (with the seasonal-naive baseline until a model
-// is registered), trains the LSTM in a child process when none is registered, and switches to it when it serves.
+// serves), trains the LSTM in a child process when none is registered, and the running inference picks the model
+// up as soon as it serves (the forecaster set follows the registry: no restart, no tick lost).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { registerDashboard } from '../../dashboard/routes.js';
-import { type Forecaster, SeasonalNaiveForecaster } from '../../features/forecaster.js';
 import { syntheticTicks } from '../../indicators/ticks.js';
-import { type InferenceRun, runInference } from '../../infer/runner.js';
+import { runPipeline } from '../../infer/pipeline.js';
+import { SseInput } from '../../infer/sse-input.js';
 import type { Logger } from '../../log/logger.js';
 import { SyntheticSource } from '../../sources/synthetic.js';
 import { seedTicks } from '../../store/index.js';
@@ -16,6 +17,7 @@ import { TICK_MS } from '../../ticks/generator.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import { startProgress } from '../progress.js';
+import { chooseForecasters } from './infer.js';
 import { nextStopSignal, STREAMS_HELP, streamConfigsFor } from './serve.js';
 import {
   addStreamSwitches,
@@ -103,80 +105,78 @@ export function demoCommand(program: Command): Command {
     });
     const url = `${server.url}/realtime_data`; // the default stream
 
-    // 3. Live inference: the serving model, or the baseline until training registers one.
-    const serving = (await store.listModels()).find((m) => m.serving);
-    let forecaster: Forecaster;
-    if (serving) {
-      const { loadForecaster } = await import('../../train/load.js');
-      forecaster = await loadForecaster(store, { version: serving.version });
-    } else forecaster = new SeasonalNaiveForecaster(5, s.season ?? 10);
+    // 3. Live inference: the stream's serving model, or the baseline until one serves. The forecaster set follows
+    // the registry, so a model that training registers as serving takes over while the run goes on.
+    const forecasters = await chooseForecasters(
+      store,
+      { model: 'latest', season: s.season },
+      logger,
+      (swap) =>
+        logger.info(
+          { stream: swap.stream, model: swap.to },
+          `now forecasting with the trained model ${swap.to} (dashboard: ${server.url}/)`,
+        ),
+    );
+    await forecasters.add([stream]);
+    const forecasting = forecasters.get(stream).version;
     // A fresh client starts 60 ticks back in the stream's history, so the first forecast comes at once.
     const fresh = (await store.countTicks('inf_historical_db', stream)) === 0;
     const startAfter = fresh ? Math.max(-1, server.headSeq() - 60) : undefined;
-    const out = quiet ? null : process.stdout;
-    const writer = { maxPendingBytes: backlogBytes(s) };
-    let run: InferenceRun = runInference({ url, store, forecaster, stream, out, logger, startAfter, writer });
+    const run = runPipeline({
+      store,
+      input: new SseInput({ urlFor: () => url, logger }),
+      forecasters,
+      streams: [stream],
+      startAfter: () => startAfter,
+      out: quiet ? null : process.stdout,
+      logger,
+      writer: { maxPendingBytes: backlogBytes(s) },
+    });
     process.stderr.write(
       `\n  byner demo: dashboard at ${server.url}/   (stream ${url})\n` +
-        `  forecasting with ${forecaster.version}; store: ${store.description}. Ctrl-C to stop.\n\n`,
+        `  forecasting with ${forecasting}; store: ${store.description}. Ctrl-C to stop.\n\n`,
     );
 
-    // 4. Training in a child process (the server keeps streaming meanwhile), then the switch.
+    // 4. Training in a child process (the server and the forecasts go on meanwhile).
     let trainer: ChildProcess | null = null;
-    let switching: Promise<void> = Promise.resolve();
     let stopping = false;
-    if (!serving) {
+    if ((await store.servingModel(stream)) === null) {
       logger.info(
-        'no trained model yet: training one in the background (byner train); the baseline forecasts meanwhile',
+        'no trained model serves yet: training one in the background (byner train); the baseline forecasts meanwhile',
       );
       trainer = spawnTrain({ ...s, ...source, stream }, logger, (summary) => {
-        if (stopping) return;
-        if (!summary?.serving) {
+        if (stopping || summary === null) return;
+        if (summary.serving) {
+          logger.info(`${summary.model_version} is registered as serving: it takes over within a tick`);
+        } else {
           logger.warn(
             'the trained model does not serve (see the training output); staying with the baseline',
           );
-          return;
         }
-        switching = (async () => {
-          const { loadForecaster } = await import('../../train/load.js');
-          const lstm = await loadForecaster(store, { version: summary.model_version });
-          await run.stop();
-          run = runInference({ url, store, forecaster: lstm, stream, out, logger, writer });
-          logger.info(`now forecasting with the trained model ${lstm.version} (dashboard: ${server.url}/)`);
-        })().catch((e) =>
-          logger.error({ err: (e as Error).message }, 'could not switch to the trained model'),
-        );
       });
     }
 
-    // Runs until a signal, or until the inference run ends by itself (e.g. the store failed). Switching to the
-    // trained model ends the baseline's run on purpose: then wait on the new run instead.
-    const signalled = nextStopSignal();
-    let signal: string;
-    for (;;) {
-      const current = run;
-      const ended = current.done.then(
+    // Runs until a signal, or until the inference run ends by itself (e.g. the store failed).
+    const signal = await Promise.race([
+      nextStopSignal(),
+      run.done.then(
         () => 'inference ended',
         (e: Error) => `inference failed (${e.message})`,
-      );
-      signal = await Promise.race([signalled, ended]);
-      if (signal === 'SIGINT' || signal === 'SIGTERM') break;
-      await switching;
-      if (run === current) break;
-    }
+      ),
+    ]);
     stopping = true;
     logger.info(`${signal}: stopping`);
     if (trainer && trainer.exitCode === null) {
       trainer.kill('SIGINT');
       await new Promise((resolve) => trainer?.once('exit', resolve));
     }
-    await switching;
     const stats = await run.stop().catch(() => run.stats);
     await server.close();
     await store.close({ timeoutMs: 10_000 });
+    const st = stats.streams.get(stream);
     logger.info(
-      { forecasts: stats.forecasts, scored: stats.scored, gaps: stats.gaps.length },
-      `stopped after ${stats.accepted} ticks and ${stats.forecasts} forecasts`,
+      { forecasts: st?.forecasts, scored: st?.scored, gaps: st?.gaps.length },
+      `stopped after ${st?.accepted ?? 0} ticks and ${st?.forecasts ?? 0} forecasts`,
     );
   });
   return cmd;

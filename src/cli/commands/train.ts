@@ -180,25 +180,36 @@ function report(r: TrainSummary, stream: string): string {
   ].join('\n');
 }
 
+const MODELS_SETTINGS = ['modelsStream', ...STORE_SETTINGS] as const;
+
 export function modelsCommand(program: Command): Command {
-  const cmd = program.command('models').description('lists the registered models with their test metrics');
-  addSettings(cmd, STORE_SETTINGS);
+  const cmd = program
+    .command('models')
+    .description('lists the registered models with their test metrics and the streams they serve');
+  addSettings(cmd, MODELS_SETTINGS);
   cmd.addOption(new Option('--json', 'print the list as JSON'));
   cmd.action(async () => {
-    const s = readSettings(cmd, STORE_SETTINGS);
+    const s = readSettings(cmd, MODELS_SETTINGS);
     const { logger } = makeContext(cmd);
     const store = await openStoreFor(s, logger);
+    const stream = s.modelsStream;
     try {
-      const models = await store.listModels();
+      const models = await store.listModels({ stream });
       if ((cmd.opts() as { json?: boolean }).json) {
         process.stdout.write(`${JSON.stringify(models.map(({ files: _f, ...m }) => m))}\n`);
         return;
       }
       if (models.length === 0) {
-        process.stdout.write('no models yet: run `byner train`\n');
+        process.stdout.write(
+          stream === undefined
+            ? 'no models yet: run `byner train`\n'
+            : `no models registered for stream ${stream}: run \`byner train --stream ${stream}\`\n`,
+        );
         return;
       }
-      const servingVersion = models.find((m) => m.serving)?.version;
+      const pointers = new Map((await store.servingPointers()).map((p) => [p.stream, p.version]));
+      const serves = (m: ModelSummary) =>
+        stream === undefined ? m.serving : m.serving_streams.includes(stream);
       const pct = (x: number | null) => (x === null ? null : `${(100 * x).toFixed(1)}%`);
       const num = (x: unknown) => (Array.isArray(x) && x.length > 0 ? mean(x as number[]) : null);
       const get = (o: unknown, ...path: string[]) =>
@@ -208,12 +219,24 @@ export function modelsCommand(program: Command): Command {
         );
       process.stdout.write(
         `${formatTable(
-          ['version', 'serving', 'why', 'created', 'ticks', 'test MSE', 'test acc', 'seasonal MSE', 'epochs'],
+          [
+            'version',
+            'serving',
+            'why',
+            'created',
+            'streams (* serving)',
+            'ticks',
+            'test MSE',
+            'test acc',
+            'seasonal MSE',
+            'epochs',
+          ],
           models.map((m) => [
             m.version,
-            m.serving ? '*' : '',
-            servingWhy(m, servingVersion),
+            serves(m) ? '*' : '',
+            servingWhy(m, serves(m), pointers.get(stream ?? m.data_range.stream)),
             m.created_at.toISOString().slice(0, 19).replace('T', ' '),
+            m.streams.map((x) => (m.serving_streams.includes(x) ? `${x}*` : x)).join(', '),
             `${m.data_range.stream}:${m.data_range.from_seq}..${m.data_range.to_seq}`,
             num(get(m.metrics, 'test', 'mse')),
             pct(num(get(m.metrics, 'test', 'accuracy'))),
@@ -231,11 +254,11 @@ export function modelsCommand(program: Command): Command {
 
 /**
  * Why a registered model serves or not: the reason training recorded (metrics.serving_decision), or that a later
- * model took over. Null for entries registered before training recorded reasons.
+ * model took over its stream. Null for entries registered before training recorded reasons.
  */
-function servingWhy(m: ModelSummary, servingVersion: string | undefined): string | null {
+function servingWhy(m: ModelSummary, serves: boolean, servingVersion: string | undefined): string | null {
   const d = m.metrics.serving_decision as { serving?: unknown; reason?: unknown } | undefined;
   if (typeof d?.reason !== 'string') return null;
-  if (d.serving === true && !m.serving) return `replaced by ${servingVersion ?? 'another model'}`;
+  if (d.serving === true && !serves) return `replaced by ${servingVersion ?? 'another model'}`;
   return d.reason;
 }

@@ -418,7 +418,9 @@ async function pollOnce(): Promise<void> {
   if (v !== null && (v !== modelFetchedFor || performance.now() - modelFetchedAt > MODEL_REFRESH_MS)) {
     modelFetchedFor = v;
     modelFetchedAt = performance.now();
-    const body = (await getJson(`/api/dashboard/model?version=${encodeURIComponent(v)}`)) as ModelInfo;
+    const body = (await getJson(
+      withStream(`/api/dashboard/model?version=${encodeURIComponent(v)}`),
+    )) as ModelInfo;
     if (asked !== generation) return;
     const changed = JSON.stringify(body) !== JSON.stringify(modelInfo);
     modelInfo = body;

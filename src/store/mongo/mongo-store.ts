@@ -25,7 +25,9 @@ import type {
   ModelEntry,
   ModelSummary,
   ReadOptions,
+  ServingPointer,
   Store,
+  StoredModel,
   StoreLogger,
   StoreStats,
   StreamSummary,
@@ -37,6 +39,8 @@ import type {
 import { COLLECTIONS, metricsFilter, silentLogger } from '../types.js';
 import {
   checkReadArgs,
+  notRegisteredFor,
+  unknownVersion,
   validateForecasts,
   validateMetrics,
   validateModel,
@@ -69,6 +73,8 @@ export interface MongoStoreOptions {
 
 export const DEFAULT_DB_NAME = 'byner_analyzer';
 const ARTIFACT_BUCKET = 'model_artifacts';
+/** Serving pointers `{stream, version, since}`, one per stream (upserted by stream: atomic without transactions). */
+const SERVING = 'serving';
 
 /** Which collections get which unique/sort indexes at start. */
 const INDEXES: { collection: string; key: Document; unique?: boolean }[] = [
@@ -79,6 +85,7 @@ const INDEXES: { collection: string; key: Document; unique?: boolean }[] = [
   { collection: 'tr_metrics', key: { timestamp: 1 } },
   { collection: 'inf_metrics', key: { timestamp: 1 } },
   { collection: 'models', key: { version: 1 }, unique: true },
+  { collection: SERVING, key: { stream: 1 }, unique: true },
 ];
 
 const unreachableHint = (uri: string) =>
@@ -136,6 +143,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<MongoS
   }
   try {
     await store.createIndexes();
+    await store.upgradeServingFlags();
   } catch (e) {
     await client.close().catch(() => {});
     throw e;
@@ -288,14 +296,16 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Runs a read once the writes acknowledged before it are through the backlog, retrying lost connections; its
-   * waits end readTimeoutMs after the call (BYNER_STORE_UNREACHABLE), and everything ends when the caller's signal
-   * aborts (with its reason). A read given up on leaves nothing behind: its backlog waiter, sleep and query go.
+   * Runs a read once the writes acknowledged before it are through the backlog (unless `afterWrites` is false:
+   * registry reads do not depend on queued ticks and forecasts), retrying lost connections; its waits end
+   * readTimeoutMs after the call (BYNER_STORE_UNREACHABLE), and everything ends when the caller's signal aborts
+   * (with its reason). A read given up on leaves nothing behind: its backlog waiter, sleep and query go.
    */
   private async read<T>(
     what: string,
     options: ReadOptions | undefined,
     fn: (signal: AbortSignal | undefined) => Promise<T>,
+    afterWrites = true,
   ): Promise<T> {
     const ms = this.options.readTimeoutMs ?? 30_000;
     let lastError: unknown;
@@ -322,7 +332,7 @@ export class MongoStore implements Store {
     );
     const { signal } = limit;
     try {
-      await this.queue.drained(signal);
+      if (afterWrites) await this.queue.drained(signal);
       let delay = 100;
       for (;;) {
         try {
@@ -558,6 +568,31 @@ export class MongoStore implements Store {
 
   // --- model registry ----------------------------------------------------------------------------------------
 
+  /**
+   * Registries written before serving pointers flagged the serving model with `serving: true`: such an entry
+   * becomes the serving pointer of its data_range.stream unless that stream has one (the newest entry wins), then
+   * loses the flag. Idempotent, so a crash half-way is completed at the next start.
+   */
+  async upgradeServingFlags(): Promise<void> {
+    const models = this.db.collection('models');
+    const flagged = await models
+      .find({ serving: { $exists: true } })
+      .sort({ created_at: -1, _id: -1 })
+      .toArray();
+    for (const doc of flagged) {
+      if (doc.serving !== true) continue;
+      await this.db
+        .collection(SERVING)
+        .updateOne(
+          { stream: doc.data_range.stream },
+          { $setOnInsert: { stream: doc.data_range.stream, version: doc.version, since: new Date() } },
+          { upsert: true },
+        );
+    }
+    if (flagged.length > 0)
+      await models.updateMany({ serving: { $exists: true } }, { $unset: { serving: '' } });
+  }
+
   async saveModel(entry: ModelEntry): Promise<void> {
     validateModel(entry, 'saveModel');
     const { artifact, ...fields } = entry;
@@ -596,7 +631,7 @@ export class MongoStore implements Store {
         scaler: entry.scaler,
         metrics: entry.metrics,
         data_range: entry.data_range,
-        serving: false,
+        streams: entry.streams ?? [entry.data_range.stream],
         files,
       });
     });
@@ -609,64 +644,114 @@ export class MongoStore implements Store {
     return new Uint8Array(Buffer.concat(chunks));
   }
 
-  async getModel(version?: string, options?: ReadOptions): Promise<ModelEntry | null> {
-    return this.read('reading models', options, async (signal) => {
-      const models = this.db.collection('models');
-      const newest = { sort: { created_at: -1, _id: -1 }, signal } as const;
-      const doc =
-        version !== undefined
-          ? await models.findOne({ version }, { signal })
-          : ((await models.findOne({ serving: true }, newest)) ?? (await models.findOne({}, newest)));
-      if (doc === null) return null;
-      const artifact: Record<string, Uint8Array> = {};
-      for (const f of doc.files as { name: string; file_id: ObjectId }[]) {
-        artifact[f.name] = await this.download(f.file_id);
-      }
-      return {
-        version: doc.version,
-        created_at: doc.created_at,
-        config: doc.config,
-        scaler: doc.scaler,
-        metrics: doc.metrics,
-        data_range: doc.data_range,
-        serving: doc.serving === true,
-        artifact,
-      };
-    });
+  /** Stream → version of every serving pointer. */
+  private async pointers(signal: AbortSignal | undefined): Promise<Map<string, string>> {
+    const docs = await this.db.collection(SERVING).find({}, { signal }).toArray();
+    return new Map(docs.map((d) => [d.stream as string, d.version as string]));
   }
 
-  async listModels(options?: ReadOptions): Promise<ModelSummary[]> {
-    return this.read('reading models', options, async (signal) => {
-      const docs = await this.db
-        .collection('models')
-        .find({}, { signal })
-        .sort({ created_at: 1, _id: 1 })
-        .toArray();
-      return docs.map((d) => ({
-        version: d.version,
-        created_at: d.created_at,
-        config: d.config,
-        scaler: d.scaler,
-        metrics: d.metrics,
-        data_range: d.data_range,
-        serving: d.serving === true,
-        files: (d.files as { name: string; bytes: number }[]).map(({ name, bytes }) => ({ name, bytes })),
-      }));
-    });
+  private summary(d: Document, pointers: Map<string, string>): Omit<ModelSummary, 'files'> {
+    const serving_streams = [...pointers].filter(([, v]) => v === d.version).map(([stream]) => stream);
+    serving_streams.sort();
+    return {
+      version: d.version,
+      created_at: d.created_at,
+      config: d.config,
+      scaler: d.scaler,
+      metrics: d.metrics,
+      data_range: d.data_range,
+      streams: Array.isArray(d.streams) ? d.streams : [d.data_range.stream],
+      serving_streams,
+      serving: serving_streams.length > 0,
+    };
   }
 
-  async setServing(version: string): Promise<void> {
-    await this.read(`setting serving model ${version}`, undefined, async () => {
-      const models = this.db.collection('models');
-      // No transactions on FerretDB: mark the new one first, so some model always serves.
-      const r = await models.updateOne({ version }, { $set: { serving: true } });
-      if (r.matchedCount === 0) {
-        throw new BynerError('BYNER_STORE', `no model version ${version} in the registry`, {
-          hint: 'list the versions with listModels() / `byner models`',
-        });
-      }
-      await models.updateMany({ serving: true, version: { $ne: version } }, { $set: { serving: false } });
-    });
+  async getModel(version: string, options?: ReadOptions): Promise<StoredModel | null> {
+    return this.read(
+      'reading models',
+      options,
+      async (signal) => {
+        const doc = await this.db.collection('models').findOne({ version }, { signal });
+        if (doc === null) return null;
+        const artifact: Record<string, Uint8Array> = {};
+        for (const f of doc.files as { name: string; file_id: ObjectId }[]) {
+          artifact[f.name] = await this.download(f.file_id);
+        }
+        return { ...this.summary(doc, await this.pointers(signal)), artifact };
+      },
+      false,
+    );
+  }
+
+  async servingModel(stream: string, options?: ReadOptions): Promise<StoredModel | null> {
+    const pointer = await this.read(
+      'reading serving pointers',
+      options,
+      (signal) => this.db.collection(SERVING).findOne({ stream }, { signal }),
+      false,
+    );
+    return pointer === null ? null : this.getModel(pointer.version, options);
+  }
+
+  async listModels(filter: { stream?: string } = {}, options?: ReadOptions): Promise<ModelSummary[]> {
+    return this.read(
+      'reading models',
+      options,
+      async (signal) => {
+        const docs = await this.db
+          .collection('models')
+          .find({}, { signal })
+          .sort({ created_at: 1, _id: 1 })
+          .toArray();
+        const pointers = await this.pointers(signal);
+        return docs
+          .map((d) => ({
+            ...this.summary(d, pointers),
+            files: (d.files as { name: string; bytes: number }[]).map(({ name, bytes }) => ({ name, bytes })),
+          }))
+          .filter((m) => filter.stream === undefined || m.streams.includes(filter.stream));
+      },
+      false,
+    );
+  }
+
+  async setServing(version: string, stream?: string): Promise<void> {
+    await this.read(
+      `setting serving model ${version}`,
+      undefined,
+      async () => {
+        const doc = await this.db.collection('models').findOne({ version });
+        if (doc === null) throw unknownVersion(version);
+        const streams: string[] = Array.isArray(doc.streams) ? doc.streams : [doc.data_range.stream];
+        if (stream !== undefined && !streams.includes(stream))
+          throw notRegisteredFor(version, stream, streams);
+        const since = new Date();
+        for (const s of stream === undefined ? streams : [stream]) {
+          const point = () =>
+            this.db
+              .collection(SERVING)
+              .updateOne({ stream: s }, { $set: { stream: s, version, since } }, { upsert: true });
+          // Two upserts of a new stream at once: one wins the insert, the other is retried as an update.
+          await point().catch((e) => {
+            if (e instanceof MongoServerError && e.code === DUPLICATE_KEY) return point();
+            throw e;
+          });
+        }
+      },
+      false,
+    );
+  }
+
+  async servingPointers(options?: ReadOptions): Promise<ServingPointer[]> {
+    return this.read(
+      'reading serving pointers',
+      options,
+      async (signal) => {
+        const docs = await this.db.collection(SERVING).find({}, { signal }).sort({ stream: 1 }).toArray();
+        return docs.map((d) => ({ stream: d.stream, version: d.version, since: d.since }));
+      },
+      false,
+    );
   }
 
   // --- housekeeping ------------------------------------------------------------------------------------------

@@ -133,12 +133,79 @@ describe('sqlite store specifics', () => {
     };
     set('1');
     await openSqliteStore({ dataDir }).close();
-    assert.equal(version(), '2');
-    set('3');
+    assert.equal(version(), '3');
+    set('4');
     assert.throws(
       () => openSqliteStore({ dataDir }),
-      (e: unknown) => isBynerError(e, 'BYNER_STORE') && /schema version 3/.test(e.message),
+      (e: unknown) => isBynerError(e, 'BYNER_STORE') && /schema version 4/.test(e.message),
     );
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('upgrades a schema-2 registry in place: each flagged model becomes the serving model of its stream', async () => {
+    const dataDir = tempDir();
+    // The registry tables as schema 2 wrote them: one `serving` flag for the whole registry.
+    const db = new Database(join(dataDir, 'byner.db'));
+    db.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('schema_version', '2');
+      CREATE TABLE models (
+        version TEXT PRIMARY KEY, created_at INTEGER NOT NULL, serving INTEGER NOT NULL DEFAULT 0,
+        config TEXT NOT NULL, scaler TEXT NOT NULL, metrics TEXT NOT NULL, data_range TEXT NOT NULL
+      );
+      CREATE TABLE model_files (
+        version TEXT NOT NULL REFERENCES models (version), name TEXT NOT NULL, bytes BLOB NOT NULL,
+        PRIMARY KEY (version, name)
+      );`);
+    const insert = db.prepare("INSERT INTO models VALUES (?, ?, ?, '{}', '{}', '{\"mse\":[1]}', ?)");
+    const range = (stream: string) => JSON.stringify({ stream, from_seq: 0, to_seq: 9 });
+    insert.run('old', 1000, 0, range('synthetic'));
+    insert.run('served', 2000, 1, range('synthetic'));
+    insert.run('co2-model', 3000, 0, range('co2'));
+    db.prepare("INSERT INTO model_files VALUES ('served', 'model.json', ?)").run(Buffer.from('{}'));
+    db.close();
+
+    const store = openSqliteStore({ dataDir });
+    assert.deepEqual(
+      (await store.servingPointers()).map((p) => [p.stream, p.version, p.since.getTime()]),
+      [['synthetic', 'served', 2000]],
+    );
+    const served = await store.servingModel('synthetic');
+    assert.deepEqual(
+      [served?.version, served?.streams, served?.serving_streams, served?.metrics, served?.artifact],
+      [
+        'served',
+        ['synthetic'],
+        ['synthetic'],
+        { mse: [1] },
+        { 'model.json': new Uint8Array(Buffer.from('{}')) },
+      ],
+    );
+    assert.deepEqual(
+      (await store.listModels()).map((m) => [m.version, m.streams, m.serving]),
+      [
+        ['old', ['synthetic'], false],
+        ['served', ['synthetic'], true],
+        ['co2-model', ['co2'], false],
+      ],
+    );
+    await store.setServing('co2-model');
+    await store.close();
+    const raw = new Database(join(dataDir, 'byner.db'), { readonly: true });
+    const columns = (raw.prepare('PRAGMA table_info(models)').all() as { name: string }[]).map((c) => c.name);
+    const schema = raw.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get();
+    raw.close();
+    assert.equal(schema, '3');
+    assert.ok(!columns.includes('serving'), `the old flag is gone: ${columns}`);
+    const again = openSqliteStore({ dataDir });
+    assert.deepEqual(
+      (await again.servingPointers()).map((p) => [p.stream, p.version]),
+      [
+        ['co2', 'co2-model'],
+        ['synthetic', 'served'],
+      ],
+    );
+    await again.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 });

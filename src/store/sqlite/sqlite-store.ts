@@ -19,7 +19,9 @@ import type {
   ModelEntry,
   ModelSummary,
   ReadOptions,
+  ServingPointer,
   Store,
+  StoredModel,
   StoreLogger,
   StoreStats,
   StreamSummary,
@@ -31,6 +33,8 @@ import type {
 import { COLLECTIONS, metricsFilter, silentLogger } from '../types.js';
 import {
   checkReadArgs,
+  notRegisteredFor,
+  unknownVersion,
   validateForecasts,
   validateMetrics,
   validateModel,
@@ -51,9 +55,13 @@ export interface SqliteStoreOptions {
 }
 
 export const SQLITE_FILE = 'byner.db';
-/** 2: input_sequence may be a float64 BLOB (packRows). Files of version 1 are upgraded when opened (they read as
- * before); a byner that knows only version 1 then refuses the file with a clear error instead of misreading it. */
-const SCHEMA_VERSION = '2';
+/**
+ * 2: input_sequence may be a float64 BLOB (packRows). 3: serving pointers per stream (table `serving`) and the
+ * streams each model is registered for (`models.streams`) replace the single `models.serving` flag. Files of
+ * versions 1 and 2 are upgraded in place when opened (upgradeSchema); a byner that knows only an older version
+ * then refuses the file with a clear error instead of misreading it.
+ */
+const SCHEMA_VERSION = '3';
 const IND_COLUMNS = INDICATOR_NAMES.map((n) => `"${n}"`).join(', ');
 
 const tickTable = (name: string) => `
@@ -88,14 +96,40 @@ const SCHEMA = `
   );
   ${metricsTable('tr_metrics')}
   ${metricsTable('inf_metrics')}
+  -- streams: JSON array of the stream names the model is registered for.
   CREATE TABLE IF NOT EXISTS models (
-    version TEXT PRIMARY KEY, created_at INTEGER NOT NULL, serving INTEGER NOT NULL DEFAULT 0,
-    config TEXT NOT NULL, scaler TEXT NOT NULL, metrics TEXT NOT NULL, data_range TEXT NOT NULL
+    version TEXT PRIMARY KEY, created_at INTEGER NOT NULL,
+    config TEXT NOT NULL, scaler TEXT NOT NULL, metrics TEXT NOT NULL, data_range TEXT NOT NULL, streams TEXT
   );
   CREATE TABLE IF NOT EXISTS model_files (
     version TEXT NOT NULL REFERENCES models (version), name TEXT NOT NULL, bytes BLOB NOT NULL,
     PRIMARY KEY (version, name)
+  );
+  CREATE TABLE IF NOT EXISTS serving (
+    stream TEXT PRIMARY KEY, version TEXT NOT NULL REFERENCES models (version), since INTEGER NOT NULL
   );`;
+
+/**
+ * Brings a file of schema 1 or 2 to the current one, in one transaction: each model is registered for the stream
+ * it was trained on, and the model flagged as serving becomes that stream's serving pointer.
+ */
+function upgradeSchema(db: Database.Database): void {
+  db.transaction(() => {
+    const columns = (db.prepare('PRAGMA table_info(models)').all() as { name: string }[]).map((c) => c.name);
+    if (!columns.includes('streams')) db.exec('ALTER TABLE models ADD COLUMN streams TEXT');
+    db.exec(
+      "UPDATE models SET streams = json_array(json_extract(data_range, '$.stream')) WHERE streams IS NULL",
+    );
+    if (columns.includes('serving')) {
+      // At most one model was flagged; the newest wins should a crash have left two.
+      db.exec(`INSERT OR IGNORE INTO serving (stream, version, since)
+        SELECT json_extract(data_range, '$.stream'), version, created_at FROM models WHERE serving = 1
+        ORDER BY created_at DESC, rowid DESC`);
+      db.exec('ALTER TABLE models DROP COLUMN serving');
+    }
+    db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(SCHEMA_VERSION, 'schema_version');
+  })();
+}
 
 type Row = Record<string, unknown>;
 
@@ -155,8 +189,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     const version = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version');
     if (version === undefined)
       db.prepare('INSERT INTO meta VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
-    else if (version === '1')
-      db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(SCHEMA_VERSION, 'schema_version');
+    else if (version === '1' || version === '2') upgradeSchema(db);
     else if (version !== SCHEMA_VERSION) {
       throw new BynerError('BYNER_STORE', `${path} has schema version ${version}`, {
         expected: `schema version ${SCHEMA_VERSION}`,
@@ -514,6 +547,7 @@ export class SqliteStore implements Store {
 
   async saveModel(entry: ModelEntry): Promise<void> {
     validateModel(entry, 'saveModel');
+    const streams = entry.streams ?? [entry.data_range.stream];
     this.tx(`saving model ${entry.version}`, () => {
       const exists = this.prepare('SELECT 1 FROM models WHERE version = ?').get(entry.version);
       if (exists !== undefined) {
@@ -521,78 +555,112 @@ export class SqliteStore implements Store {
           hint: 'model versions are immutable: save under a new version',
         });
       }
-      this.prepare('INSERT INTO models VALUES (?, ?, 0, ?, ?, ?, ?)').run(
+      this.prepare(
+        `INSERT INTO models (version, created_at, config, scaler, metrics, data_range, streams)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
         entry.version,
         entry.created_at.getTime(),
         JSON.stringify(entry.config),
         JSON.stringify(entry.scaler),
         JSON.stringify(entry.metrics),
         JSON.stringify(entry.data_range),
+        JSON.stringify(streams),
       );
       const file = this.prepare('INSERT INTO model_files (version, name, bytes) VALUES (?, ?, ?)');
       for (const [name, bytes] of Object.entries(entry.artifact)) {
         file.run(entry.version, name, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       }
-      if (entry.serving === true) this.serve(entry.version);
+      if (entry.serving === true) this.serve(entry.version, undefined);
     });
   }
 
-  private summary(r: Row) {
+  /** Stream → version of every serving pointer. */
+  private pointers(): Map<string, string> {
+    const rows = this.prepare('SELECT stream, version FROM serving').all() as Row[];
+    return new Map(rows.map((r) => [r.stream as string, r.version as string]));
+  }
+
+  private summary(r: Row, pointers: Map<string, string>) {
+    const data_range = JSON.parse(r.data_range as string) as DataRange;
+    const version = r.version as string;
+    const serving_streams = [...pointers].filter(([, v]) => v === version).map(([stream]) => stream);
+    serving_streams.sort();
     return {
-      version: r.version as string,
+      version,
       created_at: new Date(r.created_at as number),
       config: JSON.parse(r.config as string) as JsonObject,
       scaler: JSON.parse(r.scaler as string) as JsonObject,
       metrics: JSON.parse(r.metrics as string) as JsonObject,
-      data_range: JSON.parse(r.data_range as string) as DataRange,
-      serving: r.serving === 1,
+      data_range,
+      streams: r.streams === null ? [data_range.stream] : (JSON.parse(r.streams as string) as string[]),
+      serving_streams,
+      serving: serving_streams.length > 0,
     };
   }
 
-  async getModel(version?: string, options?: ReadOptions): Promise<ModelEntry | null> {
+  async getModel(version: string, options?: ReadOptions): Promise<StoredModel | null> {
     this.startRead(options);
-    const newest = 'ORDER BY created_at DESC, rowid DESC LIMIT 1';
-    const row = (
-      version !== undefined
-        ? this.prepare('SELECT * FROM models WHERE version = ?').get(version)
-        : (this.prepare(`SELECT * FROM models WHERE serving = 1 ${newest}`).get() ??
-          this.prepare(`SELECT * FROM models ${newest}`).get())
-    ) as Row | undefined;
+    const row = this.prepare('SELECT * FROM models WHERE version = ?').get(version) as Row | undefined;
     if (row === undefined) return null;
     const files = this.prepare('SELECT name, bytes FROM model_files WHERE version = ? ORDER BY rowid').all(
       row.version,
     ) as { name: string; bytes: Buffer }[];
     const artifact: Record<string, Uint8Array> = {};
     for (const f of files) artifact[f.name] = new Uint8Array(f.bytes);
-    return { ...this.summary(row), artifact };
+    return { ...this.summary(row, this.pointers()), artifact };
   }
 
-  async listModels(options?: ReadOptions): Promise<ModelSummary[]> {
+  async servingModel(stream: string, options?: ReadOptions): Promise<StoredModel | null> {
+    this.startRead(options);
+    const version = this.prepare('SELECT version FROM serving WHERE stream = ?').pluck().get(stream);
+    return version === undefined ? null : this.getModel(version as string);
+  }
+
+  async listModels(filter: { stream?: string } = {}, options?: ReadOptions): Promise<ModelSummary[]> {
     this.startRead(options);
     const rows = this.prepare('SELECT * FROM models ORDER BY created_at, rowid').all() as Row[];
     const files = this.prepare(
       'SELECT name, length(bytes) AS bytes FROM model_files WHERE version = ? ORDER BY rowid',
     );
+    const pointers = this.pointers();
+    return rows
+      .map((r) => this.summary(r, pointers))
+      .filter((m) => filter.stream === undefined || m.streams.includes(filter.stream))
+      .map((m) => ({ ...m, files: files.all(m.version) as { name: string; bytes: number }[] }));
+  }
+
+  /** Points `stream` (default: each of the model's streams) at `version`; inside a transaction. */
+  private serve(version: string, stream: string | undefined): void {
+    const row = this.prepare('SELECT data_range, streams FROM models WHERE version = ?').get(version) as
+      | Row
+      | undefined;
+    if (row === undefined) throw unknownVersion(version);
+    const streams: string[] =
+      row.streams === null
+        ? [(JSON.parse(row.data_range as string) as DataRange).stream]
+        : JSON.parse(row.streams as string);
+    if (stream !== undefined && !streams.includes(stream)) throw notRegisteredFor(version, stream, streams);
+    const point = this.prepare(
+      `INSERT INTO serving (stream, version, since) VALUES (?, ?, ?)
+       ON CONFLICT (stream) DO UPDATE SET version = excluded.version, since = excluded.since`,
+    );
+    const now = Date.now();
+    for (const s of stream === undefined ? streams : [stream]) point.run(s, version, now);
+  }
+
+  async setServing(version: string, stream?: string): Promise<void> {
+    this.tx(`setting serving model ${version}`, () => this.serve(version, stream));
+  }
+
+  async servingPointers(options?: ReadOptions): Promise<ServingPointer[]> {
+    this.startRead(options);
+    const rows = this.prepare('SELECT stream, version, since FROM serving ORDER BY stream').all() as Row[];
     return rows.map((r) => ({
-      ...this.summary(r),
-      files: files.all(r.version) as { name: string; bytes: number }[],
+      stream: r.stream as string,
+      version: r.version as string,
+      since: new Date(r.since as number),
     }));
-  }
-
-  private serve(version: string): void {
-    const r = this.prepare('UPDATE models SET serving = (version = ?)').run(version);
-    if (
-      r.changes === 0 ||
-      this.prepare('SELECT 1 FROM models WHERE version = ?').get(version) === undefined
-    ) {
-      throw new BynerError('BYNER_STORE', `no model version ${version} in the registry`, {
-        hint: 'list the versions with listModels() / `byner models`',
-      });
-    }
-  }
-
-  async setServing(version: string): Promise<void> {
-    this.tx(`setting serving model ${version}`, () => this.serve(version));
   }
 
   // --- housekeeping ------------------------------------------------------------------------------------------

@@ -1,0 +1,174 @@
+// The pipeline wired from its parts, on an embedded store: ticks of several streams that arrive together go through
+// one call per forecaster; everything is kept per stream (forecasts, metrics documents, lines); the stored-tick input
+// replays a stream to its end and a second run resumes after it.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { type FeatureWindow, type Forecaster, SeasonalNaiveForecaster } from '../features/forecaster.js';
+import { syntheticTicks } from '../indicators/ticks.js';
+import { openStore, type Store } from '../store/index.js';
+import { DEFAULT_SOURCE } from '../ticks/generator.js';
+import type { Tick } from '../ticks/types.js';
+import { ForecasterSet, type LoadedForecaster } from './forecasters.js';
+import type { OpenStream, TickInput } from './input.js';
+import { runPipeline } from './pipeline.js';
+import { StoreInput } from './store-input.js';
+
+const ticksOf = (stream: string, count: number, seed = 42): Tick[] =>
+  syntheticTicks(
+    { ...DEFAULT_SOURCE, seed },
+    { start: 0, count, stream, origin: new Date(Date.UTC(2026, 0, 1)) },
+  );
+
+/** seasonal_naive that records which streams' windows each call held (a window's first price tells the stream). */
+class Recording implements Forecaster {
+  readonly window = 10;
+  readonly horizon = 5;
+  readonly calls: number[] = [];
+  private readonly base = new SeasonalNaiveForecaster(5, 10);
+  constructor(readonly version: string) {}
+  forecast(windows: readonly FeatureWindow[]): number[][] {
+    this.calls.push(windows.length);
+    return this.base.forecast(windows);
+  }
+}
+
+/** An input the test drives: `deliver` hands each stream's ticks to the pipeline in the same turn. */
+class ScriptedInput implements TickInput {
+  readonly targets = new Map<string, OpenStream>();
+  private readonly ends: (() => void)[] = [];
+  open(stream: string, target: OpenStream): Promise<void> {
+    this.targets.set(stream, target);
+    return new Promise((resolve) => this.ends.push(resolve));
+  }
+  stop(): void {
+    for (const end of this.ends) end();
+  }
+  deliver(byStream: Record<string, readonly Tick[]>): Promise<unknown> {
+    return Promise.all(
+      Object.entries(byStream).map(([stream, ticks]) =>
+        this.targets.get(stream)?.sink(ticks.map((tick) => ({ stream, tick }))),
+      ),
+    );
+  }
+}
+
+const until = async (cond: () => boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('inference pipeline', () => {
+  const dirs: string[] = [];
+  const fresh = async (): Promise<Store> => {
+    const dir = mkdtempSync(join(tmpdir(), 'byner-pipeline-'));
+    dirs.push(dir);
+    return openStore({ dataDir: dir });
+  };
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('forecasts ticks of several streams arriving together in one call per forecaster; all else per stream', async () => {
+    const store = await fresh();
+    const global = new Recording('global');
+    const own = new Recording('own');
+    const models = new Map<string, LoadedForecaster>([
+      ['global', { forecaster: global, close: async () => {} }],
+      ['own', { forecaster: own, close: async () => {} }],
+    ]);
+    const pointers = [
+      { stream: 'a', version: 'global', since: new Date() },
+      { stream: 'b', version: 'global', since: new Date() },
+      { stream: 'c', version: 'own', since: new Date() },
+    ];
+    const forecasters = ForecasterSet.following(
+      {
+        pointers: async () => pointers,
+        load: async (v) => models.get(v) as LoadedForecaster,
+        fallback: new SeasonalNaiveForecaster(5, 10),
+      },
+      { info() {}, warn() {}, error() {} },
+    );
+    const input = new ScriptedInput();
+    const lines: string[] = [];
+    const run = runPipeline({
+      store,
+      input,
+      forecasters,
+      streams: ['a', 'b', 'c'],
+      out: { write: (t: string) => lines.push(...t.trimEnd().split('\n')) },
+      labelLines: true,
+    });
+    await until(() => input.targets.size === 3);
+    const streams = { a: ticksOf('a', 100), b: ticksOf('b', 100, 7), c: ticksOf('c', 100, 9) };
+    // The warm-up and the first full windows (seq 0..89), then ten live turns of one tick per stream.
+    await input.deliver({ a: streams.a.slice(0, 90), b: streams.b.slice(0, 90), c: streams.c.slice(0, 90) });
+    const before = global.calls.length;
+    for (let seq = 90; seq < 100; seq++) {
+      await input.deliver({ a: [streams.a[seq]], b: [streams.b[seq]], c: [streams.c[seq]] });
+    }
+    const stats = await run.stop();
+    assert.deepEqual(global.calls.slice(before), Array(10).fill(2), 'one call for streams a and b each turn');
+    assert.deepEqual(own.calls.slice(-10), Array(10).fill(1));
+    // Windows are full from seq 83 (all six indicators from seq 24, 60 rows): 17 forecasts per stream.
+    for (const [stream, version] of [
+      ['a', 'global'],
+      ['b', 'global'],
+      ['c', 'own'],
+    ]) {
+      assert.equal(stats.streams.get(stream)?.forecasts, 17, stream);
+      const stored = await store.recentForecasts(stream, 100);
+      assert.deepEqual(
+        stored.map((f) => [f.seq, f.model_version, f.stream]),
+        Array.from({ length: 17 }, (_, i) => [83 + i, version, stream]),
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith(`[${stream}] seq 99 `)),
+        `a line of ${stream}`,
+      );
+    }
+    const docs = await store.recentMetrics('inf_metrics', 1000);
+    assert.deepEqual([...new Set(docs.map((d) => `${d.stream} ${d.model_version}`))].sort(), [
+      'a global',
+      'b global',
+      'c own',
+    ]);
+    const lastA = docs.filter((d) => d.stream === 'a').pop();
+    assert.deepEqual(lastA?.metrics, run.scores('a')?.metrics);
+    await store.close();
+  });
+
+  it('replays stored ticks to their end (no server), and a second run resumes after the last one', async () => {
+    const store = await fresh();
+    await store.writeTicks('historical_data', ticksOf('co2', 400));
+    const replay = () =>
+      runPipeline({
+        store,
+        input: new StoreInput({ store, pageSize: 64 }),
+        forecasters: ForecasterSet.fixed(new SeasonalNaiveForecaster(5, 10)),
+        streams: ['co2'],
+      }).done;
+    const first = await replay();
+    assert.deepEqual([first.streams.get('co2')?.accepted, first.streams.get('co2')?.events], [400, 400]);
+    await store.writeTicks('historical_data', ticksOf('co2', 450).slice(400));
+    const second = await replay();
+    assert.deepEqual(
+      [second.streams.get('co2')?.resumedAfter, second.streams.get('co2')?.accepted],
+      [399, 50],
+    );
+    const stored = await store.ticksAfter('inf_historical_db', 'co2', -1, 10_000);
+    assert.equal(stored.length, 450);
+    const forecasts = await store.recentForecasts('co2', 10_000);
+    assert.deepEqual(
+      forecasts.map((f) => f.seq),
+      Array.from({ length: 450 - 83 }, (_, i) => 83 + i),
+    );
+    await store.close();
+  });
+});

@@ -1,0 +1,368 @@
+// Live inference (SPEC §8) of one or many streams, wired in one place from the small parts of src/infer (see
+// runPipeline). Choosing the input and the forecasters is the caller's: src/infer/runner.ts, src/cli.
+
+import type { Forecaster } from '../features/forecaster.js';
+import type { Forecast, Store, StoreLogger } from '../store/types.js';
+import type { Tick } from '../ticks/types.js';
+import type { ForecasterSet } from './forecasters.js';
+import { type BatchJob, ForecastBatches, type SkipKind, type WindowItem } from './forecasting.js';
+import type { InputCounts, InputTick, TickInput } from './input.js';
+import { formatScoreLine, formatTickLine } from './printer.js';
+import { resumeFromStore } from './resume.js';
+import { type ScoreSnapshot, StreamScores } from './scoring.js';
+import type { StreamList } from './stream-list.js';
+import { type Accepted, StreamWindows, type WindowCounts } from './stream-windows.js';
+import { TurnBatcher } from './turns.js';
+import { InferenceWriter, type WriterStats } from './writer.js';
+
+/** One stream's counters. */
+export interface StreamStats extends InputCounts, WindowCounts {
+  forecasts: number;
+  /** Forecasts that failed (threw, or came back in the wrong shape). */
+  forecastErrors: number;
+  /** Forecasts with a NaN or ±Infinity in them: skipped, never scored or stored (non_finite_forecasts). */
+  nonFinite: number;
+  /** Forecasts made at the start for stored ticks that had none (included in `forecasts`). */
+  recovered: number;
+  /** (forecast, horizon) pairs scored. */
+  scored: number;
+  /** Seq resumed after at start (from the store, or as asked), or null. */
+  resumedAfter: number | null;
+}
+
+export interface PipelineStats {
+  /** Per stream, in the order the streams were added. */
+  streams: Map<string, StreamStats>;
+  writes: WriterStats;
+}
+
+export interface PipelineOptions {
+  store: Store;
+  input: TickInput;
+  forecasters: ForecasterSet;
+  /** The streams forecast from the start. */
+  streams: readonly string[];
+  /** More streams: the list is re-read every `everyMs` (default 10 s) and the streams it names are added. */
+  discover?: { list: StreamList; everyMs?: number };
+  /**
+   * Resume each stream after the last tick stored in inf_historical_db (default true), first forecasting the
+   * stored ticks that have no forecast yet; false starts live.
+   */
+  resume?: boolean;
+  /** At most this many stored ticks are re-forecast when resuming (default RECOVER_LIMIT, 10,000). */
+  recoverLimit?: number;
+  /** Start a stream after this seq instead of resuming (sent as Last-Event-ID); undefined: resume as usual. */
+  startAfter?: (stream: string) => number | undefined | Promise<number | undefined>;
+  /** Rows every window holds at least (forecasts store them as input_sequence). Default 60. */
+  window?: number;
+  /** Forecasts in the windowed metrics. Default 100. */
+  scoreWindow?: number;
+  /** Where the per-tick lines go; null prints nothing (--quiet). */
+  out?: { write(text: string): unknown } | null;
+  /** Start each printed line with `[stream] ` (several streams). */
+  labelLines?: boolean;
+  logger?: StoreLogger;
+  writer?: { flushDelayMs?: number; batchSize?: number; maxPendingBytes?: number };
+  /** Called after each accepted tick (tests, benchmarks). */
+  onTick?: (tick: Tick, forecast: readonly number[] | null) => void;
+}
+
+export interface PipelineRun {
+  /** Live counters. */
+  readonly stats: PipelineStats;
+  /** The metrics of the stream's current forecaster, or null before it has any. */
+  scores(stream: string): ScoreSnapshot | null;
+  /** The stream's forecaster now. */
+  forecaster(stream: string): Forecaster;
+  /** Stops reading, writes everything still held, resolves with the final stats. */
+  stop(): Promise<PipelineStats>;
+  /**
+   * Resolves after stop() (or once a finite input has delivered everything) with the final stats; rejects when the
+   * server refuses a stream or the store fails.
+   */
+  done: Promise<PipelineStats>;
+}
+
+/** An accepted tick with the forecaster its window goes to. */
+type Item = Accepted<Forecaster>;
+
+const newStats = (): StreamStats => ({
+  events: 0,
+  invalid: 0,
+  connection: null,
+  accepted: 0,
+  duplicates: 0,
+  outOfOrder: 0,
+  gaps: [],
+  forecasts: 0,
+  forecastErrors: 0,
+  nonFinite: 0,
+  recovered: 0,
+  scored: 0,
+  resumedAfter: null,
+});
+
+/**
+ * Starts inference in the background; see PipelineRun. The parts, in the order a tick meets them:
+ *   input (an SSE connection per stream | stored ticks) → TurnBatcher (what arrives in one turn is one batch, one
+ *   batch at a time) → StreamWindows (per stream: order, window, recent prices) → ForecastBatches (one call per
+ *   forecaster; each stream's forecaster from the ForecasterSet) → StreamScores (per stream and model version)
+ *   → InferenceWriter (ticks, forecasts, metrics documents) and the printed lines.
+ */
+export function runPipeline(options: PipelineOptions): PipelineRun {
+  const { store, input, forecasters } = options;
+  const logger = options.logger ?? { info() {}, warn() {}, error() {} };
+  const out = options.out ?? null;
+  const windows = new StreamWindows(options.window ?? 60, logger);
+  const scores = new Map<string, StreamScores>();
+  /** The version each stream forecast its last batch with: a change retires the old one's scores. */
+  const versions = new Map<string, string>();
+  const writer = new InferenceWriter({
+    store,
+    metrics: () => [...scores.values()].flatMap((s) => s.takeDocs()),
+    logger,
+    ...options.writer,
+  });
+  const stats: PipelineStats = { streams: new Map(), writes: writer.stats };
+  const streamStats = (stream: string) => stats.streams.get(stream) as StreamStats;
+  const streamScores = (stream: string) => scores.get(stream) as StreamScores;
+
+  const batches = new ForecastBatches(logger, (item: WindowItem, kind: SkipKind) => {
+    streamStats(item.stream)[kind] += 1;
+    if (kind === 'nonFinite')
+      streamScores(item.stream).countNonFinite(item.forecaster.version, item.forecaster.horizon);
+  });
+
+  /** The stream's forecaster for this batch. */
+  function forecasterFor(stream: string): Forecaster {
+    const f = forecasters.get(stream);
+    const before = versions.get(stream);
+    if (before !== f.version) {
+      if (before !== undefined) streamScores(stream).retire(before);
+      versions.set(stream, f.version);
+    }
+    return f;
+  }
+
+  /** Scores, prints and queues for storing a batch whose forecasts are (or are about to be) done, in order. */
+  async function complete(items: readonly Item[], job: BatchJob): Promise<void> {
+    const forecasts = job.finish();
+    for (let i = 0; i < items.length; i++) {
+      const { stream, tick, window: input, recent, have, need, forecaster } = items[i];
+      const forecast = forecasts[i];
+      const st = streamStats(stream);
+      const sc = streamScores(stream);
+      const scored = sc.observe(tick.seq, tick.price);
+      st.scored += scored;
+      let doc: Forecast | null = null;
+      if (forecast !== null && input !== null) {
+        sc.addForecast(forecaster.version, tick.seq, forecast);
+        st.forecasts += 1;
+        doc = {
+          timestamp: new Date(),
+          input_sequence: input,
+          forecast,
+          model_version: forecaster.version,
+          seq: tick.seq,
+          stream,
+        };
+      }
+      if (out !== null) {
+        const label = options.labelLines ? `[${stream}] ` : '';
+        let text = `${label}${formatTickLine(tick.seq, recent, forecast, { have, need })}\n`;
+        const snapshot = scored > 0 ? sc.snapshot(forecaster.version) : null;
+        if (snapshot !== null) text += `${label}${formatScoreLine(snapshot)}\n`;
+        out.write(text);
+      }
+      options.onTick?.(tick, forecast);
+      // a skipped forecast changes the metrics documents too (their non_finite_forecasts)
+      await writer.add(tick, doc, sc.dirty);
+    }
+  }
+
+  // A batch whose forecast thread may still be at work: completed when the next batch has been read and windowed
+  // (the thread works meanwhile), or when a turn brings nothing new (a live tick is never held back), or at the end.
+  let deferred: { items: Item[]; job: BatchJob } | null = null;
+  async function completeDeferred(): Promise<void> {
+    const d = deferred;
+    deferred = null;
+    if (d) await complete(d.items, d.job);
+  }
+
+  /**
+   * The ticks that arrived together (one when live, hundreds when replaying fast, several streams' at once):
+   * windows in order, one forecast call per forecaster, then scoring, printing and storing in order. With a
+   * forecast thread, the thread's share of this batch runs while this thread completes the previous batch, stores,
+   * and forecasts its own share; this batch is completed with the next one.
+   */
+  async function handle(ticks: readonly InputTick[]): Promise<void> {
+    const items: Item[] = [];
+    for (const { stream, tick } of ticks) {
+      const a = windows.accept(stream, tick, forecasterFor(stream));
+      if (a !== null) items.push(a);
+    }
+    await completeDeferred();
+    forecasters.release(new Set(items.map((a) => a.forecaster)));
+    const job = batches.start(items);
+    if (!job.threaded) {
+      await complete(items, job); // a live tick: the writer batches its writes (flushDelayMs) as usual
+      return;
+    }
+    try {
+      await writer.writeSoon(); // the previous batches' documents, while the forecast thread works on this one
+    } catch (error) {
+      job.finish(); // settles the forecast thread's share
+      throw error;
+    }
+    job.work();
+    deferred = { items, job };
+  }
+
+  const turns = new TurnBatcher<InputTick>({
+    handle,
+    idle: async () => {
+      await completeDeferred();
+      forecasters.release(new Set());
+    },
+  });
+
+  /** Where a newly added stream starts: after a given seq, or after its stored ticks (re-forecasting those). */
+  async function resume(stream: string): Promise<void> {
+    const st = streamStats(stream);
+    const w = windows.get(stream);
+    if (w === undefined) return;
+    const startAfter = await options.startAfter?.(stream);
+    if (startAfter !== undefined) {
+      w.tracker.last = startAfter;
+      st.resumedAfter = startAfter;
+      return;
+    }
+    if (options.resume === false) return;
+    const sc = streamScores(stream);
+    const resumed = await resumeFromStore({
+      store,
+      stream,
+      forecaster: forecasterFor(stream),
+      window: w,
+      scores: sc,
+      batches,
+      logger,
+      limit: options.recoverLimit,
+    });
+    if (resumed === null) return;
+    st.resumedAfter = resumed.last.seq;
+    st.recovered = resumed.recovered;
+    st.forecasts += resumed.recovered;
+    st.scored += resumed.scored;
+    if (sc.dirty) await store.writeMetrics('inf_metrics', sc.takeDocs());
+    logger.info(
+      { stream, seq: resumed.last.seq, window: w.rows.length },
+      `${stream}: resuming after seq ${resumed.last.seq} (stored)`,
+    );
+  }
+
+  // Streams being read, and how the run ends: stopped, failed, or (a finite input) every stream delivered.
+  let stopping = false;
+  const opened: Promise<void>[] = [];
+  let failWith: (error: unknown) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    failWith = reject;
+  });
+  failed.catch(() => {});
+  let stopped: () => void = () => {};
+  const stopSignal = new Promise<void>((resolve) => {
+    stopped = resolve;
+  });
+
+  async function addStreams(names: readonly string[]): Promise<void> {
+    const fresh = names.filter((n) => !stats.streams.has(n));
+    if (fresh.length === 0) return;
+    for (const stream of fresh) {
+      const st = newStats();
+      stats.streams.set(stream, st);
+      windows.add(stream, st);
+      scores.set(stream, new StreamScores(stream, options.scoreWindow ?? 100));
+    }
+    await forecasters.add(fresh);
+    for (const stream of fresh) {
+      if (stopping) return;
+      logger.info(
+        { stream, model: forecasters.get(stream).version },
+        `${stream}: forecasting with ${forecasters.get(stream).version}`,
+      );
+      await turns.task(() => resume(stream));
+      if (stopping) return;
+      opened.push(
+        input
+          .open(stream, {
+            sink: (ticks) => turns.push(ticks),
+            after: () => windows.lastSeq(stream),
+            counts: streamStats(stream),
+          })
+          .catch((error) => failWith(error)),
+      );
+    }
+  }
+
+  async function discover(): Promise<void> {
+    const d = options.discover;
+    if (d === undefined) return;
+    while (!stopping) {
+      await Promise.race([stopSignal, new Promise((resolve) => setTimeout(resolve, d.everyMs ?? 10_000))]);
+      if (stopping) return;
+      try {
+        await addStreams(await d.list.names());
+      } catch (error) {
+        logger.warn(
+          { err: (error as Error).message },
+          'cannot re-read the list of streams; trying again later',
+        );
+      }
+    }
+  }
+
+  const done = (async () => {
+    try {
+      await Promise.race([addStreams(options.streams), stopSignal, failed, turns.failure]);
+      const discovering = discover();
+      // A finite input ends once every stream delivered everything; an endless one (SSE) at stop().
+      const delivered = options.discover ? new Promise<void>(() => {}) : Promise.all(opened).then(() => {});
+      await Promise.race([stopSignal, delivered, failed, turns.failure]);
+      stopping = true;
+      stopped();
+      await discovering;
+    } finally {
+      stopping = true;
+      stopped();
+      input.stop();
+      try {
+        await Promise.allSettled(opened);
+        await turns.drain();
+      } finally {
+        try {
+          await writer.drain();
+        } finally {
+          await forecasters.close();
+        }
+      }
+    }
+    return stats;
+  })();
+  done.catch(() => {}); // callers observe failures through `done` or stop()
+
+  return {
+    stats,
+    done,
+    scores: (stream) => {
+      const version = versions.get(stream);
+      return version === undefined ? null : (scores.get(stream)?.snapshot(version) ?? null);
+    },
+    forecaster: (stream) => forecasters.get(stream),
+    stop() {
+      stopping = true;
+      stopped();
+      input.stop();
+      return done;
+    },
+  };
+}
