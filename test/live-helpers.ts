@@ -129,17 +129,21 @@ export interface ServeChild {
   exited: Promise<number | null>;
 }
 
-/** Starts `byner serve <args>` (src/cli/main.ts through tsx); resolves once it listens. */
-export function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeChild> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'serve', ...args],
-    {
-      cwd: ROOT,
-      env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+/**
+ * Starts `byner serve <args>`, by default src/cli/main.ts through tsx (`main`: another entry, e.g. an installed
+ * package's dist/cli/main.js); resolves once it listens.
+ */
+export function spawnServe(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  main = join(ROOT, 'src', 'cli', 'main.ts'),
+): Promise<ServeChild> {
+  const node = main.endsWith('.ts') ? ['--import', 'tsx', main] : [main];
+  const child = spawn(process.execPath, [...node, 'serve', ...args], {
+    cwd: ROOT,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr?.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
