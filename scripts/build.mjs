@@ -1,6 +1,8 @@
-// Build: the WASM kernels and their generated TypeScript type, TypeScript → dist/ (tsc), the dashboard assets.
+// Build: the WASM kernels and their generated TypeScript type, TypeScript → dist/ (tsc: code and declaration files),
+// the dashboard assets. dist/ starts empty, so no file of a deleted source is left over (or packed by `npm pack`).
 // Runs as `prepare`, so a fresh clone works after `npm install` alone. Steps print what they do; any failure exits 1.
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +16,7 @@ const steps = [
   ['dashboard assets', process.execPath, ['scripts/build-dashboard.mjs']],
 ];
 
+rmSync(join(root, 'dist'), { recursive: true, force: true });
 for (const [name, cmd, args] of steps) {
   const started = Date.now();
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });

@@ -143,23 +143,22 @@ export interface ServeChild {
 }
 
 /**
- * Starts `byner serve <args>` (src/cli/main.ts through tsx); resolves once it listens. With `stdin`, the child's
- * stdin is a pipe (`child.stdin`: a feed stream reads it).
+ * Starts `byner serve <args>`, by default src/cli/main.ts through tsx (`options.main`: another entry, e.g. an
+ * installed package's dist/cli/main.js); resolves once it listens. With `options.stdin`, the child's stdin is a
+ * pipe (`child.stdin`: a feed stream reads it).
  */
 export function spawnServe(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-  options: { stdin?: boolean } = {},
+  options: { stdin?: boolean; main?: string } = {},
 ): Promise<ServeChild> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'serve', ...args],
-    {
-      cwd: ROOT,
-      env: childEnv(env),
-      stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    },
-  );
+  const main = options.main ?? join(ROOT, 'src', 'cli', 'main.ts');
+  const node = main.endsWith('.ts') ? ['--import', 'tsx', main] : [main];
+  const child = spawn(process.execPath, [...node, 'serve', ...args], {
+    cwd: ROOT,
+    env: childEnv(env),
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr?.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -17,7 +17,9 @@ export type BacktestModel =
   | (ModelSpec & { name?: string })
   | { name: string; kind?: undefined; create: (shape: ModelShape) => ForecastModel };
 
+/** What to backtest and how: the models, the folds (FoldOptions), refitting, abort and progress. */
 export interface BacktestOptions extends FoldOptions {
+  /** The models to compare, each under a distinct name. */
   models: readonly BacktestModel[];
   /** `every`: a new fit for each fold on everything before it; `once`: one fit on the data before the first fold. */
   refit?: 'every' | 'once';
@@ -27,38 +29,53 @@ export interface BacktestOptions extends FoldOptions {
   onStep?: (step: BacktestStep) => void;
 }
 
+/** Progress: one fit or one fold's forecasts of one model done (BacktestOptions.onStep). */
 export interface BacktestStep {
+  /** The model's name. */
   model: string;
+  /** Fold, 0-based. */
   fold: number;
+  /** Number of folds. */
   folds: number;
   step: 'fit' | 'forecast';
+  /** How long the step took. */
   seconds: number;
 }
 
+/** One model's forecasts of one fold. */
 export interface FoldForecasts {
+  /** Fold, 0-based. */
   fold: number;
   /** (n, horizon) forecasts of the fold's windows in window order. */
   predicted: Float64Array;
   /** What the fit chose; null for a fold that reused an earlier fit (refit `once`). */
   fit: FitReport | null;
+  /** Seconds the fit took (0 when reused). */
   fit_seconds: number;
   /** Seconds `predict` took over all the fold's windows (scaling them excluded). */
   forecast_seconds: number;
 }
 
+/** Step one's result (historicalForecasts): every model's forecasts of every fold, not yet scored. */
 export interface HistoricalForecasts {
+  /** Rows per window. */
   window: number;
+  /** Prices forecast after each window. */
   horizon: number;
   refit: 'every' | 'once';
+  /** The fold layout. */
   folds: Fold[];
+  /** Per model (in BacktestOptions order): its name, its registry kind (null for a factory) and its forecasts. */
   models: { name: string; kind: ModelKind | null; folds: FoldForecasts[] }[];
 }
 
+/** A model's scores over one fold or over all folds, per horizon 1..H (index 0 is horizon 1). */
 export interface Scores {
   /** Windows scored. */
   count: number;
-  /** Per horizon 1..H. */
+  /** Mean squared error per horizon. */
   mse: number[];
+  /** Mean absolute error per horizon. */
   mae: number[];
   /**
    * MAE divided by the in-sample MAE of the one-step naive forecast on the fold's training part; over all folds,
@@ -67,25 +84,36 @@ export interface Scores {
   mase: (number | null)[];
   /** Exact-match accuracy of the rounded forecast; null unless every price of the series is an integer. */
   accuracy: number[] | null;
+  /** Seconds spent fitting. */
   fit_seconds: number;
+  /** Seconds spent forecasting. */
   forecast_seconds: number;
 }
 
+/** One model's backtest: its scores over all folds and per fold, and its fits. */
 export interface ModelBacktest {
+  /** The model's name (its kind unless named). */
   name: string;
+  /** Its registry kind; null for a model factory. */
   kind: ModelKind | null;
+  /** Scores over all folds' windows. */
   overall: Scores;
+  /** Scores per fold. */
   folds: Scores[];
   /** Each fold's fit report (null where refit `once` reused the first fit). */
   fits: (FitReport | null)[];
 }
 
+/** A scored backtest (backtest, scoreBacktest): plain JSON. */
 export interface BacktestResult {
+  /** Rows per window. */
   window: number;
+  /** Prices forecast after each window. */
   horizon: number;
   refit: 'every' | 'once';
   /** Fold boundaries, with the MASE scale of each fold (null when 0). */
   folds: (Fold & { mase_scale: number | null })[];
+  /** Per model, in BacktestOptions order. */
   models: ModelBacktest[];
 }
 

@@ -5,6 +5,7 @@ import { BynerError, describe } from '../errors.js';
 import { FEATURES } from '../features/forecaster.js';
 import type { WindowSet } from '../features/windows.js';
 
+/** How many folds, and how much of the data they forecast and validate on. */
 export interface FoldOptions {
   /** Number of folds K (≥ 1). */
   folds: number;
@@ -17,6 +18,7 @@ export interface FoldOptions {
   validationShare?: number;
 }
 
+/** One part (training, validation or forecast) of a fold. */
 export interface FoldPart {
   /** Window indices [from, to). */
   windows: [number, number];
@@ -24,10 +26,15 @@ export interface FoldPart {
   seqs: [number, number];
 }
 
+/** One fold of a walk-forward backtest: the windows fitted on, validated on, and forecast. */
 export interface Fold {
+  /** Fold, 0-based. */
   fold: number;
+  /** Windows the fold's models are fitted on: from the first window (expanding). */
   train: FoldPart;
+  /** Windows for early stopping and tuning, between training and the fold; null with validationShare 0. */
   validation: FoldPart | null;
+  /** Windows forecast and scored. */
   test: FoldPart;
 }
 

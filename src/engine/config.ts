@@ -2,8 +2,10 @@
 // gradients and Adam moments. Leaves the numbers themselves (init.ts) and the memory (net.ts) to others.
 import { BynerError, describe } from '../errors.js';
 
+/** Cell and candidate activation of an LSTM layer (Keras `activation`); the gates always use the sigmoid. */
 export type Activation = 'relu' | 'tanh';
 
+/** One LSTM layer of a ModelConfig. */
 export interface LayerConfig {
   /** Hidden units H of this LSTM layer. */
   units: number;
@@ -11,6 +13,10 @@ export interface LayerConfig {
   activation?: Activation;
 }
 
+/**
+ * The network's shape and seed (DESIGN §5): `layers` stacked LSTM layers over windows of `window` time steps ×
+ * `features` values, then Dense(`horizon`). createModel takes any part of it; the rest comes from DEFAULT_MODEL_CONFIG.
+ */
 export interface ModelConfig {
   /** Time steps T per input window. */
   window: number;
@@ -26,11 +32,13 @@ export interface ModelConfig {
   seed: number;
 }
 
+/** A LayerConfig with its activation filled in. */
 export interface ResolvedLayer {
   readonly units: number;
   readonly activation: Activation;
 }
 
+/** A complete, validated, frozen ModelConfig (resolveConfig; a model's `config`). */
 export interface ResolvedConfig {
   readonly window: number;
   readonly features: number;
@@ -40,6 +48,10 @@ export interface ResolvedConfig {
   readonly seed: number;
 }
 
+/**
+ * DESIGN §5's network: windows of 60 steps × 7 features, LSTM(100, relu) → LSTM(50, relu), dropout 0.2, Dense(5),
+ * seed 42.
+ */
 export const DEFAULT_MODEL_CONFIG: ResolvedConfig = Object.freeze({
   window: 60,
   features: 7,
@@ -62,7 +74,7 @@ function positiveInt(name: string, v: unknown, max: number): number {
   return v;
 }
 
-/** Fills defaults and validates; throws BYNER_CONFIG naming the bad field. */
+/** Fills defaults from DEFAULT_MODEL_CONFIG and validates; throws BYNER_CONFIG naming the bad field. */
 export function resolveConfig(config: Partial<ModelConfig> = {}): ResolvedConfig {
   const c = { ...DEFAULT_MODEL_CONFIG, ...config };
   const window = positiveInt('window', c.window, 100_000);

@@ -13,6 +13,7 @@ import type { ResolvedConfig } from './config.js';
 import { Net } from './net.js';
 import { engineModule, jobDeadlineMs, startWorker } from './threads.js';
 
+/** Options of LstmModel.startForecastThread. */
 export interface ForecastThreadOptions {
   /**
    * How long a forecast waits for the helper to pick up its part before doing it itself (default: 0 for a single
@@ -23,9 +24,11 @@ export interface ForecastThreadOptions {
   onFailure?: (error: BynerError) => void;
 }
 
+/** What the forecast thread has done so far (LstmModel.forecastThreadStats). */
 export interface ForecastThreadStats {
-  /** Single windows and batch parts the helper did. */
+  /** Single windows the helper did its part of. */
   one: number;
+  /** Batch parts the helper did. */
   batch: number;
   /** Jobs this thread took back because the helper had not picked them up (its core was busy). */
   cancelled: number;
@@ -35,8 +38,11 @@ export interface ForecastThreadStats {
 
 /** `predict` in parts (see LstmModel.predictStart). */
 export interface PredictJob {
+  /** True when the forecast thread is working on a share of the windows until `finish()`. */
   threaded: boolean;
+  /** Forecasts this thread's share now (optional: `finish()` does what is left). */
   work(): void;
+  /** Completes the forecasts and returns all of them, (N, horizon) row-major: what `predict` returns. */
   finish(): Float32Array;
 }
 
@@ -75,7 +81,10 @@ export type SpawnHelper = (init: ForecastInit) => Worker;
 
 const spawnForecastWorker: SpawnHelper = (init) => startWorker(engineModule('forecast-worker'), init);
 
-/** The calling thread's side: decides what the helper does, posts it, and settles every job it posted. */
+/**
+ * @internal The calling thread's side: decides what the helper does, posts it, and settles every job it posted.
+ * Users start it through LstmModel.startForecastThread.
+ */
 export class ForecastThread {
   private readonly jobs: JobPoster;
   private readonly params: Float32Array;

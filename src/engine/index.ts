@@ -6,6 +6,7 @@ export {
   type LayerConfig,
   type ModelConfig,
   type ResolvedConfig,
+  type ResolvedLayer,
   resolveConfig,
 } from './config.js';
 export type { ForecastThreadOptions, ForecastThreadStats, PredictJob } from './forecast-thread.js';

@@ -15,7 +15,9 @@ import {
   resolveConfig,
 } from './config.js';
 
+/** File name of a saved model's topology and weights manifest (TF.js layers format). */
 export const MODEL_JSON = 'model.json';
+/** File name of a saved model's float32 weights, in `getWeights()` order. */
 export const WEIGHTS_BIN = 'weights.bin';
 
 interface WeightSpec {

@@ -15,23 +15,40 @@ import { type AdamSettings, Net } from './net.js';
 import { shareFloats, WorkerPool } from './pool.js';
 import { checkTargets, checkWindows, type Tensor2, type Tensor3 } from './validate.js';
 
+/** What FitOptions.onBatchEnd receives after each batch. */
 export interface BatchEndInfo {
-  epoch: number; // 0-based
-  batch: number; // 0-based within the epoch
-  batches: number; // batches per epoch
-  loss: number; // MSE of this batch (with dropout, like Keras' running loss)
+  /** Epoch, 0-based. */
+  epoch: number;
+  /** Batch within the epoch, 0-based. */
+  batch: number;
+  /** Batches per epoch. */
+  batches: number;
+  /** MSE of this batch (with dropout, like Keras' running loss). */
+  loss: number;
 }
 
+/** What FitOptions.onEpochEnd receives after each epoch (fit waits for a returned promise). */
 export interface EpochEndInfo {
-  epoch: number; // 0-based
+  /** Epoch, 0-based. */
+  epoch: number;
+  /** Epochs in the run (FitOptions.epochs). */
   epochs: number;
-  loss: number; // mean training MSE over the epoch's batches
-  valLoss?: number; // validation MSE (no dropout), when a validation set is given
-  improved: boolean; // the monitored loss improved on the best so far
+  /** Mean training MSE over the epoch's batches. */
+  loss: number;
+  /** Validation MSE (no dropout), when a validation set is given. */
+  valLoss?: number;
+  /** The monitored loss improved on the best so far. */
+  improved: boolean;
+  /** 0-based epoch with the best monitored loss so far. */
   bestEpoch: number;
-  model: LstmModel; // e.g. to write a checkpoint
+  /** The model being fitted, e.g. to write a checkpoint. */
+  model: LstmModel;
 }
 
+/**
+ * Training settings of LstmModel.fit, all optional: epochs, batches, early stopping, callbacks, threads, and Adam's
+ * `learningRate` (0.001), `beta1` (0.9), `beta2` (0.999) and `epsilon` (1e-7).
+ */
 export interface FitOptions extends Partial<AdamSettings> {
   /** Maximum epochs (default 50). */
   epochs?: number;
@@ -46,7 +63,9 @@ export interface FitOptions extends Partial<AdamSettings> {
   /** Reshuffle the training windows every epoch (default true), with this seed (default: config seed). */
   shuffle?: boolean;
   shuffleSeed?: number;
+  /** Called after each batch. */
   onBatchEnd?: (info: BatchEndInfo) => void;
+  /** Called after each epoch; fit waits for a returned promise (e.g. a checkpoint being written). */
   onEpochEnd?: (info: EpochEndInfo) => void | Promise<void>;
   /** Aborting stops after the current batch and keeps the best weights. */
   signal?: AbortSignal;
@@ -70,16 +89,24 @@ export interface OptimizerState {
   v: Float32Array;
 }
 
+/** Why fit stopped: all epochs done, early stopping, `signal` aborted, or a non-finite loss or gradient. */
 export type StopReason = 'completed' | 'early-stopping' | 'aborted' | 'non-finite-loss';
 
+/** What LstmModel.fit resolves with. */
 export interface FitHistory {
+  /** Mean training MSE of each epoch run. */
   loss: number[];
+  /** Validation MSE of each epoch run (empty without a validation set). */
   valLoss: number[];
   /** 0-based epoch with the best monitored loss (−1 if none completed); its weights are restored by default. */
   bestEpoch: number;
+  /** The best monitored loss (Infinity when no epoch completed). */
   bestLoss: number;
+  /** The loss early stopping watched: validation when a validation set was given. */
   monitor: 'val_loss' | 'loss';
+  /** Why training stopped. */
   stoppedReason: StopReason;
+  /** Epochs run by this call (from `initialEpoch`). */
   epochs: number;
 }
 
@@ -104,7 +131,15 @@ function option(
   return v;
 }
 
+/**
+ * The LSTM network of DESIGN §5 in WebAssembly: create it with createModel or loadModel, then fit, predict and save.
+ * Inputs are windows (N, window, features) of float32 in a Tensor3 ({data, shape}); targets (N, horizon).
+ * Validation happens here: wrong shapes throw BYNER_SHAPE and NaN or ±Infinity BYNER_NOT_FINITE, saying what was
+ * expected and received. `fit` trains on min(2, cores) threads; a model holds no thread between calls unless
+ * startForecastThread was called.
+ */
 export class LstmModel {
+  /** The network's shape and seed. */
   readonly config: ResolvedConfig;
   /** @internal the main thread's kernels and memory */
   readonly net: Net;
@@ -112,6 +147,7 @@ export class LstmModel {
   private thread: ForecastThread | null = null;
   private threadStarting: Promise<void> | null = null;
 
+  /** Use createModel or loadModel; `init` false leaves the weights at zero for setWeights. */
   constructor(config: ResolvedConfig, init = true) {
     this.config = config;
     this.net = new Net(config);

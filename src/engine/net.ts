@@ -53,6 +53,10 @@ interface Workspace {
 
 const ACT = { relu: 0, tanh: 1 } as const;
 
+/**
+ * @internal One model's kernels and WASM memory: the four parameter-shaped regions and the batch workspace. Not part
+ * of the package's API (its type is left out of the declaration files); LstmModel is.
+ */
 export class Net {
   readonly k: KernelExports;
   readonly cfg: ResolvedConfig;

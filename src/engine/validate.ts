@@ -4,13 +4,17 @@ import { BynerError, describe } from '../errors.js';
 
 /** Samples × time steps × features, row-major. */
 export interface Tensor3 {
+  /** N·T·F values: window i, step t, feature f at `(i·T + t)·F + f`. */
   data: Float32Array;
+  /** (N, T, F) */
   shape: readonly [number, number, number];
 }
 
 /** Samples × outputs, row-major. */
 export interface Tensor2 {
+  /** N·H values: sample i, output h at `i·H + h`. */
   data: Float32Array;
+  /** (N, H) */
   shape: readonly [number, number];
 }
 

@@ -10,10 +10,16 @@ export type FeatureWindow = readonly (readonly number[])[];
 export interface ForecastJob {
   /** True when part of the work runs on another thread until `finish()`. */
   readonly threaded: boolean;
+  /** Forecasts the calling thread's share now (optional: `finish()` does what is left). */
   work(): void;
+  /** Completes the forecasts and returns what `forecast` would have. */
   finish(): number[][];
 }
 
+/**
+ * The live forecasting interface (after darts): raw windows of the 7 features in, the next `horizon` prices out.
+ * Served by fitted models (ForecastModel.forecaster) and baselines (baselineForecaster); runInference takes one.
+ */
 export interface Forecaster {
   /** Registry version for models, or a baseline's name ("naive", "seasonal_naive"). */
   readonly version: string;

@@ -3,13 +3,19 @@
 import { BynerError } from '../errors.js';
 import { roundHalfEven } from '../ticks/generator.js';
 
+/** Forecast errors per horizon 1..H (index 0 is horizon 1), DESIGN §6. */
 export interface HorizonMetrics {
+  /** Mean squared error of the raw forecast. */
   mse: number[];
+  /** Mean absolute error of the raw forecast. */
   mae: number[];
+  /** MSE of the forecast rounded half to even. */
   mse_rounded: number[];
+  /** MAE of the forecast rounded half to even. */
   mae_rounded: number[];
   /** Fraction (0..1) of rounded forecasts equal to the actual value. */
   accuracy: number[];
+  /** Forecasts scored. */
   count: number;
 }
 

@@ -2,14 +2,21 @@
 // leakage). `fitScaler` takes a Split's training part by design; serialisation is plain JSON for the registry.
 import { BynerError, describe } from '../errors.js';
 
+/** A MinMaxScaler as JSON (toJSON / fromJSON), as the model registry stores it. */
 export interface ScalerJson {
   kind: 'minmax';
+  /** Per feature, the smallest training value. */
   min: number[];
+  /** Per feature, the largest training value. */
   max: number[];
   /** Rows the scaler was fitted on (seq range of the training part), for the registry. */
   fitted_rows: number;
 }
 
+/**
+ * Min-max scaling of each feature to [0, 1] over the rows it was fitted on: `(x − min) / (max − min)`, a constant
+ * feature divided by 1. Fit it on training rows only (fitData does); values outside that range map outside [0, 1].
+ */
 export class MinMaxScaler {
   private constructor(
     readonly min: Float64Array,
@@ -44,6 +51,7 @@ export class MinMaxScaler {
     return new MinMaxScaler(min, max, n);
   }
 
+  /** Rebuilds a scaler from toJSON's output; throws BYNER_MODEL for anything else. */
   static fromJSON(json: unknown): MinMaxScaler {
     const j = json as Partial<ScalerJson> | null;
     const ok =
@@ -65,10 +73,12 @@ export class MinMaxScaler {
     return new MinMaxScaler(Float64Array.from(j.min!), Float64Array.from(j.max!), j.fitted_rows ?? 0);
   }
 
+  /** Number of features F. */
   get features(): number {
     return this.min.length;
   }
 
+  /** Plain JSON (exact: every float survives JSON). */
   toJSON(): ScalerJson {
     return {
       kind: 'minmax',

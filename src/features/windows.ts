@@ -4,25 +4,34 @@ import { BynerError } from '../errors.js';
 import { INDICATOR_NAMES, type Tick } from '../ticks/types.js';
 import { FEATURES } from './forecaster.js';
 
+/** Every window of a run of ticks: the raw feature rows once, windows as offsets into them (buildWindows). */
 export interface WindowSet {
   /** Rows of the 7 raw features from the first fully-defined tick: (R, 7), row-major. */
   rows: Float64Array;
   /** Seq of each row. */
   seqs: number[];
+  /** Rows per window. */
   window: number;
+  /** Prices forecast after each window (the targets). */
   horizon: number;
   /** Number of windows: window i covers rows i .. i+window−1 and targets rows i+window .. i+window+horizon−1. */
   count: number;
 }
 
+/** Shares of the windows for each part, in time order; they sum to 1. */
 export interface SplitFractions {
+  /** First part, fitted on (> 0). */
   train: number;
+  /** Middle part, for early stopping and tuning (≥ 0). */
   validation: number;
+  /** Last part, forecast and scored (> 0). */
   test: number;
 }
 
+/** DESIGN §5: 70% train, 10% validation, 20% test. */
 export const DEFAULT_SPLIT: SplitFractions = { train: 0.7, validation: 0.1, test: 0.2 };
 
+/** Window ranges of a chronological split (splitWindows). */
 export interface Split {
   /** Window index ranges [from, to) of each part, in time order. */
   train: [number, number];

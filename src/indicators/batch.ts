@@ -11,6 +11,7 @@ import {
   rsiFrom,
 } from './params.js';
 
+/** One Float64Array per indicator, a value per price; NaN before the indicator's first index. */
 export type IndicatorColumns = Record<IndicatorName, Float64Array>;
 
 export function checkPrices(prices: ArrayLike<number>): void {
@@ -24,6 +25,10 @@ export function checkPrices(prices: ArrayLike<number>): void {
   }
 }
 
+/**
+ * The six indicators of DESIGN §3 over a whole price array, TA-Lib's values to 1e-9. Throws BYNER_NOT_FINITE for a
+ * NaN or ±Infinity price and BYNER_CONFIG for invalid periods.
+ */
 export function computeIndicators(
   prices: ArrayLike<number>,
   params: IndicatorParams = DEFAULT_INDICATOR_PARAMS,

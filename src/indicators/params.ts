@@ -2,6 +2,7 @@
 // two cannot drift apart. Hand-written because no maintained JS library matches TA-Lib (see README).
 import { BynerError } from '../errors.js';
 
+/** The indicators' periods (DESIGN §3); DEFAULT_INDICATOR_PARAMS holds the defaults. */
 export interface IndicatorParams {
   /** SMA and Bollinger period (10). */
   maPeriod: number;
@@ -15,6 +16,7 @@ export interface IndicatorParams {
   macdSignal: number;
 }
 
+/** SMA/Bollinger 10 with 2 deviations, RSI 14, MACD 8/17 with signal 9. */
 export const DEFAULT_INDICATOR_PARAMS: Readonly<IndicatorParams> = Object.freeze({
   maPeriod: 10,
   bbDeviations: 2,

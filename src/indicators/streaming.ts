@@ -12,6 +12,7 @@ import {
   rsiFrom,
 } from './params.js';
 
+/** An IndicatorStream's state as plain JSON (getState / fromState): where a server resumes a stream. */
 export interface IndicatorState {
   version: 1;
   params: IndicatorParams;
@@ -29,6 +30,10 @@ export interface IndicatorState {
 
 const NULLS: Indicators = { ma: null, rsi: null, upper_bb: null, lower_bb: null, macd: null, signal: null };
 
+/**
+ * The six indicators one price at a time (`push`), the same values as computeIndicators over the same prices (to
+ * 1e-9). Its state is plain JSON (`getState`, `IndicatorStream.fromState`), so a stream can resume mid-way.
+ */
 export class IndicatorStream {
   private readonly p: IndicatorParams;
   private readonly keep: number;
@@ -42,6 +47,7 @@ export class IndicatorStream {
   private slow = Number.NaN;
   private signal = 0;
 
+  /** Throws BYNER_CONFIG for invalid periods. */
   constructor(params: IndicatorParams = DEFAULT_INDICATOR_PARAMS) {
     checkParams(params);
     this.p = { ...params };
@@ -131,6 +137,7 @@ export class IndicatorStream {
     };
   }
 
+  /** A stream that continues where `state` (getState's) left off; BYNER_STATE for an invalid state. */
   static fromState(state: IndicatorState): IndicatorStream {
     const bad = (what: string, got: unknown) =>
       new BynerError('BYNER_STATE', `invalid indicator state: ${what}`, {

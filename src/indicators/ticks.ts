@@ -6,13 +6,17 @@ import { DEFAULT_STREAM, type Tick } from '../ticks/types.js';
 import { computeIndicators, toIndicators } from './batch.js';
 import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams } from './params.js';
 
+/** Where ticks made from prices sit in their stream: seq of the first, count, stream name, first timestamp. */
 export interface TickRange {
   /** Global index of the first tick (sine phase and noise follow it). */
   start: number;
+  /** Number of ticks. */
   count: number;
+  /** Stream name (default `synthetic`). */
   stream?: string;
   /** Timestamp of the first tick; the others follow 1 s apart. */
   origin: Date;
+  /** Indicator periods (default DEFAULT_INDICATOR_PARAMS). */
   params?: IndicatorParams;
 }
 
@@ -22,6 +26,11 @@ export function syntheticTicks(src: SineSource, range: TickRange): Tick[] {
   return ticksFromPrices(prices, range);
 }
 
+/**
+ * Ticks from your own prices: seq `range.start` + i, timestamps 1 s apart from `range.origin`, indicators computed
+ * over these prices (null during their warm-up). Throws BYNER_INPUT for an invalid origin, BYNER_NOT_FINITE for a
+ * non-finite price.
+ */
 export function ticksFromPrices(prices: ArrayLike<number>, range: Omit<TickRange, 'count'>): Tick[] {
   const t0 = range.origin.getTime();
   if (!Number.isFinite(t0)) {

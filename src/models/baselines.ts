@@ -55,6 +55,7 @@ export class NaiveModel extends BaseModel {
   }
 }
 
+/** Options of the `seasonal_naive` kind. */
 export interface SeasonalNaiveOptions {
   /** Season in ticks (default 10); at most the window. */
   season?: number;

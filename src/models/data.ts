@@ -9,8 +9,11 @@ import { inputRows, type WindowSet } from '../features/windows.js';
 export interface ScaledWindows {
   /** (n, window, features) row-major: window i, row r, feature f at `(i·window + r)·features + f`. */
   readonly x: Float64Array;
+  /** Number of windows. */
   readonly n: number;
+  /** Rows per window. */
   readonly window: number;
+  /** Features per row (7). */
   readonly features: number;
   /** The scaler that made `x` (fitted on training rows only); a fitted model forecasts only with its own. */
   readonly scaler: MinMaxScaler;
@@ -18,14 +21,17 @@ export interface ScaledWindows {
 
 /** Windows with their targets. */
 export interface Supervised {
+  /** The scaled input windows. */
   readonly x: ScaledWindows;
   /** (n, horizon) raw prices following each window: `y[i·horizon + h−1]` is the price h ticks after window i. */
   readonly y: Float64Array;
+  /** Targets per window. */
   readonly horizon: number;
 }
 
 /** The windows a model is fitted on. */
 export interface FitData {
+  /** The windows fitted on; their scaler becomes the model's. */
   readonly train: Supervised;
   /** Windows after the training ones, for early stopping and the choice of λ; never the windows forecast. */
   readonly validation?: Supervised;
@@ -64,6 +70,7 @@ export function targetValues(set: WindowSet, [from, to]: WindowRange): Float64Ar
   return y;
 }
 
+/** Windows [from, to) of `set` scaled by `scaler`, with their targets. */
 export function supervised(set: WindowSet, range: WindowRange, scaler: MinMaxScaler): Supervised {
   return { x: scaledWindows(set, range, scaler), y: targetValues(set, range), horizon: set.horizon };
 }

@@ -15,6 +15,7 @@ export const MODEL_KINDS = {
   lstm: { baseline: false, summary: 'the SPEC §5 LSTM network of src/engine' },
 } as const;
 
+/** A kind's name: `naive`, `seasonal_naive`, `linear` or `lstm`. */
 export type ModelKind = keyof typeof MODEL_KINDS;
 
 /** The kinds whose `baseline` is true. */
@@ -22,12 +23,16 @@ export type BaselineKind = {
   [K in ModelKind]: (typeof MODEL_KINDS)[K]['baseline'] extends true ? K : never;
 }[ModelKind];
 
+/** The kinds' names in ladder order. */
 export const KIND_NAMES = Object.keys(MODEL_KINDS) as ModelKind[];
 
+/** The baselines' names. */
 export const BASELINE_KINDS = KIND_NAMES.filter((k) => MODEL_KINDS[k].baseline) as BaselineKind[];
 
+/** True when `name` is a kind of the registry. */
 export const isModelKind = (name: unknown): name is ModelKind =>
   typeof name === 'string' && Object.hasOwn(MODEL_KINDS, name);
 
+/** True when `name` is a baseline's kind. */
 export const isBaselineKind = (name: unknown): name is BaselineKind =>
   isModelKind(name) && MODEL_KINDS[name].baseline;

@@ -19,6 +19,7 @@ export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze(
   Array.from({ length: 15 }, (_, k) => Number((10 ** (k / 2 - 6)).toPrecision(3))),
 );
 
+/** Options of the `linear` kind (ridge regression). */
 export interface LinearOptions {
   /** λ values to choose from on validation (default DEFAULT_LAMBDAS); one value needs no validation windows. */
   lambdas?: readonly number[];

@@ -26,19 +26,27 @@ import { BaseModel, type ModelShape } from './model.js';
 
 /** The training settings of SPEC §5 that are not the network's shape; unset ones take the engine's defaults. */
 export interface LstmFitSettings {
+  /** Maximum epochs (default 50). */
   epochs: number;
+  /** Windows per batch (default 32). */
   batchSize: number;
+  /** Epochs without improvement (of the validation loss, when there is one) before stopping (default 5). */
   patience: number;
+  /** Adam's learning rate (default 0.001). */
   learningRate: number;
   /** Threads per batch (default min(2, cores)). */
   workers: number;
 }
 
+/** Options of the `lstm` kind: the engine's network and training settings, and progress callbacks. */
 export interface LstmOptions {
   /** Layers, dropout and seed (default SPEC §5: 100 and 50 relu units, dropout 0.2, seed 42). */
   network?: Partial<Pick<ModelConfig, 'layers' | 'dropout' | 'seed'>>;
+  /** Training settings; unset ones take the engine's defaults. */
   fit?: Partial<LstmFitSettings>;
+  /** Called after each epoch (fit waits for a returned promise). */
   onEpoch?: (info: EpochEndInfo) => void | Promise<void>;
+  /** Called after each batch. */
   onBatch?: (info: BatchEndInfo) => void;
 }
 

@@ -17,6 +17,7 @@ export interface ModelShape {
   horizon: number;
 }
 
+/** What ForecastModel.fit resolves with. */
 export interface FitReport {
   /** Validation MSE per horizon of the fitted model; null when fitted without validation windows. */
   validation_mse: number[] | null;
@@ -28,6 +29,7 @@ export interface FitReport {
 export interface SavedModel {
   /** `kind`, `window`, `horizon` and whatever else the kind's loader reads besides the files. */
   config: JsonObject & { kind: ModelKind; window: number; horizon: number };
+  /** The scaler the model was fitted with (its windows' scaler). */
   scaler: ScalerJson;
   /** File name (`[A-Za-z0-9._-]+`) → bytes; at least one file. */
   files: Record<string, Uint8Array>;
@@ -35,11 +37,15 @@ export interface SavedModel {
 
 /** One model of the ladder. A model is fitted once; a walk-forward refit creates a new one. */
 export interface ForecastModel {
+  /** Its kind in the registry. */
   readonly kind: ModelKind;
+  /** Rows per input window. */
   readonly window: number;
+  /** Prices forecast after each window. */
   readonly horizon: number;
   /** Fewest training windows `fit` accepts. */
   readonly minTrainWindows: number;
+  /** True once `fit` (or a load) gave it parameters and a scaler. */
   readonly fitted: boolean;
   /** The scaler of the windows it was fitted on (null before fit). */
   readonly scaler: MinMaxScaler | null;

@@ -12,6 +12,7 @@ import type { ForecastModel, ModelShape, SavedModel } from './model.js';
 
 /** Each kind's creation options. */
 export interface KindOptions {
+  /** The naive baseline has no options. */
   naive: Record<string, never>;
   seasonal_naive: SeasonalNaiveOptions;
   linear: LinearOptions;
@@ -59,7 +60,7 @@ function unknownKind(kind: unknown, where: string): BynerError {
   });
 }
 
-/** A new, unfitted model of `kind`. */
+/** A new, unfitted model of `kind`; BYNER_CONFIG for an unknown kind or invalid options. */
 export function newModel<K extends ModelKind>(
   kind: K,
   shape: ModelShape,

@@ -3,6 +3,7 @@
 import { BynerError } from '../errors.js';
 import { seedKey, standardNormal } from './noise.js';
 
+/** The synthetic source of DESIGN §2: a noisy sine, rounded and clipped. */
 export interface SineSource {
   /** A: sine amplitude (default 8). */
   amplitude: number;
@@ -16,6 +17,7 @@ export interface SineSource {
   seed: number;
 }
 
+/** A = 8, f = 0.1, σ = 1.5, B = 10, seed 42. */
 export const DEFAULT_SOURCE: SineSource = { amplitude: 8, frequency: 0.1, noise: 1.5, bound: 10, seed: 42 };
 
 /** Round half to even (numpy's rule), so rounding has no bias toward +∞ at .5 ties. */

@@ -53,28 +53,43 @@ export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, BYNER_LOG_DIR: 'none', ...extra };
 }
 
-export function byner(
-  args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
+export interface RunOptions {
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** Runs `byner <args>` (src/cli/main.ts through tsx) with a fresh data folder unless `env` names one. */
+export function byner(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return runProcess(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    ...opts,
+    cwd: opts.cwd ?? ROOT,
+    // A fresh data folder per run unless the test names one: nothing lands in the work tree.
+    env: childEnv({ BYNER_DATA_DIR: mkdtempSync(join(tmpdir(), 'byner-data-')), ...opts.env }),
+  });
+}
+
+/**
+ * Runs `command args` to its end and resolves with its exit code and output. A command that has not exited after
+ * `timeoutMs` (default 120 s) is killed and fails the test instead of hanging the suite.
+ */
+export function runProcess(command: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    const child = spawn(command, args, {
       cwd: opts.cwd ?? ROOT,
-      // A fresh data folder per run unless the test names one: nothing lands in the work tree.
-      env: childEnv({ BYNER_DATA_DIR: mkdtempSync(join(tmpdir(), 'byner-data-')), ...opts.env }),
+      env: opts.env ?? childEnv(),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    // A command that does not end by itself fails the test instead of hanging the suite.
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(
-        new Error(`byner ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 120_000} ms\n${stderr}`),
-      );
-    }, opts.timeoutMs ?? 120_000);
+      reject(new Error(`${command} ${args.join(' ')} did not exit within ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
