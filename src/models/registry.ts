@@ -79,6 +79,20 @@ export function baselineForecaster<K extends BaselineKind>(
   return BASELINE_LIVE[kind](horizon, options ?? ({} as KindOptions[K]));
 }
 
+/** The engine's resolved config that a saved LSTM's model.json carries (userDefinedMetadata.byner.config). */
+function lstmFileConfig(artifact: Record<string, Uint8Array>): JsonObject | undefined {
+  const file = artifact['model.json'];
+  if (file === undefined) return undefined;
+  try {
+    const json = JSON.parse(new TextDecoder().decode(file)) as {
+      userDefinedMetadata?: { byner?: { config?: JsonObject } };
+    };
+    return json.userDefinedMetadata?.byner?.config;
+  } catch {
+    return undefined; // the loader reports a bad file with its own message
+  }
+}
+
 /**
  * The registry form of a Store entry. Entries registered before models had kinds (LSTM only) have no
  * `config.kind`: they are LSTMs.
@@ -89,8 +103,10 @@ export function savedFromEntry(
   const config = entry.config ?? {};
   const kind = config.kind ?? 'lstm';
   if (!isModelKind(kind)) throw unknownKind(kind, ` in registry entry ${entry.version}`);
-  // Entries without a kind hold the LSTM's resolved config under `model`.
-  const shape = (config.kind === undefined ? config.model : config) as JsonObject | undefined;
+  // Entries without a kind hold the LSTM's resolved config under `model`, or only in the TF.js file's metadata.
+  const shape = (config.kind === undefined ? (config.model ?? lstmFileConfig(entry.artifact)) : config) as
+    | JsonObject
+    | undefined;
   const size = (name: 'window' | 'horizon') => (typeof shape?.[name] === 'number' ? shape[name] : 0);
   return {
     config: { ...config, kind, window: size('window'), horizon: size('horizon') },
