@@ -25,7 +25,7 @@ const TFJS_SAMPLES = arg('tfjs-samples', 512);
 const PREDICTS = arg('predicts', 3000);
 const TFJS_PREDICTS = arg('tfjs-predicts', 300);
 
-/** Synthetic ticks (SPEC §2: 8·sin(2π·0.1·t) + N(0, 1.5), rounded, clipped) → min-max scaled 7-feature windows. */
+/** Synthetic ticks (DESIGN §2: 8·sin(2π·0.1·t) + N(0, 1.5), rounded, clipped) → min-max scaled 7-feature windows. */
 function windows(n: number, seed: number): { x: Float32Array; y: Float32Array } {
   let s = seed >>> 0;
   const rand = (): number => {

@@ -21,7 +21,7 @@ const OPTIONS: { [K in ModelKind]: KindOptions[K] } = {
   naive: {},
   seasonal_naive: { season: 10 },
   linear: {},
-  // SPEC §5 defaults (the engine's): 50 epochs at most, batch 32, patience 5, Adam 0.001, seed 42.
+  // DESIGN §5 defaults (the engine's): 50 epochs at most, batch 32, patience 5, Adam 0.001, seed 42.
   lstm: {
     fit: quick ? { epochs: 3 } : {},
     onEpoch: (e) => {

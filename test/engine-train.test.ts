@@ -1,4 +1,4 @@
-// End-to-end check of the engine's training: on synthetic ticks (SPEC §2) a small network reaches a test MSE near
+// End-to-end check of the engine's training: on synthetic ticks (DESIGN §2) a small network reaches a test MSE near
 // the Bayes limit (2.253) within the CI budget. Leaves the real pipeline (indicators, store, scaler) to test/train.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -6,7 +6,7 @@ import { createModel } from '../src/engine/index.js';
 
 const BAYES_MSE = 2.253;
 
-/** SPEC §2 ticks: clip(round(8·sin(2π·0.1·t) + N(0, 1.5)), −10, 10), seeded. */
+/** DESIGN §2 ticks: clip(round(8·sin(2π·0.1·t) + N(0, 1.5)), −10, 10), seeded. */
 function ticks(n: number, seed: number): Float64Array {
   let s = seed >>> 0;
   const u = (): number => {

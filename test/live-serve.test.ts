@@ -45,7 +45,7 @@ describe('live server', () => {
       assert.equal(r.status, 200);
       assert.equal(r.headers['content-type'], 'text/event-stream; charset=utf-8');
       assert.equal(r.headers['cache-control'], 'no-cache, no-transform');
-      // Streaming indicators vs batch ones agree to 1e-9 (SPEC §3); on these prices, bit for bit.
+      // Streaming indicators vs batch ones agree to 1e-9 (DESIGN §3); on these prices, bit for bit.
       const expected = `retry: 1000\n\n${expectedFrames(0, 39).replaceAll('"stream":"synthetic"', '"stream":"bytes"')}`;
       assert.equal(r.raw.slice(0, expected.length), expected);
     } finally {

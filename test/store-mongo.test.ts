@@ -49,7 +49,7 @@ if ('skip' in server || admin === undefined) {
 const bsonType = (v: unknown) =>
   v === null ? 'null' : v instanceof Date ? 'date' : ((v as { _bsontype?: string })._bsontype ?? typeof v);
 
-describe('mongodb document shapes (SPEC §4)', () => {
+describe('mongodb document shapes (DESIGN §4)', () => {
   const skip = 'skip' in server ? server.skip : false;
   it('stores the original shapes: BSON dates, integral price as int, indicator doubles and nulls, indexes', {
     skip,

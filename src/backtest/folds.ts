@@ -13,7 +13,7 @@ export interface FoldOptions {
   testShare?: number;
   /**
    * Share of each fold's usable earlier windows held out at their end for validation (early stopping, λ choice);
-   * default 0.125, SPEC §5's 10 of 70 + 10. 0: no validation windows.
+   * default 0.125, DESIGN §5's 10 of 70 + 10. 0: no validation windows.
    */
   validationShare?: number;
 }

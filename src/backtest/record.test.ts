@@ -1,4 +1,4 @@
-// What a backtest leaves behind: the best model, the tr_metrics document (valid for both stores, SPEC §4's metrics
+// What a backtest leaves behind: the best model, the tr_metrics document (valid for both stores, DESIGN §4's metrics
 // shape, non-finite scores as null) and the plotted series, aligned with the seqs they forecast.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -44,7 +44,7 @@ describe('the backtest record', () => {
     assert.equal(bestModel(diverged).name, 'seasonal_naive');
   });
 
-  it('is a tr_metrics document both stores accept: the best model in SPEC §4 shape, every model and fold beside it', () => {
+  it('is a tr_metrics document both stores accept: the best model in DESIGN §4 shape, every model and fold beside it', () => {
     const doc = backtestDocument(result, meta);
     validateMetrics([doc], 'test');
     const best = result.models[2];

@@ -1,4 +1,4 @@
-// What a finished backtest leaves behind: the best model, the `tr_metrics` document (SPEC §4's metrics shape for
+// What a finished backtest leaves behind: the best model, the `tr_metrics` document (DESIGN §4's metrics shape for
 // the best model, every model's scores and the fold boundaries beside it), and the series its plots draw.
 // Drawing the plots is src/train/plots.ts's; writing the document is the caller's.
 import { BynerError } from '../errors.js';

@@ -54,7 +54,7 @@ const list = (item: RegExp) =>
     .pipe(z.array(z.string().regex(item)).min(1));
 
 export const SETTINGS = {
-  // Synthetic source (SPEC §2).
+  // Synthetic source (DESIGN §2).
   seed: setting({
     flags: '--seed <n>',
     env: 'BYNER_SEED',
@@ -216,7 +216,7 @@ export const SETTINGS = {
     expected: 'csv or jsonl',
     schema: z.enum(['csv', 'jsonl']),
   }),
-  // Training (SPEC §5-6).
+  // Training (DESIGN §5-6).
   window: setting({
     flags: '--window <n>',
     env: 'BYNER_WINDOW',
@@ -382,7 +382,7 @@ export const SETTINGS = {
     expected: 'a version listed by `byner models`',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
   }),
-  // Storage (SPEC §4).
+  // Storage (DESIGN §4).
   dataDir: setting({
     flags: '--data-dir <dir>',
     env: 'BYNER_DATA_DIR',

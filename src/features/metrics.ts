@@ -1,4 +1,4 @@
-// Per-horizon forecast errors (SPEC §6): MSE and MAE of the raw forecast, MSE/MAE of the rounded forecast, exact-match
+// Per-horizon forecast errors (DESIGN §6): MSE and MAE of the raw forecast, MSE/MAE of the rounded forecast, exact-match
 // accuracy of the rounded forecast, and MASE. Producing the forecasts is the caller's (walk-forward) step.
 import { BynerError } from '../errors.js';
 import { roundHalfEven } from '../ticks/generator.js';

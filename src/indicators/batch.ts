@@ -1,4 +1,4 @@
-// The six indicators of SPEC §3 over a whole price array: one column each, NaN before the first index
+// The six indicators of DESIGN §3 over a whole price array: one column each, NaN before the first index
 // (converted to null at the tick boundary by toIndicators). The streaming form is streaming.ts; both agree.
 import { BynerError } from '../errors.js';
 import { INDICATOR_NAMES, type IndicatorName, type Indicators } from '../ticks/types.js';

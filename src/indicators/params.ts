@@ -1,4 +1,4 @@
-// Indicator periods (SPEC §3) and the small formulas both the batch and the streaming forms share, so the
+// Indicator periods (DESIGN §3) and the small formulas both the batch and the streaming forms share, so the
 // two cannot drift apart. Hand-written because no maintained JS library matches TA-Lib (see README).
 import { BynerError } from '../errors.js';
 

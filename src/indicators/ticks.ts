@@ -1,4 +1,4 @@
-// Assembles ticks (SPEC §4 shape) from prices and their indicators: the batch path for `generate` and for
+// Assembles ticks (DESIGN §4 shape) from prices and their indicators: the batch path for `generate` and for
 // seeding a store. The live, one-at-a-time path is IndicatorStream; storage and transport are elsewhere.
 import { BynerError } from '../errors.js';
 import { generatePrices, type SineSource, TICK_MS } from '../ticks/generator.js';

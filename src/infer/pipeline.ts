@@ -1,4 +1,4 @@
-// Live inference (SPEC §8) of one or many streams, wired in one place from the small parts of src/infer (see
+// Live inference (DESIGN §8) of one or many streams, wired in one place from the small parts of src/infer (see
 // runPipeline). Choosing the input and the forecasters is the caller's: src/infer/runner.ts, src/cli.
 
 import type { Forecaster } from '../features/forecaster.js';

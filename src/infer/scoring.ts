@@ -1,4 +1,4 @@
-// Live scoring (SPEC §8): as actual prices arrive, scores every earlier forecast per horizon — running and windowed
+// Live scoring (DESIGN §8): as actual prices arrive, scores every earlier forecast per horizon — running and windowed
 // (last N) MSE, MAE and exact-match accuracy of the rounded forecast — per stream and model version, as metrics
 // documents. Storing the documents is the writer's job.
 import { BynerError } from '../errors.js';

@@ -12,7 +12,7 @@ export const MODEL_KINDS = {
     baseline: false,
     summary: 'ridge regression on the flattened scaled window, all horizons at once, λ chosen on validation',
   },
-  lstm: { baseline: false, summary: 'the SPEC §5 LSTM network of src/engine' },
+  lstm: { baseline: false, summary: 'the DESIGN §5 LSTM network of src/engine' },
 } as const;
 
 /** A kind's name: `naive`, `seasonal_naive`, `linear` or `lstm`. */

@@ -154,7 +154,7 @@ describe('linear model', () => {
     await m.fit(data);
     const test = supervised(set, split.test, m.scaler!);
     const model = new ErrorAccumulator(5).add(m.predict(test.x), test.y, test.x.n).result();
-    // SPEC §2: the Bayes-optimal forecast of tick u is E[clip(round(A·sin(2πf·u) + ε), −B, B)], ε ~ N(0, σ).
+    // DESIGN §2: the Bayes-optimal forecast of tick u is E[clip(round(A·sin(2πf·u) + ε), −B, B)], ε ~ N(0, σ).
     const bayes = new Float64Array(test.y.length);
     for (let i = 0; i < test.x.n; i++) {
       for (let h = 0; h < 5; h++) bayes[i * 5 + h] = expectedPrice(set.seqs[split.test[0] + i + 60 + h]);

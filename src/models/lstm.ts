@@ -24,7 +24,7 @@ import type { JsonObject } from '../store/types.js';
 import { type FitData, type ScaledWindows, scaleRawWindows } from './data.js';
 import { BaseModel, type ModelShape } from './model.js';
 
-/** The training settings of SPEC §5 that are not the network's shape; unset ones take the engine's defaults. */
+/** The training settings of DESIGN §5 that are not the network's shape; unset ones take the engine's defaults. */
 export interface LstmFitSettings {
   /** Maximum epochs (default 50). */
   epochs: number;
@@ -40,7 +40,7 @@ export interface LstmFitSettings {
 
 /** Options of the `lstm` kind: the engine's network and training settings, and progress callbacks. */
 export interface LstmOptions {
-  /** Layers, dropout and seed (default SPEC §5: 100 and 50 relu units, dropout 0.2, seed 42). */
+  /** Layers, dropout and seed (default DESIGN §5: 100 and 50 relu units, dropout 0.2, seed 42). */
   network?: Partial<Pick<ModelConfig, 'layers' | 'dropout' | 'seed'>>;
   /** Training settings; unset ones take the engine's defaults. */
   fit?: Partial<LstmFitSettings>;

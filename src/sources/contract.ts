@@ -180,7 +180,7 @@ export function runSourceContract(name: string, factory: SourceFactory): void {
       );
       const prices = stored.map((t) => t.price);
       assert.deepEqual(prices.slice(history.length, history.length + expected.length), expected);
-      // Indicators as the batch computation over every stored price (SPEC §3: within 1e-9).
+      // Indicators as the batch computation over every stored price (DESIGN §3: within 1e-9).
       const batch = ticksFromPrices(prices, { start: 0, stream, origin: new Date(T0) });
       stored.forEach((t, i) => {
         for (const [k, v] of Object.entries(t.indicators)) {

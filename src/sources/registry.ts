@@ -57,7 +57,7 @@ const sine = (help: string): OptionSpec => ({
 /** The price-source kinds. The first is the kind of a spec that names none. */
 export const SOURCE_KINDS = {
   synthetic: {
-    help: 'the noisy, clipped sine of `byner generate` (SPEC §2); the price of tick t is a function of (seed, t)',
+    help: 'the noisy, clipped sine of `byner generate` (DESIGN §2); the price of tick t is a function of (seed, t)',
     onDemand: true,
     options: {
       seed: { help: 'seed (--seed)', expected: 'an integer between 0 and 2^53', schema: integer(0, 2 ** 53) },

@@ -1,4 +1,4 @@
-// The synthetic price source (SPEC §2): the noisy, clipped sine, its price a pure function of (seed, seq), one
+// The synthetic price source (DESIGN §2): the noisy, clipped sine, its price a pure function of (seed, seq), one
 // point every `intervalMs` (or as fast as asked when 0). The formula itself lives in src/ticks/generator.ts.
 import { BynerError } from '../errors.js';
 import { SinePriceSource, type SineSource } from '../ticks/generator.js';

@@ -10,7 +10,7 @@ export type TickCollection = (typeof TICK_COLLECTIONS)[number];
 export const METRICS_COLLECTIONS = ['tr_metrics', 'inf_metrics'] as const;
 export type MetricsCollection = (typeof METRICS_COLLECTIONS)[number];
 
-/** Every collection of SPEC §4, in `db stats` order. `models` is the registry (artifacts in GridFS on MongoDB). */
+/** Every collection of DESIGN §4, in `db stats` order. `models` is the registry (artifacts in GridFS on MongoDB). */
 export const COLLECTIONS = [
   'historical_data',
   'inf_historical_db',

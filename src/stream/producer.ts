@@ -29,7 +29,7 @@ export interface ProducerOptions {
   now?: () => number;
 }
 
-/** Encodes a tick as its SSE event: `id: <seq>` and the tick's JSON (SPEC §7). */
+/** Encodes a tick as its SSE event: `id: <seq>` and the tick's JSON (DESIGN §7). */
 export function tickFrame(tick: Tick): Buffer {
   return Buffer.from(sseFrame({ id: tick.seq, data: JSON.stringify(tickToJson(tick)) }), 'utf8');
 }

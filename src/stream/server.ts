@@ -1,4 +1,4 @@
-// `byner serve`: the Fastify server of SPEC §7 — one or many live SSE tick streams and the REST reads the dashboard
+// `byner serve`: the Fastify server of DESIGN §7 — one or many live SSE tick streams and the REST reads the dashboard
 // and tools use. Where prices come from is src/sources'; opening the store and handling signals is the caller's job
 // (src/cli/commands/serve.ts, or `byner demo`).
 import type { OutgoingHttpHeaders } from 'node:http';

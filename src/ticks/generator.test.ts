@@ -1,4 +1,4 @@
-// The synthetic source of SPEC §2: reproducible per seed, phase-continuous from any start, the right noise.
+// The synthetic source of DESIGN §2: reproducible per seed, phase-continuous from any start, the right noise.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_SOURCE, generatePrices, roundHalfEven, SinePriceSource } from './generator.js';

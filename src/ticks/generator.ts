@@ -1,4 +1,4 @@
-// Synthetic ticks of SPEC §2: price[t] = clip(round(A·sin(2π·f·t) + ε[t]), −B, +B), ε ~ N(0, σ), reproducible
+// Synthetic ticks of DESIGN §2: price[t] = clip(round(A·sin(2π·f·t) + ε[t]), −B, +B), ε ~ N(0, σ), reproducible
 // bit for bit per seed and phase-continuous from any start index. Indicators are added by src/indicators.
 import { BynerError } from '../errors.js';
 import { seedKey, standardNormal } from './noise.js';

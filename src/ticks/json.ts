@@ -1,4 +1,4 @@
-// The tick on the wire and in JSON Lines: SPEC §4 fields with an ISO-8601 timestamp, in the original's order
+// The tick on the wire and in JSON Lines: DESIGN §4 fields with an ISO-8601 timestamp, in the original's order
 // plus `seq` and `stream`. Parsing of arbitrary user input lives in src/cli (indicators command).
 import type { Tick } from './types.js';
 

@@ -1,4 +1,4 @@
-// The tick: one price of a stream with its six indicators, in the shape of SPEC §4 (the original's
+// The tick: one price of a stream with its six indicators, in the shape of DESIGN §4 (the original's
 // `historical_data` document plus our `seq` and `stream`). Shared by every stage downstream.
 
 /** The six indicators in model-input order (after the price). `null` before each one's first index. */

@@ -35,7 +35,7 @@ after(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-// Small deterministic data shaped like the real thing (SPEC §2: sine of amplitude 8, period 10 ticks).
+// Small deterministic data shaped like the real thing (DESIGN §2: sine of amplitude 8, period 10 ticks).
 const sine = (t: number) => Math.round(8 * Math.sin(2 * Math.PI * 0.1 * t));
 const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
 const testWindow = (origin: number): ForecastWindow => ({

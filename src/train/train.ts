@@ -1,4 +1,4 @@
-// The training job of SPEC §5-6 (the original's training.py, done right): seed ticks if the stream is empty,
+// The training job of DESIGN §5-6 (the original's training.py, done right): seed ticks if the stream is empty,
 // leak-free windows and scaler, fit with checkpoints, evaluation against baselines, stored results, registry
 // entry, plots. Progress display and exit codes are the CLI's; the network itself is src/engine.
 import { readdir, readFile, rm } from 'node:fs/promises';
@@ -40,7 +40,7 @@ import { type CheckpointState, readCheckpoint, writeCheckpoint } from './checkpo
 import { LstmForecaster } from './load.js';
 import { type RunOutcome, registerModel, type ServingDecision, servingDecision } from './serving.js';
 
-/** SPEC §2: the best possible average MSE / accuracy on the default synthetic source. */
+/** DESIGN §2: the best possible average MSE / accuracy on the default synthetic source. */
 export const BAYES_LIMIT = { mse: 2.253, mae: 1.19, accuracy: 0.256 } as const;
 
 export interface FitSettings {

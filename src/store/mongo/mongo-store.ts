@@ -1,4 +1,4 @@
-// MongoDB Store: SPEC §4 collections and document shapes through the official driver, writes behind a
+// MongoDB Store: DESIGN §4 collections and document shapes through the official driver, writes behind a
 // bounded retrying backlog, model artifacts in GridFS. Works on FerretDB 1.24 (no transactions or streams).
 
 import {
@@ -156,7 +156,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<MongoS
   return store;
 }
 
-/** FerretDB 1.x rejects arrays inside arrays (SPEC's input_sequence); FerretDB 2 and MongoDB accept them. */
+/** FerretDB 1.x rejects arrays inside arrays (the input_sequence of DESIGN §4); FerretDB 2 and MongoDB accept them. */
 async function supportsNestedArrays(db: Db): Promise<boolean> {
   const info = await db.command({ buildInfo: 1 }).catch(() => ({}) as Document);
   const ferret = typeof info.ferretdbVersion === 'string' ? info.ferretdbVersion : undefined;
@@ -165,7 +165,7 @@ async function supportsNestedArrays(db: Db): Promise<boolean> {
 
 type Rows = number[][];
 /**
- * input_sequence as stored: the SPEC's (window, 7) arrays; where arrays cannot nest (FerretDB 1.x), one document
+ * input_sequence as stored: the (window, 7) arrays of DESIGN §4; where arrays cannot nest (FerretDB 1.x), one document
  * per row for training windows, and for live forecasts the 420 numbers as float64 binary (little-endian, row by
  * row): FerretDB spends ≈ 1.6 ms storing a forecast with 60 row documents, 0.22 ms with the binary.
  */

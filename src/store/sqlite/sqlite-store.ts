@@ -1,6 +1,6 @@
 // Embedded Store: one better-sqlite3 file (`<dataDir>/byner.db`, WAL), every write one transaction, so a
 // write resolves only once stored (its receipt is settled at once). Same contract as the MongoDB store; the
-// SPEC §4 shapes are Mongo's concern.
+// DESIGN §4 shapes are Mongo's concern.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
