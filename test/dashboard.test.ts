@@ -1,9 +1,11 @@
 // The live dashboard end to end: `byner serve` (in-process, with the dashboard plugin) and live inference
 // with the seasonal-naive baseline on a temporary store at 100 ticks/s, the page in Debian's Chromium
 // through playwright-core. Checks the shown numbers against the REST API, a clean console, bounded drawing,
-// a narrow window, and saves docs/dashboard.png (the README's screenshot). Skips loudly without Chromium.
+// a narrow window, and a screenshot: into the test's temporary folder, or with BYNER_UPDATE_SCREENSHOT=1 into
+// docs/dashboard.png (the README's). Skips loudly without Chromium.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { registerDashboard } from '../src/dashboard/routes.js';
@@ -19,7 +21,10 @@ import { ROOT } from './helpers/cli.js';
 import { sleep, tempDir } from './live-helpers.js';
 
 const CHROMIUM = process.env.BYNER_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOT = `${ROOT}/docs/dashboard.png`;
+/** docs/dashboard.png is written only when asked for, so that a test run leaves the work tree as it was. */
+const UPDATE_SCREENSHOT = process.env.BYNER_UPDATE_SCREENSHOT === '1';
+const DOCS_SHOT = join(ROOT, 'docs', 'dashboard.png');
+const committedShot = existsSync(DOCS_SHOT) ? readFileSync(DOCS_SHOT) : null;
 const skip = existsSync(CHROMIUM)
   ? false
   : `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does)`;
@@ -216,8 +221,8 @@ describe('dashboard in Chromium', { skip }, () => {
     dir = tempDir('byner-dash-');
     profile = tempDir('byner-chromium-');
     store = await openStore({ dataDir: dir.path });
-    // 100 ticks/s: the fast end of the issue; the seasonal-naive baseline needs no training. A second stream
-    // (another seed, no inference) for the stream selector.
+    // 100 ticks/s: the fastest stream the page is made for; the seasonal-naive baseline needs no training. A
+    // second stream (another seed, no inference) for the stream selector.
     server = await startServer({
       port: 0,
       store,
@@ -345,7 +350,16 @@ describe('dashboard in Chromium', { skip }, () => {
         `${shown.rate} ticks/s shown, ${shown.renders} redraws, ${shown.points} points`,
     );
 
-    await page.screenshot({ path: SCREENSHOT });
+    const screenshot = UPDATE_SCREENSHOT ? DOCS_SHOT : join(dir.path, 'dashboard.png');
+    await page.screenshot({ path: screenshot });
+    if (UPDATE_SCREENSHOT) console.error(`dashboard: screenshot written to ${screenshot}`);
+    else {
+      const shotNow = existsSync(DOCS_SHOT) ? readFileSync(DOCS_SHOT) : null;
+      assert.ok(
+        committedShot === null ? shotNow === null : shotNow?.equals(committedShot) === true,
+        'docs/dashboard.png was rewritten by a test run (BYNER_UPDATE_SCREENSHOT=1 is the way to update it)',
+      );
+    }
     assert.deepEqual(errors, []);
   });
 
