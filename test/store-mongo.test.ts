@@ -165,7 +165,7 @@ describe('mongodb document shapes (DESIGN §4)', () => {
         entry('old', 1, false),
         entry('served', 2, true),
         entry('co2-flagged', 3, true, 'co2'),
-        entry('co2-newer', 4, true, 'co2'), // two flags (a crash between the old two-step update): newest wins
+        entry('co2-newer', 4, true, 'co2'), // two flags on one stream (a crash can leave them): newest wins
       ]);
       const store = await openMongoStore({ uri: server.uri, dbName });
       try {
