@@ -153,7 +153,7 @@ interface StreamSettingValues {
 }
 
 /** Reads a streams file: JSON (`.json`) or YAML (anything else; YAML also reads JSON). */
-export async function readStreamsFile(path: string): Promise<StreamSpec[]> {
+async function readStreamsFile(path: string): Promise<StreamSpec[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
