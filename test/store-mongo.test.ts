@@ -51,7 +51,7 @@ const bsonType = (v: unknown) =>
 
 describe('mongodb document shapes (DESIGN §4)', () => {
   const skip = 'skip' in server ? server.skip : false;
-  it('stores the original shapes: BSON dates, integral price as int, indicator doubles and nulls, indexes', {
+  it('stores the DESIGN §4 shapes: BSON dates, integral price as int, indicator doubles and nulls, indexes', {
     skip,
   }, async () => {
     if ('skip' in server || admin === undefined) return;
@@ -143,7 +143,7 @@ describe('mongodb document shapes (DESIGN §4)', () => {
     }
   });
 
-  it('upgrades a registry written before serving pointers: a flagged entry serves its stream', {
+  it('upgrades a registry of serving flags to serving pointers: a flagged entry serves its stream', {
     skip,
   }, async () => {
     if ('skip' in server || admin === undefined) return;
