@@ -2,6 +2,7 @@
 // runPipeline). Choosing the input and the forecasters is the caller's: src/infer/runner.ts, src/cli.
 
 import type { Forecaster } from '../features/forecaster.js';
+import { metrics } from '../metrics/prometheus.js';
 import type { Forecast, Store, StoreLogger } from '../store/types.js';
 import type { Tick } from '../ticks/types.js';
 import type { ForecasterSet } from './forecasters.js';
@@ -74,6 +75,8 @@ export interface PipelineRun {
   scores(stream: string): ScoreSnapshot | null;
   /** The stream's forecaster now. */
   forecaster(stream: string): Forecaster;
+  /** Seq of the stream's last accepted (or resumed) tick, or null. */
+  lastSeq(stream: string): number | null;
   /** Stops reading, writes everything still held, resolves with the final stats. */
   stop(): Promise<PipelineStats>;
   /**
@@ -129,6 +132,10 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
 
   const batches = new ForecastBatches(logger, (item: WindowItem, kind: SkipKind) => {
     streamStats(item.stream)[kind] += 1;
+    metrics.forecastsSkipped.inc({
+      stream: item.stream,
+      reason: kind === 'nonFinite' ? 'non_finite' : 'error',
+    });
     if (kind === 'nonFinite')
       streamScores(item.stream).countNonFinite(item.forecaster.version, item.forecaster.horizon);
   });
@@ -154,6 +161,8 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       const sc = streamScores(stream);
       const scored = sc.observe(tick.seq, tick.price);
       st.scored += scored;
+      metrics.inferTicks.inc({ stream });
+      if (scored > 0) metrics.scored.inc({ stream }, scored);
       let doc: Forecast | null = null;
       if (forecast !== null && input !== null) {
         sc.addForecast(forecaster.version, tick.seq, forecast);
@@ -254,6 +263,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     st.recovered = resumed.recovered;
     st.forecasts += resumed.recovered;
     st.scored += resumed.scored;
+    metrics.scored.inc({ stream }, resumed.scored);
     if (sc.dirty) await store.writeMetrics('inf_metrics', sc.takeDocs());
     logger.info(
       { stream, seq: resumed.last.seq, window: w.rows.length },
@@ -280,6 +290,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     for (const stream of fresh) {
       const st = newStats();
       stats.streams.set(stream, st);
+      for (const counter of [metrics.inferTicks, metrics.scored]) counter.inc({ stream }, 0);
       windows.add(stream, st);
       scores.set(stream, new StreamScores(stream, options.scoreWindow ?? 100));
     }
@@ -358,6 +369,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       return version === undefined ? null : (scores.get(stream)?.snapshot(version) ?? null);
     },
     forecaster: (stream) => forecasters.get(stream),
+    lastSeq: (stream) => windows.lastSeq(stream),
     stop() {
       stopping = true;
       stopped();
