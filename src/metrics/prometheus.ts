@@ -148,3 +148,23 @@ export function collectProcessMetrics(): void {
 export function metricsText(): Promise<string> {
   return registry.metrics();
 }
+
+/**
+ * The value of one sample of the registry (`byner_x_total`, or a histogram's `byner_x_seconds_count`) with exactly
+ * these labels; 0 when it has none yet. For tests and checks in code; scrapers read metricsText().
+ */
+export async function sampleValue(sample: string, labels: Record<string, string> = {}): Promise<number> {
+  const wanted = Object.entries(labels);
+  for (const metric of await registry.getMetricsAsJSON()) {
+    for (const v of metric.values) {
+      const own = Object.entries(v.labels);
+      if (
+        ((v as { metricName?: string }).metricName ?? metric.name) !== sample ||
+        own.length !== wanted.length
+      )
+        continue;
+      if (wanted.every(([k, value]) => v.labels[k] === value)) return v.value;
+    }
+  }
+  return 0;
+}

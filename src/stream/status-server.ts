@@ -50,7 +50,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const wrongHost = policy.checkHost(req.headers.host, req.socket.localAddress);
     if (wrongHost !== null) return refuse(res, wrongHost);
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, query = ''] = (req.url ?? '/').split('?', 2);
     if (path !== '/metrics' && path !== '/healthz') {
       return sendJson(res, 404, { error: `no route ${req.method} ${path}`, expected: ROUTES });
     }
@@ -61,6 +61,13 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
         { error: `${req.method} ${path} is not allowed`, expected: ROUTES },
         { allow: 'GET, HEAD' },
       );
+    }
+    if (query !== '') {
+      return sendJson(res, 400, {
+        error: `${path} takes no query parameters`,
+        expected: path,
+        received: `?${query}`,
+      });
     }
     // Like the streams server's /healthz: a page of another site may not read it.
     const site = policy.checkSite(req.headers);

@@ -213,7 +213,8 @@ export function sampleValue(
   name: string,
   labels: Record<string, string> = {},
 ): number | undefined {
-  return families.get(name)?.samples.find((s) => s.name === name && sameLabels(s.labels, labels))?.value;
+  const family = families.get(name) ?? families.get(name.replace(/_(bucket|sum|count)$/, ''));
+  return family?.samples.find((s) => s.name === name && sameLabels(s.labels, labels))?.value;
 }
 
 /** The histogram series of `name` with exactly these labels (besides `le`), or undefined. */

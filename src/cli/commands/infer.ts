@@ -153,8 +153,12 @@ export function inferCommand(program: Command): Command {
               await run.stop().catch(() => {});
               throw error;
             });
-      if (status !== null)
-        logger.info({ url: status.url }, `metrics on ${status.url}/metrics, health on ${status.url}/healthz`);
+      // On stderr even with --quiet: with --metrics-port 0 this is where the port is told.
+      if (status !== null) {
+        process.stderr.write(
+          `byner infer: metrics on ${status.url}/metrics, health on ${status.url}/healthz\n`,
+        );
+      }
       const stopped = nextStopSignal().then((signal) => {
         logger.info({ signal }, `${signal}: stopping (writing what is held)`);
         return run.stop();
