@@ -3,7 +3,6 @@
 // the stored ones, Host and site rules and methods, /healthz with a store that answers and one that hangs, and
 // `byner infer --metrics-port` as a process. Every scrape is read with the strict text parser (helpers/prom-text).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,16 +12,14 @@ import { ForecasterSet } from '../src/infer/forecasters.js';
 import { runPipeline } from '../src/infer/pipeline.js';
 import { StoreInput } from '../src/infer/store-input.js';
 import { metricsText } from '../src/metrics/prometheus.js';
-import type { PricePoint, PriceSource } from '../src/sources/types.js';
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
 import { startServer } from '../src/stream/server.js';
 import { startStatusServer } from '../src/stream/status-server.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
-import { childEnv, ROOT } from './helpers/cli.js';
 import { freePort } from './helpers/ferretdb.js';
 import { type Family, histogram, parsePrometheusText, sampleValue } from './helpers/prom-text.js';
-import { ask, readSse, spawnServe, tempDir, waitFor } from './live-helpers.js';
+import { ask, GatedSource, readSse, spawnByner, spawnServe, tempDir, waitFor } from './live-helpers.js';
 
 /** GET /metrics, checked (status, content type) and parsed strictly. */
 async function scrape(base: string): Promise<Map<string, Family>> {
@@ -34,26 +31,6 @@ async function scrape(base: string): Promise<Map<string, Family>> {
 
 const value = (f: Map<string, Family>, name: string, labels: Record<string, string> = {}) =>
   sampleValue(f, name, labels) ?? 0;
-
-/** A source of `n` prices that starts only when released (so that every client is connected first), then ends. */
-class GatedSource implements PriceSource {
-  readonly kind = 'gated';
-  readonly onDemand = false;
-  readonly stats = { points: 0, malformed: 0, reconnects: 0 };
-  private open: () => void = () => {};
-  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
-  constructor(private readonly n: number) {}
-  release(): void {
-    this.open();
-  }
-  async *points(_from: unknown, signal: AbortSignal): AsyncIterable<PricePoint> {
-    await Promise.race([this.gate, new Promise((resolve) => signal.addEventListener('abort', resolve))]);
-    for (let i = 0; i < this.n && !signal.aborted; i++) {
-      this.stats.points += 1;
-      yield { price: (i % 7) - 3 };
-    }
-  }
-}
 
 /** seasonal_naive whose every 7th window gets a NaN forecast (skipped and counted by the pipeline). */
 class Flaky implements Forecaster {
@@ -250,36 +227,26 @@ describe('metrics and health', () => {
       '--data-dir',
       join(dir.path, 'serve'),
     ]);
-    let infer: ChildProcess | undefined;
+    const infer = spawnByner([
+      'infer',
+      '--url',
+      `http://127.0.0.1:${port}/realtime_data`,
+      '--model',
+      'seasonal_naive',
+      '--quiet',
+      '--metrics-port',
+      '0',
+      '--data-dir',
+      join(dir.path, 'infer'),
+    ]);
     try {
-      infer = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(ROOT, 'src', 'cli', 'main.ts'),
-          'infer',
-          '--url',
-          `http://127.0.0.1:${port}/realtime_data`,
-          '--model',
-          'seasonal_naive',
-          '--quiet',
-          '--metrics-port',
-          '0',
-          '--data-dir',
-          join(dir.path, 'infer'),
-        ],
-        { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let err = '';
-      infer.stderr?.on('data', (d) => (err += d));
-      const exited = new Promise<number | null>((resolve) => infer?.once('exit', (code) => resolve(code)));
+      const err = infer.stderr;
       await waitFor(
         'the metrics URL in the log',
-        () => /metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(err),
+        () => /metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(err()),
         60_000,
       );
-      const base = /metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(err)![1];
+      const base = /metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(err())![1];
       const labels = { stream: 'synthetic', model: 'seasonal_naive' };
       let scraped = 0;
       await waitFor(
@@ -309,8 +276,8 @@ describe('metrics and health', () => {
       });
       assert.ok(served > 0, 'the server counts what it sent');
 
-      infer.kill('SIGTERM');
-      assert.equal(await exited, 0, err);
+      infer.child.kill('SIGTERM');
+      assert.equal(await infer.exited, 0, err());
       const inferStore = await openStore({ dataDir: join(dir.path, 'infer') });
       try {
         const stored = (await inferStore.recentForecasts('synthetic', 100_000)).length;
@@ -319,7 +286,7 @@ describe('metrics and health', () => {
         await inferStore.close();
       }
     } finally {
-      if (infer !== undefined && infer.exitCode === null) infer.kill('SIGKILL');
+      if (infer.child.exitCode === null) infer.child.kill('SIGKILL');
       serve.child.kill('SIGTERM');
       await serve.exited;
     }

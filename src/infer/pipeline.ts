@@ -154,6 +154,8 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
   /** Scores, prints and queues for storing a batch whose forecasts are (or are about to be) done, in order. */
   async function complete(items: readonly Item[], job: BatchJob): Promise<void> {
     const forecasts = job.finish();
+    // Ticks accepted and pairs scored per stream: one update of each counter per stream and batch.
+    const counted = new Map<string, { ticks: number; scored: number }>();
     for (let i = 0; i < items.length; i++) {
       const { stream, tick, window: input, recent, have, need, forecaster } = items[i];
       const forecast = forecasts[i];
@@ -161,8 +163,9 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       const sc = streamScores(stream);
       const scored = sc.observe(tick.seq, tick.price);
       st.scored += scored;
-      metrics.inferTicks.inc({ stream });
-      if (scored > 0) metrics.scored.inc({ stream }, scored);
+      const c = counted.get(stream) ?? counted.set(stream, { ticks: 0, scored: 0 }).get(stream)!;
+      c.ticks += 1;
+      c.scored += scored;
       let doc: Forecast | null = null;
       if (forecast !== null && input !== null) {
         sc.addForecast(forecaster.version, tick.seq, forecast);
@@ -186,6 +189,10 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       options.onTick?.(tick, forecast);
       // a skipped forecast changes the metrics documents too (their non_finite_forecasts)
       await writer.add(tick, doc, sc.dirty);
+    }
+    for (const [stream, c] of counted) {
+      metrics.inferTicks.inc({ stream }, c.ticks);
+      if (c.scored > 0) metrics.scored.inc({ stream }, c.scored);
     }
   }
 

@@ -1,7 +1,7 @@
 // Prometheus metrics of this process: ONE prom-client Registry and every byner metric's definition (name, type,
 // help, labels), so names live in one place. Updating them is the instrumented code's job (store, stream, infer,
 // bus); serving the text is the HTTP servers' (src/stream). Imports nothing of byner: every folder may use it.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type LabelValues, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The process's registry: what `GET /metrics` renders. */
 export const registry = new Registry();
@@ -125,11 +125,6 @@ export const metrics = {
     ['role', 'stream'],
   ),
 };
-
-export type MetricName = keyof typeof metrics;
-
-/** Label values of a metric, typed by its label names (a typo in a label name does not compile). */
-export type Labels<L extends string> = LabelValues<L>;
 
 let processMetrics = false;
 
