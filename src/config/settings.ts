@@ -526,6 +526,21 @@ export const SETTINGS = {
     repeatable: true,
     schema: list(/^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?\/?$/),
   }),
+  metricsPort: setting({
+    flags: '--metrics-port <n>',
+    env: 'BYNER_METRICS_PORT',
+    help: 'serve GET /metrics (Prometheus) and GET /healthz on this port (0 picks a free one); default: none',
+    expected: 'an integer between 0 and 65535',
+    schema: int(0, 65_535),
+  }),
+  metricsHost: setting({
+    flags: '--metrics-host <host>',
+    env: 'BYNER_METRICS_HOST',
+    default: '127.0.0.1',
+    help: 'address the --metrics-port endpoint listens on (0.0.0.0 for every interface)',
+    expected: 'an IPv4/IPv6 address or a host name',
+    schema: z.string().regex(/^[A-Za-z0-9.:_-]{1,253}$/),
+  }),
   url: setting({
     flags: '--url <url>',
     env: 'BYNER_URL',

@@ -2,6 +2,7 @@
 // runPipeline). Choosing the input and the forecasters is the caller's: src/infer/runner.ts, src/cli.
 
 import type { Forecaster } from '../features/forecaster.js';
+import { metrics } from '../metrics/prometheus.js';
 import type { Forecast, Store, StoreLogger } from '../store/types.js';
 import type { Tick } from '../ticks/types.js';
 import type { ForecasterSet } from './forecasters.js';
@@ -74,6 +75,8 @@ export interface PipelineRun {
   scores(stream: string): ScoreSnapshot | null;
   /** The stream's forecaster now. */
   forecaster(stream: string): Forecaster;
+  /** Seq of the stream's last accepted (or resumed) tick, or null. */
+  lastSeq(stream: string): number | null;
   /** Stops reading, writes everything still held, resolves with the final stats. */
   stop(): Promise<PipelineStats>;
   /**
@@ -129,6 +132,10 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
 
   const batches = new ForecastBatches(logger, (item: WindowItem, kind: SkipKind) => {
     streamStats(item.stream)[kind] += 1;
+    metrics.forecastsSkipped.inc({
+      stream: item.stream,
+      reason: kind === 'nonFinite' ? 'non_finite' : 'error',
+    });
     if (kind === 'nonFinite')
       streamScores(item.stream).countNonFinite(item.forecaster.version, item.forecaster.horizon);
   });
@@ -147,6 +154,8 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
   /** Scores, prints and queues for storing a batch whose forecasts are (or are about to be) done, in order. */
   async function complete(items: readonly Item[], job: BatchJob): Promise<void> {
     const forecasts = job.finish();
+    // Ticks accepted and pairs scored per stream: one update of each counter per stream and batch.
+    const counted = new Map<string, { ticks: number; scored: number }>();
     for (let i = 0; i < items.length; i++) {
       const { stream, tick, window: input, recent, have, need, forecaster } = items[i];
       const forecast = forecasts[i];
@@ -154,6 +163,9 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       const sc = streamScores(stream);
       const scored = sc.observe(tick.seq, tick.price);
       st.scored += scored;
+      const c = counted.get(stream) ?? counted.set(stream, { ticks: 0, scored: 0 }).get(stream)!;
+      c.ticks += 1;
+      c.scored += scored;
       let doc: Forecast | null = null;
       if (forecast !== null && input !== null) {
         sc.addForecast(forecaster.version, tick.seq, forecast);
@@ -177,6 +189,10 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       options.onTick?.(tick, forecast);
       // a skipped forecast changes the metrics documents too (their non_finite_forecasts)
       await writer.add(tick, doc, sc.dirty);
+    }
+    for (const [stream, c] of counted) {
+      metrics.inferTicks.inc({ stream }, c.ticks);
+      if (c.scored > 0) metrics.scored.inc({ stream }, c.scored);
     }
   }
 
@@ -254,6 +270,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     st.recovered = resumed.recovered;
     st.forecasts += resumed.recovered;
     st.scored += resumed.scored;
+    metrics.scored.inc({ stream }, resumed.scored);
     if (sc.dirty) await store.writeMetrics('inf_metrics', sc.takeDocs());
     logger.info(
       { stream, seq: resumed.last.seq, window: w.rows.length },
@@ -280,6 +297,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     for (const stream of fresh) {
       const st = newStats();
       stats.streams.set(stream, st);
+      for (const counter of [metrics.inferTicks, metrics.scored]) counter.inc({ stream }, 0);
       windows.add(stream, st);
       scores.set(stream, new StreamScores(stream, options.scoreWindow ?? 100));
     }
@@ -358,6 +376,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       return version === undefined ? null : (scores.get(stream)?.snapshot(version) ?? null);
     },
     forecaster: (stream) => forecasters.get(stream),
+    lastSeq: (stream) => windows.lastSeq(stream),
     stop() {
       stopping = true;
       stopped();

@@ -7,6 +7,7 @@ import { type Forecaster, SeasonalNaiveForecaster } from '../../features/forecas
 import { ForecasterSet, type Swap } from '../../infer/forecasters.js';
 import { runPipeline } from '../../infer/pipeline.js';
 import { SseInput, streamUrl } from '../../infer/sse-input.js';
+import { startInferStatus } from '../../infer/status.js';
 import { serverStreams } from '../../infer/stream-list.js';
 import type { Logger } from '../../log/logger.js';
 import type { Store } from '../../store/types.js';
@@ -24,6 +25,9 @@ const NAMES = [
   'stream',
   'streams',
   'idleTimeout',
+  'metricsPort',
+  'metricsHost',
+  'allowedHost',
   ...STORE_SETTINGS,
   ...WRITE_SETTINGS,
 ] as const;
@@ -64,6 +68,19 @@ export async function chooseForecasters(
   return ForecasterSet.following({ pointers: () => store.servingPointers(), load, fallback }, logger, onSwap);
 }
 
+/** `--metrics-host` and `--allowed-host` given without `--metrics-port`: they would apply to nothing. */
+function metricsOnly(cmd: Command, s: { allowedHost?: string[] }): string[] {
+  const given = (key: string) => ['cli', 'env'].includes(String(cmd.getOptionValueSource(key)));
+  return [
+    given('metricsHost')
+      ? '--metrics-host without --metrics-port: there is no metrics endpoint to listen'
+      : null,
+    s.allowedHost !== undefined
+      ? '--allowed-host without --metrics-port: there is no endpoint to answer'
+      : null,
+  ].filter((x) => x !== null);
+}
+
 export function inferCommand(program: Command): Command {
   const cmd = program
     .command('infer')
@@ -88,10 +105,12 @@ export function inferCommand(program: Command): Command {
       streamGiven === 'cli' && (all || s.streams !== undefined)
         ? `--stream with ${all ? '--all-streams' : '--streams'}: --stream names one stream`
         : null,
+      ...(s.metricsPort === undefined ? metricsOnly(cmd, s) : []),
     ].filter((x) => x !== null);
     if (conflicts.length > 0) {
       throw new BynerError('BYNER_CONFIG', `conflicting options:\n  - ${conflicts.join('\n  - ')}`, {
-        expected: 'one of --stream NAME, --streams a,b,c or --all-streams',
+        expected:
+          'one of --stream NAME, --streams a,b,c or --all-streams; --metrics-host and --allowed-host with --metrics-port',
         received: conflicts.length === 1 ? conflicts[0] : `${conflicts.length} conflicts`,
       });
     }
@@ -120,11 +139,31 @@ export function inferCommand(program: Command): Command {
         logger,
         writer: { maxPendingBytes: backlogBytes(s) },
       });
+      const status =
+        s.metricsPort === undefined
+          ? null
+          : await startInferStatus({
+              host: s.metricsHost,
+              port: s.metricsPort,
+              allowedHosts: s.allowedHost,
+              store,
+              run,
+              logger,
+            }).catch(async (error: unknown) => {
+              await run.stop().catch(() => {});
+              throw error;
+            });
+      // On stderr even with --quiet: with --metrics-port 0 this is where the port is told.
+      if (status !== null) {
+        process.stderr.write(
+          `byner infer: metrics on ${status.url}/metrics, health on ${status.url}/healthz\n`,
+        );
+      }
       const stopped = nextStopSignal().then((signal) => {
         logger.info({ signal }, `${signal}: stopping (writing what is held)`);
         return run.stop();
       });
-      const stats = await Promise.race([run.done, stopped]);
+      const stats = await Promise.race([run.done, stopped]).finally(() => status?.close());
       let summary = '';
       for (const [stream, st] of stats.streams) {
         const m = run.scores(stream);

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BynerError } from '../../errors.js';
+import { metrics } from '../../metrics/prometheus.js';
 import { INDICATOR_NAMES, type Indicators, type Tick } from '../../ticks/types.js';
 import { documentKey, logRefused, Receipt, type RefusedDocument } from '../receipt.js';
 import { rowsFromBytes, rowsToBytes } from '../rows.js';
@@ -281,13 +282,17 @@ export class SqliteStore implements Store {
   ): WriteReceipt {
     let inserted = 0;
     const refused: RefusedDocument[] = [];
+    const timer = metrics.storeWriteSeconds.startTimer({ collection });
     try {
       this.tx(`writing ${collection}`, () => {
         if (insertAll) inserted = insertAll(docs);
         else for (const d of docs) inserted += insert(d);
       });
     } catch (error) {
-      if (!(error instanceof BynerError && isRefusal(error.cause))) throw error;
+      if (!(error instanceof BynerError && isRefusal(error.cause))) {
+        metrics.storeWriteErrors.inc({ collection, kind: 'error' });
+        throw error;
+      }
       inserted = 0;
       this.tx(`writing ${collection}`, () => {
         for (const d of docs) {
@@ -300,7 +305,9 @@ export class SqliteStore implements Store {
         }
       });
       logRefused(this.logger, this.description, collection, refused);
+      metrics.storeWriteErrors.inc({ collection, kind: 'refused' }, refused.length);
     }
+    timer();
     const duplicates = docs.length - inserted - refused.length;
     this.counters.stored += inserted;
     this.counters.duplicates += duplicates;
