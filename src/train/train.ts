@@ -1,7 +1,7 @@
 // The training job of DESIGN §5-6 (the original's training.py, done right): seed ticks if the stream is empty,
 // leak-free windows and scaler, fit with checkpoints, evaluation against baselines, stored results, registry
 // entry, plots. Progress display and exit codes are the CLI's; the network itself is src/engine.
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createModel, type EpochEndInfo, type FitHistory, type ModelConfig } from '../engine/index.js';
 import { BynerError } from '../errors.js';
@@ -36,7 +36,7 @@ import {
 } from '../store/index.js';
 import { DEFAULT_SOURCE, SinePriceSource, type SineSource, TICK_MS } from '../ticks/generator.js';
 import type { Tick } from '../ticks/types.js';
-import { type CheckpointState, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { type CheckpointState, type CheckpointStore, diskCheckpoints } from './checkpoint.js';
 import { LstmForecaster } from './load.js';
 import { type RunOutcome, registerModel, type ServingDecision, servingDecision } from './serving.js';
 
@@ -72,6 +72,10 @@ export interface TrainOptions {
   /** Serve the new model even when it is worse than the seasonal-naive baseline on validation. */
   force: boolean;
   signal?: AbortSignal;
+  /** Where the run's checkpoints live. Default: `<workDir>/checkpoints/<stream>/` on disk. */
+  checkpoints?: CheckpointStore;
+  /** The run's model version, fixed by the caller (a queued job, whose retries must register the same one). */
+  version?: string;
 }
 
 export const DEFAULT_FIT: FitSettings = { epochs: 50, batchSize: 32, patience: 5, learningRate: 0.001 };
@@ -154,10 +158,10 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
   const { logger } = hooks;
 
   // A run to resume needs its checkpoint: checked (whole, parts consistent) before anything is done.
-  const ckptDir = join(opts.workDir, 'checkpoints', opts.stream);
-  const ckpt = opts.resume ? await readCheckpoint(ckptDir) : null;
+  const checkpoints = opts.checkpoints ?? diskCheckpoints(join(opts.workDir, 'checkpoints', opts.stream));
+  const ckpt = opts.resume ? await checkpoints.read() : null;
   if (opts.resume && ckpt === null) {
-    throw new BynerError('BYNER_STATE', `no checkpoint to resume in ${ckptDir}`, {
+    throw new BynerError('BYNER_STATE', `no checkpoint to resume in ${checkpoints.where}`, {
       expected: 'an interrupted `byner train` run of this stream',
       received: 'no complete checkpoint (the run was not interrupted after an epoch, or it finished)',
       hint: 'run `byner train` without --resume',
@@ -239,7 +243,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
       `resuming ${state.version} after epoch ${state.epochsDone} (best so far: epoch ${state.bestEpoch + 1})`,
     );
   }
-  const runVersion = ckpt?.state.version ?? (await uniqueVersion(store));
+  const runVersion = ckpt?.state.version ?? opts.version ?? (await uniqueVersion(store));
   const before: CheckpointState = ckpt?.state ?? {
     version: runVersion,
     config: runConfig,
@@ -290,8 +294,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
             state.bestEpoch = epoch;
             bestWeights = weights;
           }
-          await writeCheckpoint(
-            ckptDir,
+          await checkpoints.write(
             { state, weights, best: bestWeights ?? weights, optimizer: e.model.getOptimizerState() },
             (step) => hooks.onCheckpointStep?.(step, epoch),
           );
@@ -450,7 +453,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
       ),
     );
   }
-  if (stoppedReason !== 'aborted') await rm(ckptDir, { recursive: true, force: true });
+  if (stoppedReason !== 'aborted') await checkpoints.clear();
 
   return {
     model_version: version,
