@@ -121,6 +121,29 @@ export interface TrainSummary {
   plots: string[];
 }
 
+/**
+ * What `byner train --json` prints, and what a queued job returns: the summary without the plots, windows, data
+ * range and validation MSEs, with `serving_reason` (metrics.serving_decision.reason) and `stopped_reason` last.
+ */
+export function summaryJson(summary: TrainSummary) {
+  const {
+    plots: _p,
+    windows: _w,
+    data_range: _d,
+    validation: _v,
+    stopped_reason: _s,
+    serving: _sv,
+    serving_decision: _sd,
+    ...json
+  } = summary;
+  return {
+    ...json,
+    serving: summary.serving,
+    serving_reason: summary.serving_decision.reason,
+    stopped_reason: summary.stopped_reason,
+  };
+}
+
 const triple = (m: HorizonMetrics): MetricTriple => ({ mse: m.mse, mae: m.mae, accuracy: m.accuracy });
 
 /**
