@@ -9,7 +9,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
 import { MongoClient } from 'mongodb';
+import { silentLogger } from '../src/log/logger.js';
+import { connectRedis } from '../src/queue/connection.js';
+import { newJobData, TRAIN_QUEUE } from '../src/queue/jobs.js';
+import { startTrainingWorker } from '../src/queue/worker.js';
 import { builtCli, childEnv, ROOT, runProcess } from './helpers/cli.js';
 import { mongoUriForTests } from './helpers/ferretdb.js';
 import { redisForTests } from './helpers/redis-server.js';
@@ -29,6 +34,22 @@ const TRAIN = [
   ...['--ticks', '3000', '--window', '60', '--units', '96', '--epochs', String(EPOCHS), '--patience', '100'],
   ...['--workers', '1', '--force'],
 ];
+/** Well-formed train options, for a job this suite puts on the queue itself. */
+const wellFormedOptions = () => ({
+  ticks: 3000,
+  source: { seed: 42, amplitude: 8, frequency: 0.1, noise: 1.5, bound: 10 },
+  model: {
+    window: 60,
+    horizon: 5,
+    layers: [{ units: 96, activation: 'relu' as const }],
+    dropout: 0.2,
+    seed: 42,
+  },
+  fit: { epochs: EPOCHS, batchSize: 32, patience: 100, learningRate: 0.001, workers: 1 },
+  split: { train: 0.7, validation: 0.1, test: 0.2 },
+  season: 10,
+  force: true,
+});
 /** Short holds, so that a dead worker's job is retried within a few seconds. */
 const WORKER = ['--lock-ms', '3000', '--stalled-ms', '1000'];
 
@@ -99,9 +120,11 @@ function start(args: string[]): Proc {
 
 /** A queue and a database of their own per test: a Redis database number and a MongoDB database name. */
 let nextDb = 1;
+const dbNames: string[] = [];
 function cluster() {
   if ('skip' in redis || 'skip' in mongo) throw new Error('no cluster');
   const dbName = `byner_queue_${randomBytes(4).toString('hex')}`;
+  dbNames.push(dbName);
   const common = ['--bus', `${redis.url}/${nextDb++}`, '--mongo-uri', mongo.uri, '--db-name', dbName];
   return { dbName, common };
 }
@@ -186,7 +209,12 @@ describe('the training queue', { skip }, () => {
   after(async () => {
     for (const p of procs) p.child.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.exited));
-    if (!('skip' in mongo)) await mongo.stop();
+    if (!('skip' in mongo)) {
+      const client = new MongoClient(mongo.uri);
+      for (const name of dbNames) await client.db(name).dropDatabase().catch(() => {});
+      await client.close();
+      await mongo.stop();
+    }
     if (!('skip' in redis)) await redis.stop();
   });
 
@@ -224,6 +252,49 @@ describe('the training queue', { skip }, () => {
       const r = await runProcess(process.execPath, [main, ...args]);
       assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message, args.join(' '));
+    }
+  });
+
+  it('fails a job with malformed data, or enqueued for another database, for good at once; the worker goes on', async () => {
+    const { dbName, common } = cluster();
+    if ('skip' in mongo) return;
+    const connection = await connectRedis(common[1]);
+    const queue = new Queue(TRAIN_QUEUE, { connection });
+    const worker = await startTrainingWorker({
+      redis: connection,
+      mongoUri: mongo.uri,
+      dbName,
+      maxBacklogBytes: 2 ** 20,
+      concurrency: 1,
+      lockMs: 3000,
+      stalledMs: 1000,
+      maxStalled: 1,
+      logger: silentLogger,
+      logLevel: 'error',
+    });
+    try {
+      const good = JSON.parse(
+        JSON.stringify(newJobData('r', 'other', wellFormedOptions(), 'another_db', new Date())),
+      );
+      const cases: [string, unknown, RegExp][] = [
+        ['malformed', { format: 1, stream: 'x y' }, /holds malformed data[\s\S]*stream/],
+        ['other-db', good, /enqueued for MongoDB database another_db, this worker uses byner_queue_/],
+      ];
+      for (const [id, data, reason] of cases) {
+        const job = await queue.add('train', data, { jobId: id, attempts: 3 });
+        const deadline = Date.now() + 30_000;
+        while ((await job.getState()) !== 'failed') {
+          assert.ok(Date.now() < deadline, `job ${id} not failed within 30 s: ${await job.getState()}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const failed = await queue.getJob(id);
+        assert.match(failed?.failedReason ?? '', reason, id);
+        assert.equal(failed?.attemptsMade, 1, `${id}: not retried`);
+      }
+    } finally {
+      await worker.stop();
+      await queue.close();
+      connection.disconnect();
     }
   });
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { MongoClient } from 'mongodb';
 import pino from 'pino';
+import { isBynerError } from '../errors.js';
 import { openStore } from '../store/index.js';
 import { DEFAULT_FIT, summaryJson, train } from '../train/train.js';
 import { gridfsCheckpoints } from './gridfs-checkpoints.js';
@@ -24,7 +25,7 @@ export interface TrainThreadInput {
   logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
 
-/** A serialized error: its BYNER_… code when it has one. */
+/** A serialized error: its BYNER_… code when it is a BynerError. */
 export interface ThreadError {
   code?: string;
   message: string;
@@ -116,7 +117,10 @@ async function run(input: TrainThreadInput, port: NonNullable<typeof parentPort>
         ? { type: 'stopped', epochs: e.epochs }
         : {
             type: 'failed',
-            error: { code: (e as { code?: string }).code, message: (e as Error)?.message ?? String(e) },
+            error: {
+              code: isBynerError(e) ? e.code : undefined,
+              message: (e as Error)?.message ?? String(e),
+            },
           };
   }
   // The store flushes its writes on close: the job's results are stored before the worker hears it is done.
