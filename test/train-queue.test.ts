@@ -211,7 +211,12 @@ describe('the training queue', { skip }, () => {
     await Promise.all(procs.map((p) => p.exited));
     if (!('skip' in mongo)) {
       const client = new MongoClient(mongo.uri);
-      for (const name of dbNames) await client.db(name).dropDatabase().catch(() => {});
+      const drop = (name: string) =>
+        client
+          .db(name)
+          .dropDatabase()
+          .catch(() => {});
+      await Promise.all(dbNames.map(drop));
       await client.close();
       await mongo.stop();
     }
