@@ -398,7 +398,9 @@ describe('the training queue', { skip }, () => {
     console.error(
       `training queue: killed ${((killedAt - started) / 1000).toFixed(1)} s after enqueueing; the other worker ` +
         `resumed ${((resumedAt - killedAt) / 1000).toFixed(1)} s after the kill and finished ` +
-        `${((Date.now() - killedAt) / 1000).toFixed(1)} s after it`,
+        `${((Date.now() - killedAt) / 1000).toFixed(1)} s after it; test MSE per horizon ` +
+        `${JSON.stringify((db.metrics.test as { mse: number[] }).mse)} (the uninterrupted run's: ` +
+        `${JSON.stringify((ref.test as { mse: number[] }).mse)})`,
     );
   });
 });

@@ -53,11 +53,13 @@ const threadModule = new URL(
   import.meta.url,
 );
 
+/** pino's numeric levels (the thread's log lines) → this logger's methods; fatal is logged as error. */
 const LEVELS: Record<number, 'debug' | 'info' | 'warn' | 'error'> = {
   20: 'debug',
   30: 'info',
   40: 'warn',
   50: 'error',
+  60: 'error',
 };
 
 type Outcome = Extract<TrainThreadMessage, { type: 'done' | 'stopped' | 'failed' }>;
