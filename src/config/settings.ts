@@ -382,6 +382,84 @@ export const SETTINGS = {
     expected: 'a version listed by `byner models`',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
   }),
+  // Training queue (`train --queue`, `worker`) on the Redis of --bus.
+  bus: setting({
+    flags: '--bus <url>',
+    env: 'BYNER_BUS',
+    help: 'Redis shared by the processes of a deployment (redis://[user:password@]host:port[/db]; rediss:// for TLS)',
+    expected: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^rediss?:\/\/\S+$/),
+  }),
+  queueStreams: setting({
+    flags: '--streams <names>',
+    help: 'with --queue: one training job per stream, comma-separated (instead of --stream)',
+    expected: 'stream names (letters, digits, dot, dash or underscore, 1-64), comma-separated, each once',
+    schema: list(STREAM_NAME).refine((names) => new Set(names).size === names.length),
+  }),
+  runId: setting({
+    flags: '--run-id <id>',
+    env: 'BYNER_RUN_ID',
+    help:
+      'with --queue: the name of this run; enqueuing the same streams and options under the same run id finds the ' +
+      'jobs already queued instead of adding new ones (default: the enqueue time)',
+    expected: 'letters, digits, dot, dash or underscore (1-40)',
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,40}$/),
+  }),
+  attempts: setting({
+    flags: '--attempts <n>',
+    env: 'BYNER_ATTEMPTS',
+    default: '3',
+    help:
+      'with --queue: tries of a job that fails with an error that may pass (the store unreachable…) before it ' +
+      'fails for good; a worker that dies mid-job is counted by --max-stalled instead',
+    expected: 'an integer between 1 and 100',
+    schema: int(1, 100),
+  }),
+  waitTimeout: setting({
+    flags: '--wait-timeout <ms>',
+    env: 'BYNER_WAIT_TIMEOUT',
+    default: '86400000',
+    help: 'with --queue --wait: give up waiting for the jobs after this long (they go on running)',
+    expected: 'an integer between 1,000 and 2,592,000,000 (30 days)',
+    schema: int(1000, 2_592_000_000),
+  }),
+  concurrency: setting({
+    flags: '--concurrency <n>',
+    env: 'BYNER_CONCURRENCY',
+    default: '1',
+    help: 'training jobs a worker runs at once (each trains on --workers threads)',
+    expected: 'an integer between 1 and 64',
+    schema: int(1, 64),
+  }),
+  lockMs: setting({
+    flags: '--lock-ms <ms>',
+    env: 'BYNER_LOCK_MS',
+    default: '30000',
+    help:
+      "how long a worker's hold on a job lasts without renewal (renewed every half of it): a worker silent for " +
+      'longer is taken for dead and its job is retried by another',
+    expected: 'an integer between 500 and 3,600,000',
+    schema: int(500, 3_600_000),
+  }),
+  stalledMs: setting({
+    flags: '--stalled-ms <ms>',
+    env: 'BYNER_STALLED_MS',
+    default: '30000',
+    help: 'how often a worker looks for jobs whose worker died (their hold expired) and puts them back on the queue',
+    expected: 'an integer between 200 and 3,600,000',
+    schema: int(200, 3_600_000),
+  }),
+  maxStalled: setting({
+    flags: '--max-stalled <n>',
+    env: 'BYNER_MAX_STALLED',
+    default: '2',
+    help: 'times a job whose worker died is put back on the queue before it fails for good',
+    expected: 'an integer between 1 and 100',
+    schema: int(1, 100),
+  }),
   // Storage (DESIGN §4).
   dataDir: setting({
     flags: '--data-dir <dir>',
