@@ -503,7 +503,7 @@ describe('dashboard in Chromium', { skip }, () => {
       if (shown.model === String(api?.model_mse) && shown.baseline === String(api?.baseline_mse)) break;
       await sleep(500);
     }
-    assert.ok(api);
+    assert.ok(api, 'a drift state in the latest metrics document');
     assert.deepEqual(
       [shown.hidden, shown.badge, shown.model, shown.baseline, shown.fallback],
       [false, 'DRIFT', String(api.model_mse), String(api.baseline_mse), 'seasonal_naive'],

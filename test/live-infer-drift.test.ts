@@ -59,14 +59,18 @@ describe('drift on a stream whose regime changes halfway', () => {
   });
   after(() => dir.remove());
 
-  /** The pipeline over the stored stream to its end, the season-7 model `weekly` forecasting it. */
+  /**
+   * The pipeline over the stored stream to its end, the season-7 model `weekly` forecasting it. Pages of 50 ticks
+   * and a write every 50: metrics documents all along the stream, whatever the timers do.
+   */
   async function replay(name: string, fallback: boolean) {
     const store = await openStore({ dataDir: join(dir.path, name) });
     await store.writeTicks('historical_data', regime('regime'));
     const { logged, logger } = recorder();
     const stats = await runPipeline({
       store,
-      input: new StoreInput({ store }),
+      input: new StoreInput({ store, pageSize: 50 }),
+      writer: { batchSize: 50 },
       forecasters: ForecasterSet.fixed(new SeasonalNaiveForecaster(5, 7, 'weekly')),
       streams: ['regime'],
       drift: { windows: 3, season: 10, fallback },
@@ -85,7 +89,10 @@ describe('drift on a stream whose regime changes halfway', () => {
         warnings[0].msg,
         /^regime: DRIFT: model weekly forecast worse than the seasonal-naive baseline in 3 consecutive windows of 100 forecasts/,
       );
-      assert.ok(logged.some((l) => l.level === 'info' && l.obj.seq === END && /drift over/.test(l.msg)));
+      assert.ok(
+        logged.some((l) => l.level === 'info' && l.obj.seq === END && /drift over/.test(l.msg)),
+        JSON.stringify(logged.filter((l) => l.level === 'info')),
+      );
       assert.equal(stats.driftEpisodes, 1);
       assert.equal(stats.fallbackForecasts, 0);
 
@@ -98,7 +105,7 @@ describe('drift on a stream whose regime changes halfway', () => {
       const docs = (await store.recentMetrics('inf_metrics', 10_000, { stream: 'regime' })).filter(
         (d) => driftOf(d)?.window_end_seq !== null,
       );
-      assert.ok(docs.length > 0);
+      assert.ok(docs.length > 0, 'documents with a closed window');
       for (const doc of docs) {
         const d = driftOf(doc)!;
         const seq = doc.last_seq as number;
@@ -110,7 +117,7 @@ describe('drift on a stream whose regime changes halfway', () => {
         );
         if (d.window_end_seq! < changeAtWindow(FIRST_B, FIRST, 100, 5)) {
           assert.equal(d.model_mse, 0, 'regime A: the model is exact');
-          assert.ok(d.baseline_mse! > 0);
+          assert.ok(d.baseline_mse! > 0, `regime A: the baseline errs (${JSON.stringify(d)})`);
         }
       }
       const last = driftOf(docs[docs.length - 1])!;
@@ -149,11 +156,20 @@ describe('drift on a stream whose regime changes halfway', () => {
       const lastOf = (v: string) => docs.filter((d) => d.model_version === v).pop()!;
       assert.deepEqual(lastOf('weekly').scored, [1416, 1415, 1414, 1413, 1412]);
       assert.equal((lastOf('seasonal_naive').scored as number[])[0], END - START);
-      const during = docs.filter((d) => d.model_version === 'seasonal_naive' && (d.last_seq as number) < END);
-      assert.ok(
-        during.length > 0 &&
-          during.every((d) => driftOf(d)?.active && driftOf(d)?.fallback === 'seasonal_naive'),
+      const during = docs.filter((d) => (d.last_seq as number) >= START && (d.last_seq as number) < END);
+      assert.deepEqual(
+        [...new Set(during.map((d) => d.model_version))].sort(),
+        ['seasonal_naive', 'weekly'],
+        'documents of the model and of the baseline during the episode',
       );
+      for (const d of during) {
+        const drift = driftOf(d);
+        assert.deepEqual(
+          [drift?.active, drift?.fallback],
+          [true, 'seasonal_naive'],
+          `${d.model_version} ${d.last_seq}`,
+        );
+      }
     } finally {
       await store.close();
     }

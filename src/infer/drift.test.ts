@@ -133,7 +133,7 @@ describe('DriftWatch on a series whose regime changes halfway', () => {
     assert.equal(w.obj.seq, windowEnd(firstB + 2, FIRST, 100, 5));
     assert.equal(w.obj.stream, 's');
     assert.equal(w.obj.model_version, 'weekly');
-    assert.ok((w.obj.model_mse as number) > 0);
+    assert.ok((w.obj.model_mse as number) > 0, `model MSE ${w.obj.model_mse}`);
     assert.equal(w.obj.baseline_mse, 0, 'the seasonal-naive baseline is exact in regime B');
     assert.match(
       w.msg,
@@ -147,7 +147,7 @@ describe('DriftWatch on a series whose regime changes halfway', () => {
     assert.equal(over[0].obj.seq, windowEnd(firstA, FIRST, 100, 5));
     assert.match(over[0].msg, /model weekly is no worse than the seasonal-naive baseline again .*drift over/);
     const state = watch.state();
-    assert.ok(state !== null);
+    assert.ok(state !== null, 'a watched model');
     assert.deepEqual(
       [state.active, state.since_seq, state.episodes, state.fallback, state.model_mse, state.worse_windows],
       [false, null, 1, null, 0, 0],
