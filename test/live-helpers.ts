@@ -135,6 +135,40 @@ export async function waitFor(
   }
 }
 
+/** A `byner infer` child process: what it has printed and logged so far. */
+export interface InferChild {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
+  exited: Promise<number | null>;
+  /** `until(cond, ms, what)`, failing with what the child has logged. */
+  until: (cond: () => boolean, ms: number, what: string) => Promise<void>;
+}
+
+/** Starts `byner infer <args>` (src/cli/main.ts through tsx) with `env` added to the child's environment. */
+export function spawnInfer(args: string[], env: NodeJS.ProcessEnv = {}): InferChild {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'infer', ...args],
+    {
+      cwd: ROOT,
+      env: childEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (d) => (out += d));
+  child.stderr?.setEncoding('utf8').on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitUntil = (cond: () => boolean, ms: number, what: string) =>
+    until(cond, ms, what).catch((e: Error) => {
+      throw new Error(`${e.message}; byner infer logged:\n${err}`);
+    });
+  return { child, stdout: () => out, stderr: () => err, exited, until: waitUntil };
+}
+
 /** A `byner serve` child process; `stderr()` is what it has logged so far. */
 export interface ServeChild {
   child: ChildProcess;

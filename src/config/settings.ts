@@ -645,6 +645,24 @@ export const SETTINGS = {
     expected: `one of latest, ${BASELINE_KINDS.join(', ')}`,
     schema: z.enum(['latest', ...BASELINE_KINDS]),
   }),
+  driftWindows: setting({
+    flags: '--drift-windows <n>',
+    env: 'BYNER_DRIFT_WINDOWS',
+    default: '3',
+    help:
+      "a stream's model drifts when its forecasts are worse than the seasonal-naive baseline's (MSE over all " +
+      'horizons) in this many consecutive windows of 100 forecasts: logged once, in inf_metrics, on the dashboard',
+    expected: 'an integer between 1 and 1,000',
+    schema: int(1, 1000),
+  }),
+  fallback: setting({
+    flags: '--fallback',
+    help:
+      "while a stream's model drifts, forecast the stream with the better baseline (naive or seasonal naive, by " +
+      'the last window); the model is still scored and takes over again once it is no worse',
+    expected: 'no value (a switch)',
+    schema: z.literal('true').transform(() => true),
+  }),
   idleTimeout: setting({
     flags: '--idle-timeout <ms>',
     env: 'BYNER_IDLE_TIMEOUT',

@@ -131,6 +131,7 @@ export function demoCommand(program: Command): Command {
       forecasters,
       streams: [stream],
       startAfter: () => startAfter,
+      drift: { season: s.season },
       out: quiet ? null : process.stdout,
       logger,
       writer: { maxPendingBytes: backlogBytes(s) },

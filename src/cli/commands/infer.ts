@@ -10,6 +10,7 @@ import { SseInput, streamUrl } from '../../infer/sse-input.js';
 import { startInferStatus } from '../../infer/status.js';
 import { serverStreams } from '../../infer/stream-list.js';
 import type { Logger } from '../../log/logger.js';
+import { isBaselineKind } from '../../models/kinds.js';
 import type { Store } from '../../store/types.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
@@ -28,6 +29,8 @@ const NAMES = [
   'metricsPort',
   'metricsHost',
   'allowedHost',
+  'driftWindows',
+  'fallback',
   ...STORE_SETTINGS,
   ...WRITE_SETTINGS,
 ] as const;
@@ -98,7 +101,15 @@ export function inferCommand(program: Command): Command {
     const s = readSettings(cmd, NAMES);
     const all = (cmd.opts() as { allStreams?: boolean }).allStreams === true;
     const streamGiven = cmd.getOptionValueSource('stream');
+    // A baseline for every stream has no model whose drift could be watched.
+    const baseline = isBaselineKind(s.model) ? `--model ${s.model}` : null;
     const conflicts = [
+      baseline !== null && s.fallback === true
+        ? `--fallback with ${baseline}: a baseline forecasts already (--fallback applies to models)`
+        : null,
+      baseline !== null && cmd.getOptionValueSource('driftWindows') === 'cli'
+        ? `--drift-windows with ${baseline}: a baseline is not watched for drift`
+        : null,
       all && s.streams !== undefined
         ? '--all-streams with --streams: name the streams, or take them all'
         : null,
@@ -110,7 +121,7 @@ export function inferCommand(program: Command): Command {
     if (conflicts.length > 0) {
       throw new BynerError('BYNER_CONFIG', `conflicting options:\n  - ${conflicts.join('\n  - ')}`, {
         expected:
-          'one of --stream NAME, --streams a,b,c or --all-streams; --metrics-host and --allowed-host with --metrics-port',
+          'one of --stream NAME, --streams a,b,c or --all-streams; --metrics-host and --allowed-host with --metrics-port; --fallback and --drift-windows with a model only',
         received: conflicts.length === 1 ? conflicts[0] : `${conflicts.length} conflicts`,
       });
     }
@@ -136,6 +147,7 @@ export function inferCommand(program: Command): Command {
         discover: list === null ? undefined : { list, everyMs: DISCOVER_MS },
         out: quiet ? null : process.stdout,
         labelLines: all || streams.length > 1,
+        drift: { windows: s.driftWindows, season: s.season, fallback: s.fallback === true },
         logger,
         writer: { maxPendingBytes: backlogBytes(s) },
       });
@@ -171,6 +183,8 @@ export function inferCommand(program: Command): Command {
           `\n${stats.streams.size > 1 ? `${stream}: ` : ''}${st.accepted} ticks, ${st.forecasts} forecasts` +
           (st.recovered > 0 ? ` (${st.recovered} for stored ticks that had none)` : '') +
           (st.nonFinite > 0 ? `, ${st.nonFinite} non-finite forecasts skipped` : '') +
+          (st.driftEpisodes > 0 ? `, ${st.driftEpisodes} drift episode(s)` : '') +
+          (st.fallbackForecasts > 0 ? ` (${st.fallbackForecasts} forecasts by a fallback baseline)` : '') +
           `, ${st.invalid} invalid, ` +
           `${st.duplicates + st.outOfOrder} duplicate/out of order, ${st.gaps.length} gap(s), ` +
           `${st.connection?.reconnects ?? 0} reconnect(s)\n`;
