@@ -76,6 +76,8 @@ async function registerLinear(store: Store, stream: string, seed: number): Promi
 interface Usage {
   /** Share of one core over the measured window (CPU seconds / wall seconds). */
   cpu: number;
+  /** CPU seconds per 1,000 ticks made in the window. */
+  cpuPer1000Ticks: number;
   rssMeanMb: number;
   rssMaxMb: number;
 }
@@ -272,6 +274,7 @@ async function liveRun(streams: number, seconds: number): Promise<LiveResult> {
         .get(window[0], window[1]) as number;
       const usage = (p: 'serve' | 'infer'): Usage => ({
         cpu: (cpu1[p] - cpu0[p]) / wall,
+        cpuPer1000Ticks: (cpu1[p] - cpu0[p]) / ((head1 - head0) / 1000),
         rssMeanMb: rss[p].reduce((a, b) => a + b, 0) / rss[p].length,
         rssMaxMb: Math.max(...rss[p]),
       });
@@ -443,8 +446,10 @@ function describeRun(r: LiveResult): string {
     `(${l.count} forecasts; goal p99 ≤ ${GOAL_P99_MS} ms: ${l.p99 <= GOAL_P99_MS ? 'met' : 'MISSED'}); ` +
     `tick → received by a client p50 ${f1(r.receivedMs.p50)}, p99 ${f1(r.receivedMs.p99)}; ` +
     `tick → forecast made p50 ${f1(r.madeMs.p50)}, p99 ${f1(r.madeMs.p99)}\n` +
-    `    serve: ${f0(r.serve.cpu * 100)}% of a core, RSS ${f0(r.serve.rssMeanMb)} MB (max ${f0(r.serve.rssMaxMb)}); ` +
-    `infer: ${f0(r.infer.cpu * 100)}% of a core, RSS ${f0(r.infer.rssMeanMb)} MB (max ${f0(r.infer.rssMaxMb)}); ` +
+    `    serve: ${f0(r.serve.cpu * 100)}% of a core, ${r.serve.cpuPer1000Ticks.toFixed(3)} CPU s per 1,000 ticks, ` +
+    `RSS ${f0(r.serve.rssMeanMb)} MB (max ${f0(r.serve.rssMaxMb)}); ` +
+    `infer: ${f0(r.infer.cpu * 100)}% of a core, ${r.infer.cpuPer1000Ticks.toFixed(3)} CPU s per 1,000 ticks, ` +
+    `RSS ${f0(r.infer.rssMeanMb)} MB (max ${f0(r.infer.rssMaxMb)}); ` +
     `this poller ${f0(r.benchCpu * 100)}%\n` +
     `    forecast by their linear model: ${r.byModel.trained} streams, by the baseline: ${r.byModel.baseline}; ` +
     `inf_metrics for ${r.metricsStreams} streams; ${r.warnings.length} warning line(s)` +
