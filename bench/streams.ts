@@ -10,10 +10,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createParser } from 'eventsource-parser';
-import { buildWindows, splitWindows } from '../src/features/windows.js';
 import { syntheticTicks } from '../src/indicators/ticks.js';
-import { fitData } from '../src/models/data.js';
-import { entryFromSaved, newModel } from '../src/models/registry.js';
 import { SyntheticSource } from '../src/sources/synthetic.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { SQLITE_FILE } from '../src/store/sqlite/sqlite-store.js';
@@ -21,6 +18,7 @@ import { defaultRingCapacity, startServer } from '../src/stream/server.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
 import { ROOT } from '../test/helpers/cli.js';
 import { freePort } from '../test/helpers/ferretdb.js';
+import { registerLinear } from '../test/helpers/models.js';
 import { type Child, startByner, stopChild } from '../test/helpers/processes.js';
 import { tempDir } from '../test/live-helpers.js';
 import { cpuSeconds, quantile, rssMb } from './procs.js';
@@ -51,26 +49,10 @@ const json = args.includes('--json');
 const log = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
 
 /** Fits a ridge model on 2,000 synthetic ticks (another seed than the stream's) and makes it serve `stream`. */
-async function registerLinear(store: Store, stream: string, seed: number): Promise<string> {
-  const ticks = syntheticTicks(
-    { ...DEFAULT_SOURCE, seed },
-    { start: 0, count: 2000, stream, origin: new Date(Date.UTC(2026, 0, 1)) },
-  );
-  const set = buildWindows(ticks, 60, 5);
-  const model = newModel('linear', { window: 60, horizon: 5 });
-  await model.fit(fitData(set, splitWindows(set.count)));
-  const version = `linear-${stream}`;
-  await store.saveModel({
-    version,
-    created_at: new Date(),
-    ...entryFromSaved(await model.save()),
-    metrics: {},
-    data_range: { stream, from_seq: 0, to_seq: ticks.length - 1 },
-    streams: [stream],
-    serving: true,
-  });
-  await model.dispose();
-  return version;
+async function registerFor(store: Store, stream: string, seed: number): Promise<void> {
+  const origin = new Date(Date.UTC(2026, 0, 1));
+  const ticks = syntheticTicks({ ...DEFAULT_SOURCE, seed }, { start: 0, count: 2000, stream, origin });
+  await registerLinear(store, `linear-${stream}`, ticks);
 }
 
 interface Usage {
@@ -173,7 +155,7 @@ async function liveRun(streams: number, seconds: number): Promise<LiveResult> {
   try {
     const names = Array.from({ length: streams }, (_, i) => `s${i}`);
     const store = await openStore({ dataDir: dir.path });
-    for (let k = 0; k < trained; k++) await registerLinear(store, names[k], 1000 + k);
+    for (let k = 0; k < trained; k++) await registerFor(store, names[k], 1000 + k);
     await store.close();
     const streamsFile = join(dir.path, 'streams.json');
     writeFileSync(

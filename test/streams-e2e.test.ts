@@ -9,11 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { type Forecaster, SeasonalNaiveForecaster } from '../src/features/forecaster.js';
-import { buildWindows, splitWindows } from '../src/features/windows.js';
 import { syntheticTicks } from '../src/indicators/ticks.js';
 import { featureRow } from '../src/infer/window.js';
-import { fitData } from '../src/models/data.js';
-import { entryFromSaved, newModel } from '../src/models/registry.js';
 import { openStore } from '../src/store/index.js';
 import { rowsFromBytes } from '../src/store/rows.js';
 import { SQLITE_FILE } from '../src/store/sqlite/sqlite-store.js';
@@ -22,6 +19,7 @@ import { INDICATOR_NAMES, type Tick } from '../src/ticks/types.js';
 import { loadForecaster } from '../src/train/load.js';
 import { builtCli, childEnv, ROOT, runProcess } from './helpers/cli.js';
 import { freePort } from './helpers/ferretdb.js';
+import { registerLinear } from './helpers/models.js';
 import { type Child, startByner, stopChild } from './helpers/processes.js';
 import { readSse, tempDir, waitFor } from './live-helpers.js';
 
@@ -84,19 +82,7 @@ describe('many streams end to end: byner serve + byner infer --all-streams on on
       { ...DEFAULT_SOURCE, seed: 77 },
       { start: 0, count: 600, stream: 'syn', origin: new Date(T0) },
     );
-    const set = buildWindows(history, WINDOW, 5);
-    const model = newModel('linear', { window: WINDOW, horizon: 5 });
-    await model.fit(fitData(set, splitWindows(set.count)));
-    await store.saveModel({
-      version: LINEAR,
-      created_at: new Date(),
-      ...entryFromSaved(await model.save()),
-      metrics: {},
-      data_range: { stream: 'syn', from_seq: 0, to_seq: history.length - 1 },
-      streams: ['syn'],
-      serving: true,
-    });
-    await model.dispose();
+    await registerLinear(store, LINEAR, history);
     const linear = await loadForecaster(store, { version: LINEAR });
     await store.close();
 
