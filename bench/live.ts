@@ -2,7 +2,6 @@
 // tick → forecast → stored and scored (embedded store, and FerretDB when installed), and SSE fan-out delivery lag
 // with N clients at 10 ticks/s. The server runs as a child process (`byner serve`), so that it has its own core.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { LstmForecaster } from '../src/train/load.js';
 import { childEnv, ROOT } from '../test/helpers/cli.js';
 import { findFerretDB, freePort, startFerretDB } from '../test/helpers/ferretdb.js';
 import { tempDir } from '../test/live-helpers.js';
+import { cpuSeconds } from './procs.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -61,12 +61,6 @@ const stop = (child: ChildProcess) =>
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
-
-/** CPU seconds (user + system) of a process, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
 
 /** Seeds `ticks` ticks, serves them, and times a client replaying them all (Last-Event-ID 0) into `clientStore`. */
 async function replay(

@@ -2,7 +2,7 @@
 // the dashboard assets. dist/ starts empty, so no file of a deleted source is left over (or packed by `npm pack`).
 // Runs as `prepare`, so a fresh clone works after `npm install` alone. Steps print what they do; any failure exits 1.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,3 +28,6 @@ for (const [name, cmd, args] of steps) {
   }
   console.error(`byner build: ${name} ok (${Date.now() - started} ms)`);
 }
+// The command itself: npm makes an installed package's bin executable, but `npx byner` in this folder runs the file
+// tsc just wrote (mode 644 otherwise).
+chmodSync(join(root, 'dist', 'cli', 'main.js'), 0o755);

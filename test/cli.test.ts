@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { INDICATOR_NAMES } from '../src/ticks/types.js';
-import { byner } from './helpers/cli.js';
+import { builtCli, byner, childEnv, runProcess } from './helpers/cli.js';
 import { findFerretDB, startFerretDB } from './helpers/ferretdb.js';
 
 const lines = (s: string) =>
@@ -294,5 +294,13 @@ describe('configuration', () => {
     assert.equal(q.stderr, '');
     const v = await byner(['generate', '--ticks', '100']);
     assert.match(v.stderr, /stored 100 ticks/);
+  });
+});
+
+describe('npx byner in the project folder (how the README runs it)', () => {
+  it('runs the built command: dist/cli/main.js is executable after the build', async () => {
+    const r = await runProcess('npx', ['--no-install', 'byner', '--version'], { env: childEnv() });
+    assert.equal(r.code, 0, `npx byner --version: ${r.stderr} (mode of ${builtCli()})`);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
   });
 });

