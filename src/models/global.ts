@@ -1,7 +1,8 @@
 // A global model: one model of a fitted kind (linear, lstm) trained on the pooled windows of several streams, each
-// stream's windows scaled by its own scaler fitted on that stream's training windows alone. For a stream it forecasts
-// as an ordinary model with that stream's scaler, which is what the registry loads for the stream. Splitting each
-// stream by time and deciding where the model serves are the caller's (src/train, src/backtest).
+// stream's windows and targets scaled by its own scaler fitted on that stream's training windows alone (targets like
+// its prices), so that streams at any level share one model. For a stream it forecasts through that stream's scaler
+// (price-scaled.ts), which is what the registry loads for the stream. Splitting each stream by time and deciding
+// where the model serves are the caller's (src/train, src/backtest).
 import { BynerError } from '../errors.js';
 import { FEATURES } from '../features/forecaster.js';
 import { MinMaxScaler } from '../features/scaler.js';
@@ -9,6 +10,7 @@ import { inputRows, type WindowSet } from '../features/windows.js';
 import { type FitData, type Supervised, supervised, type WindowRange } from './data.js';
 import { FITTED_KINDS, isFittedKind } from './kinds.js';
 import type { FitReport, ForecastModel, SavedModel } from './model.js';
+import { scaleTargets } from './price-scaled.js';
 import { type EntryForm, entryFromSaved, loadSavedModel, savedFromEntry } from './registry.js';
 import { perStreamScalerJson } from './scalers.js';
 
@@ -49,7 +51,7 @@ function checkParts(parts: readonly StreamPart[]): void {
   }
 }
 
-/** Stacks supervised parts (each scaled by its own stream's scaler) under the identity scaler. */
+/** Stacks supervised parts (inputs and targets scaled by their own stream's scaler) under the identity scaler. */
 function pooled(parts: readonly Supervised[]): Supervised {
   const n = parts.reduce((a, p) => a + p.x.n, 0);
   const { window, features } = parts[0].x;
@@ -66,8 +68,9 @@ function pooled(parts: readonly Supervised[]): Supervised {
 }
 
 /**
- * The pooled FitData of several streams: each stream's scaler fitted on its own training windows' input rows,
- * its training and validation windows scaled by it, then stacked in the order given. Returns the scalers too.
+ * The pooled FitData of several streams: each stream's scaler fitted on its own training windows' input rows, its
+ * training and validation windows scaled by it (targets by its price feature), then stacked in the order given.
+ * Returns the scalers too.
  */
 export function pooledFitData(
   parts: readonly StreamPart[],
@@ -80,9 +83,13 @@ export function pooledFitData(
   for (const p of parts) {
     const scaler = MinMaxScaler.fit(inputRows(p.set, [p.train[0], p.train[1]]), FEATURES);
     scalers.set(p.stream, scaler);
-    train.push(supervised(p.set, p.train, scaler));
+    const part = (range: WindowRange): Supervised => {
+      const d = supervised(p.set, range, scaler);
+      return { ...d, y: scaleTargets(d.y, scaler) };
+    };
+    train.push(part(p.train));
     const v = p.validation;
-    if (v && v[1] > v[0]) validation.push(supervised(p.set, v, scaler));
+    if (v && v[1] > v[0]) validation.push(part(v));
   }
   return {
     data: {
@@ -96,7 +103,8 @@ export function pooledFitData(
 
 /**
  * The registry form of a global model: the inner model's config and files (it was fitted on pooled windows under
- * IDENTITY_SCALER) with `global: true` and its streams in the config, and one scaler per stream.
+ * IDENTITY_SCALER, targets scaled per stream) with `global: true` and its streams in the config, and one scaler per
+ * stream. Loaded for a stream, `global: true` makes the registry map its forecasts back to that stream's prices.
  */
 export function globalEntry(saved: SavedModel, scalers: ReadonlyMap<string, MinMaxScaler>): EntryForm {
   if (!MinMaxScaler.fromJSON(saved.scaler).equals(IDENTITY_SCALER)) {
@@ -157,7 +165,7 @@ export class GlobalModel {
     return this.entry;
   }
 
-  /** The model as the registry serves it for `stream`: the inner model with that stream's scaler. */
+  /** The model as the registry serves it for `stream`: the inner model through that stream's scaler. */
   async forStream(stream: string): Promise<ForecastModel> {
     return loadSavedModel(
       savedFromEntry(

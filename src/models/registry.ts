@@ -9,6 +9,7 @@ import { type BaselineKind, isModelKind, KIND_NAMES, type ModelKind } from './ki
 import { LINEAR_FILE, LinearModel, type LinearOptions } from './linear.js';
 import { LstmKindModel, type LstmOptions } from './lstm.js';
 import type { ForecastModel, ModelShape, SavedModel } from './model.js';
+import { PriceScaledModel } from './price-scaled.js';
 import { type StoredScalerJson, scalerForStream } from './scalers.js';
 
 /** Each kind's creation options. */
@@ -130,7 +131,10 @@ export function entryFromSaved(saved: SavedModel, scaler: StoredScalerJson = sav
   };
 }
 
-/** Rebuilds a fitted model of the saved kind: it forecasts what the saved model did, bit for bit. */
+/**
+ * Rebuilds a fitted model of the saved kind: it forecasts what the saved model did, bit for bit. A global model's
+ * (`config.global`, saved for one stream by savedFromEntry) forecasts that stream's prices (price-scaled.ts).
+ */
 export async function loadSavedModel(saved: SavedModel): Promise<ForecastModel> {
   const kind = saved?.config?.kind;
   if (!isModelKind(kind)) throw unknownKind(kind, ' in a saved model');
@@ -144,5 +148,5 @@ export async function loadSavedModel(saved: SavedModel): Promise<ForecastModel> 
       hint: 'register the model again: its files and config come from different saves',
     });
   }
-  return model;
+  return saved.config.global === true ? new PriceScaledModel(model) : model;
 }

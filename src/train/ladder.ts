@@ -276,7 +276,10 @@ function globalFitted(
   };
 }
 
-/** Engine tensors of every stream's `part`, each scaled by its own stream's scaler, stacked in stream order. */
+/**
+ * Engine tensors of every stream's `part`, each scaled by its own stream's scaler, stacked in stream order. One
+ * stream: raw targets (the training job's); several (a global model): targets scaled like each stream's prices.
+ */
 function stackedTensors(
   data: StreamData[],
   scalers: ReadonlyMap<string, MinMaxScaler>,
@@ -284,7 +287,9 @@ function stackedTensors(
 ): Tensors {
   const each = data.map((d) => {
     const scaler = scalers.get(d.stream)!;
-    return tensors(d.set, d.split[part], (r, out, off) => scaler.transform(r, out, off));
+    const t = tensors(d.set, d.split[part], (r, out, off) => scaler.transform(r, out, off));
+    if (data.length > 1) for (let i = 0; i < t.y.length; i++) t.y[i] = scaler.scale(t.y[i], 0);
+    return t;
   });
   if (each.length === 1) return each[0];
   const n = each.reduce((a, t) => a + t.n, 0);
