@@ -16,7 +16,6 @@ import { openStore, type Store } from '../src/store/index.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
 import { type LadderSummary, trainLadder } from '../src/train/ladder.js';
 import { TIE_TOLERANCE } from '../src/train/serving.js';
-import { DEFAULT_FIT } from '../src/train/train.js';
 import { expectedPrice } from './helpers/bayes.js';
 import { ladderOptions } from './helpers/ladder.js';
 

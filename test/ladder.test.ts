@@ -15,7 +15,6 @@ import { ForecasterSet } from '../src/infer/forecasters.js';
 import { silentLogger } from '../src/log/logger.js';
 import { isPerStream } from '../src/models/scalers.js';
 import { openStore, type Store } from '../src/store/index.js';
-import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
 import type { Tick } from '../src/ticks/types.js';
 import { type LadderOptions, type LadderSummary, trainLadder } from '../src/train/ladder.js';
 import { loadRegistered } from '../src/train/load.js';
