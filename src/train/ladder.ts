@@ -3,7 +3,6 @@
 // and test beside the baselines, registered with why it serves or not (serving.ts), and its test forecasts and
 // scores stored. The LSTM is fitted with checkpoints as in train.ts (lstm-run.ts); the models are src/models';
 // display is the CLI's.
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StopReason } from '../engine/index.js';
 import { BynerError } from '../errors.js';
@@ -38,7 +37,7 @@ import type {
   Store,
   TrainingPrediction,
 } from '../store/index.js';
-import type { Checkpoint } from './checkpoint.js';
+import { type Checkpoint, type CheckpointStore, diskCheckpoints } from './checkpoint.js';
 import { isDefaultSource, prepareStream, type StreamData, splitCounts } from './data.js';
 import {
   checkpointDir,
@@ -60,10 +59,15 @@ import {
 } from './serving.js';
 import { BAYES_LIMIT, type TrainHooks, type TrainOptions } from './train.js';
 
-export interface LadderOptions extends Omit<TrainOptions, 'stream'> {
+export interface LadderOptions extends Omit<TrainOptions, 'stream' | 'version'> {
   /** One stream: `choice` fitted on it. Several (each stored): one global model of `choice` (lstm or linear). */
   streams: string[];
   choice: TrainChoice;
+  /**
+   * The versions' common part, fixed by the caller (a queued job, whose retries must register the same versions):
+   * each kind registers `<kind>[-global]-<stamp>`. Default: the LSTM run's time stamp, or the time of the run.
+   */
+  stamp?: string;
 }
 
 /** A model's scores on one stream. */
@@ -142,6 +146,10 @@ const seconds = (t0: number) => (performance.now() - t0) / 1000;
 /** Version prefix of a run's models: the kind, and `-global` for a global model (lstm-global-<UTC time>). */
 const versionPrefix = (kind: ModelKind, global: boolean) => `${kind}${global ? '-global' : ''}`;
 const lstmPrefix = (global: boolean) => versionPrefix('lstm', global);
+
+/** The version a ladder run with `stamp` registers for `kind`: `<kind>[-global]-<stamp>`. */
+export const ladderVersion = (kind: ModelKind, global: boolean, stamp: string): string =>
+  `${versionPrefix(kind, global)}-${stamp}`;
 
 function refuse(what: string, expected: string, received: string, hint?: string): BynerError {
   return new BynerError('BYNER_CONFIG', what, { expected, received, hint });
@@ -313,10 +321,10 @@ async function fitLstm(
   opts: LadderOptions,
   hooks: TrainHooks,
   runExtras: JsonObject,
+  checkpoints: CheckpointStore,
   checkpoint: Checkpoint | null,
 ): Promise<Fitted> {
   const global = data.length > 1;
-  const dir = checkpointDir(opts.workDir, opts.streams);
   const scalers = new Map(
     data.map((d) => [d.stream, MinMaxScaler.fit(inputRows(d.set, d.split.train), FEATURES)] as const),
   );
@@ -330,9 +338,10 @@ async function fitLstm(
       fit: opts.fit,
       config: { fit: opts.fit, ...runExtras },
       dataRange: data[0].dataRange,
-      checkpointDir: dir,
+      checkpoints,
       checkpoint,
       versionPrefix: lstmPrefix(global),
+      version: opts.stamp === undefined ? undefined : ladderVersion('lstm', global, opts.stamp),
       signal: opts.signal,
     },
     hooks,
@@ -419,7 +428,8 @@ export async function trainLadder(
   const window = opts.model.window ?? 60;
   const horizon = opts.model.horizon ?? 5;
   // A run to resume needs its checkpoint: checked (whole, parts consistent) before anything is done.
-  const checkpoint = await openCheckpoint(checkpointDir(opts.workDir, opts.streams), opts.resume);
+  const checkpoints = opts.checkpoints ?? diskCheckpoints(checkpointDir(opts.workDir, opts.streams));
+  const checkpoint = await openCheckpoint(checkpoints, opts.resume);
 
   // 1. Each stream's ticks, windows and split (a global model's streams must hold ticks: none is seeded).
   const data: StreamData[] = [];
@@ -451,7 +461,8 @@ export async function trainLadder(
       logger.info(
         `fitting ${global && register ? `one global ${kind} model on ${data.length} streams` : kind}`,
       );
-      if (kind === 'lstm') fitted.push(await fitLstm(store, data, opts, hooks, runExtras, checkpoint));
+      if (kind === 'lstm')
+        fitted.push(await fitLstm(store, data, opts, hooks, runExtras, checkpoints, checkpoint));
       else if (global && register) fitted.push(await fitGlobal(kind, data, opts));
       else fitted.push(await fitPerStream(kind, data, opts, register));
     }
@@ -527,12 +538,15 @@ export async function trainLadder(
     // 5. Versions, registry entries, stored test results.
     const versions = new Map<Fitted, string>();
     // The run's models share the LSTM run's time stamp: lstm-<t>, linear-<t>, … (a resumed run keeps its own).
-    const stamp = lstm ? lstm.runVersion.slice(`${lstmPrefix(global)}-`.length) : null;
+    const stamp = lstm ? lstm.runVersion.slice(`${lstmPrefix(global)}-`.length) : (opts.stamp ?? null);
     for (const f of registered) {
-      const prefix = versionPrefix(f.kind, global);
       versions.set(
         f,
-        f.lstm ? f.lstm.version : stamp !== null ? `${prefix}-${stamp}` : await uniqueVersion(store, prefix),
+        f.lstm
+          ? f.lstm.version
+          : stamp !== null
+            ? ladderVersion(f.kind, global, stamp)
+            : await uniqueVersion(store, versionPrefix(f.kind, global)),
       );
     }
     for (const f of registered) {
@@ -589,8 +603,7 @@ export async function trainLadder(
 
     // 6. Plots, then the checkpoint of a finished LSTM run is no longer needed.
     const plots = opts.outputDir === null ? [] : await drawPlots(opts, data, fitted, versions, of);
-    if (lstm && !interrupted)
-      await rm(checkpointDir(opts.workDir, opts.streams), { recursive: true, force: true });
+    if (lstm && !interrupted) await checkpoints.clear();
 
     const serving: Record<string, string | null> = {};
     for (const d of data) {

@@ -13,7 +13,7 @@ import {
 import { BynerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { DataRange, JsonObject, Store } from '../store/index.js';
-import { type Checkpoint, type CheckpointState, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import type { Checkpoint, CheckpointState, CheckpointStore } from './checkpoint.js';
 
 export interface FitSettings {
   epochs: number;
@@ -55,12 +55,14 @@ export interface LstmRunOptions {
   config: Record<string, unknown>;
   /** The ticks fitted on: a resume must match them. */
   dataRange: DataRange;
-  /** The run's checkpoint folder. */
-  checkpointDir: string;
+  /** Where the run's checkpoints live (a folder on disk: diskCheckpoints(checkpointDir(…)); GridFS for a queued job). */
+  checkpoints: CheckpointStore;
   /** The checkpoint to continue from (openCheckpoint), or null for a fresh run. */
   checkpoint: Checkpoint | null;
   /** Version prefix of a fresh run: `lstm` → lstm-<UTC time>. */
   versionPrefix: string;
+  /** The version of a fresh run, fixed by the caller (a queued job, whose retries must register the same one). */
+  version?: string;
   signal?: AbortSignal;
 }
 
@@ -87,11 +89,14 @@ export const checkpointDir = (workDir: string, streams: readonly string[]): stri
  * The checkpoint to resume, read and checked before anything else is done; null when not resuming. BYNER_STATE
  * when `resume` finds none.
  */
-export async function openCheckpoint(dir: string, resume: boolean): Promise<Checkpoint | null> {
+export async function openCheckpoint(
+  checkpoints: CheckpointStore,
+  resume: boolean,
+): Promise<Checkpoint | null> {
   if (!resume) return null;
-  const ckpt = await readCheckpoint(dir);
+  const ckpt = await checkpoints.read();
   if (ckpt === null) {
-    throw new BynerError('BYNER_STATE', `no checkpoint to resume in ${dir}`, {
+    throw new BynerError('BYNER_STATE', `no checkpoint to resume in ${checkpoints.where}`, {
       expected: 'an interrupted `byner train` run of this stream',
       received: 'no complete checkpoint (the run was not interrupted after an epoch, or it finished)',
       hint: 'run `byner train` without --resume',
@@ -149,7 +154,7 @@ export async function runLstm(
       `resuming ${state.version} after epoch ${state.epochsDone} (best so far: epoch ${state.bestEpoch + 1})`,
     );
   }
-  const runVersion = ckpt?.state.version ?? (await uniqueVersion(store, opts.versionPrefix));
+  const runVersion = ckpt?.state.version ?? opts.version ?? (await uniqueVersion(store, opts.versionPrefix));
   const before: CheckpointState = ckpt?.state ?? {
     version: runVersion,
     config: runConfig,
@@ -204,8 +209,7 @@ export async function runLstm(
             state.bestEpoch = epoch;
             bestWeights = weights;
           }
-          await writeCheckpoint(
-            opts.checkpointDir,
+          await opts.checkpoints.write(
             { state, weights, best: bestWeights ?? weights, optimizer: e.model.getOptimizerState() },
             (step) => hooks.onCheckpointStep?.(step, epoch),
           );

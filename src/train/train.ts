@@ -1,9 +1,8 @@
 // The training job of DESIGN §5-6 (the original's training.py, done right): seed ticks if the stream is empty,
-// leak-free windows and scaler, the LSTM fitted with checkpoints, evaluation against baselines, stored results,
-// registry entry, plots. Progress display and exit codes are the CLI's; the network itself is src/engine; other
-// kinds and several streams are ladder.ts.
-
-import { readdir, readFile, rm } from 'node:fs/promises';
+// The training job of DESIGN §5-6: seed ticks if the stream is empty, leak-free windows and scaler, the LSTM fitted
+// with checkpoints, evaluation against baselines, stored results, registry entry, plots. Progress display and exit
+// codes are the CLI's; the network itself is src/engine; other kinds and several streams are ladder.ts.
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FitHistory, ModelConfig } from '../engine/index.js';
 import {
@@ -24,6 +23,7 @@ import {
 } from '../features/windows.js';
 import type { JsonObject, Store, TrainingPrediction } from '../store/index.js';
 import type { SineSource } from '../ticks/generator.js';
+import { type CheckpointStore, diskCheckpoints } from './checkpoint.js';
 import { isDefaultSource, prepareStream, splitCounts } from './data.js';
 import { LstmForecaster } from './load.js';
 import { checkpointDir, type FitSettings, type LstmRunHooks, openCheckpoint, runLstm } from './lstm-run.js';
@@ -56,6 +56,10 @@ export interface TrainOptions {
   /** Serve the new model even when it is worse than the seasonal-naive baseline on validation. */
   force: boolean;
   signal?: AbortSignal;
+  /** Where the run's checkpoints live. Default: `<workDir>/checkpoints/<stream>/` on disk. */
+  checkpoints?: CheckpointStore;
+  /** The run's model version, fixed by the caller (a queued job, whose retries must register the same one). */
+  version?: string;
 }
 
 export interface TrainHooks extends LstmRunHooks {
@@ -88,6 +92,29 @@ export interface TrainSummary {
   plots: string[];
 }
 
+/**
+ * What `byner train --json` prints, and what a queued job returns: the summary without the plots, windows, data
+ * range and validation MSEs, with `serving_reason` (metrics.serving_decision.reason) and `stopped_reason` last.
+ */
+export function summaryJson(summary: TrainSummary) {
+  const {
+    plots: _p,
+    windows: _w,
+    data_range: _d,
+    validation: _v,
+    stopped_reason: _s,
+    serving: _sv,
+    serving_decision: _sd,
+    ...json
+  } = summary;
+  return {
+    ...json,
+    serving: summary.serving,
+    serving_reason: summary.serving_decision.reason,
+    stopped_reason: summary.stopped_reason,
+  };
+}
+
 const triple = (m: HorizonMetrics): MetricTriple => ({ mse: m.mse, mae: m.mae, accuracy: m.accuracy });
 
 /** Forecasts of `f` for windows [from, to) of the set, from raw rows. */
@@ -108,8 +135,8 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
   const { logger } = hooks;
 
   // A run to resume needs its checkpoint: checked (whole, parts consistent) before anything is done.
-  const ckptDir = checkpointDir(opts.workDir, [opts.stream]);
-  const ckpt = await openCheckpoint(ckptDir, opts.resume);
+  const checkpoints = opts.checkpoints ?? diskCheckpoints(checkpointDir(opts.workDir, [opts.stream]));
+  const ckpt = await openCheckpoint(checkpoints, opts.resume);
 
   // 1. Ticks (the stream seeded like the original when it is empty), windows, split.
   const window = opts.model.window ?? 60;
@@ -140,9 +167,10 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
         source: synthetic ? opts.source : null,
       },
       dataRange,
-      checkpointDir: ckptDir,
+      checkpoints,
       checkpoint: ckpt,
       versionPrefix: 'lstm',
+      version: opts.version,
       signal: opts.signal,
     },
     hooks,
@@ -276,7 +304,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
       ),
     );
   }
-  if (stoppedReason !== 'aborted') await rm(ckptDir, { recursive: true, force: true });
+  if (stoppedReason !== 'aborted') await checkpoints.clear();
 
   return {
     model_version: version,

@@ -9,7 +9,14 @@ import { BynerError } from '../../errors.js';
 import { mean } from '../../features/metrics.js';
 import type { ModelSummary } from '../../store/index.js';
 import { type LadderSummary, trainLadder } from '../../train/ladder.js';
-import { BAYES_LIMIT, DEFAULT_FIT, type TrainOptions, type TrainSummary, train } from '../../train/train.js';
+import {
+  BAYES_LIMIT,
+  DEFAULT_FIT,
+  summaryJson,
+  type TrainOptions,
+  type TrainSummary,
+  train,
+} from '../../train/train.js';
 import { makeContext } from '../context.js';
 import { addSettings, givenOnCommandLine, readSettings } from '../options.js';
 import { epochProgress, startProgress } from '../progress.js';
@@ -22,9 +29,10 @@ import {
   sourceFrom,
   WRITE_SETTINGS,
 } from './shared.js';
+import { addQueueOptions, enqueueFromCommand, queueRequested } from './train-queue.js';
 
 const NAMES = [
-  'stream',
+  'trainStream',
   'trainStreams',
   'trainModel',
   'ticks',
@@ -51,6 +59,7 @@ function checkCombination(
   cmd: Command,
   s: ReturnType<typeof readSettings<(typeof NAMES)[number]>>,
   f: Flags,
+  queued: boolean,
 ) {
   const given = givenOnCommandLine(cmd, NAMES);
   const choice = s.trainModel!;
@@ -61,11 +70,19 @@ function checkCombination(
       String(s.season),
     );
   }
-  if (s.trainStreams !== undefined && given.includes('stream')) {
+  const streams = s.trainStream!;
+  if (s.trainStreams !== undefined && given.includes('trainStream')) {
     throw configError(
       '--stream and --streams: one or the other',
       '--stream NAME (one stream) or --streams A,B,… (one global model of several)',
-      `--stream ${s.stream} --streams ${s.trainStreams.join(',')}`,
+      `--stream ${streams.join(',')} --streams ${s.trainStreams.join(',')}`,
+    );
+  }
+  if (streams.length > 1 && !queued) {
+    throw configError(
+      '--stream: several streams only with --queue (one job per stream)',
+      '--stream NAME here; --queue --stream A,B,… for one queued job per stream; --streams A,B,… for one global model of them',
+      `--stream ${streams.join(',')} without --queue`,
     );
   }
   if (choice === 'all' && s.trainStreams !== undefined) {
@@ -108,6 +125,7 @@ export function trainCommand(program: Command): Command {
         'empty), evaluates it against baselines, registers it; --streams: one global model of several streams',
     );
   addSettings(cmd, NAMES);
+  addQueueOptions(cmd);
   cmd
     .addOption(new Option('--resume', 'continue the interrupted LSTM run of this stream from its last epoch'))
     .addOption(
@@ -121,8 +139,11 @@ export function trainCommand(program: Command): Command {
     const s = readSettings(cmd, NAMES);
     const flags = cmd.opts() as Flags;
     const { logger } = makeContext(cmd);
-    checkCombination(cmd, s, flags);
+    const queued = queueRequested(cmd);
+    checkCombination(cmd, s, flags, queued);
+    if (queued) return enqueueFromCommand(cmd, s, logger);
     const choice = s.trainModel!;
+    const stream = s.trainStream![0];
     const store = await openStoreFor(s, logger);
     const abort = new AbortController();
     const onSigint = () => {
@@ -141,7 +162,7 @@ export function trainCommand(program: Command): Command {
     let seed: ReturnType<typeof startProgress> | null = null;
     try {
       const options: TrainOptions = {
-        stream: s.stream!,
+        stream,
         ticks: s.ticks!,
         source: sourceFrom(s),
         model: {
@@ -181,7 +202,7 @@ export function trainCommand(program: Command): Command {
         const { stream: _, ...rest } = options;
         const summary = await trainLadder(
           store,
-          { ...rest, streams: s.trainStreams ?? [s.stream!], choice },
+          { ...rest, streams: s.trainStreams ?? [stream], choice },
           hooks,
         );
         bar.stop();
@@ -191,25 +212,8 @@ export function trainCommand(program: Command): Command {
       const summary = await train(store, options, hooks);
       bar.stop();
       if (flags.json) {
-        const {
-          plots: _p,
-          windows: _w,
-          data_range: _d,
-          validation: _v,
-          stopped_reason: _s,
-          serving: _sv,
-          serving_decision: _sd,
-          ...json
-        } = summary;
-        process.stdout.write(
-          `${JSON.stringify({
-            ...json,
-            serving: summary.serving,
-            serving_reason: summary.serving_decision.reason,
-            stopped_reason: summary.stopped_reason,
-          })}\n`,
-        );
-      } else process.stdout.write(`${report(summary, s.stream!)}\n`);
+        process.stdout.write(`${JSON.stringify(summaryJson(summary))}\n`);
+      } else process.stdout.write(`${report(summary, stream)}\n`);
     } finally {
       bar.stop();
       process.off('SIGINT', onSigint);
