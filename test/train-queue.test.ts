@@ -434,9 +434,11 @@ describe('the training queue', { skip }, () => {
     noisySine('low', 1200, { level: 0, amplitude: 8, noise: 1, seed: 1 }),
     noisySine('high', 1300, { level: 5000, amplitude: 300, noise: 30, seed: 2 }),
   ];
+  /** A global LSTM whose epochs leave a SIGTERM sent on epoch 1's log line several epochs to land. */
+  const GLOBAL_EPOCHS = 8;
   const SMALL = [
-    ...['--ticks', '1200', '--window', '20', '--units', '8', '--epochs', '3', '--patience', '100'],
-    ...['--workers', '1', '--force'],
+    ...['--ticks', '1200', '--window', '20', '--units', '48', '--epochs', String(GLOBAL_EPOCHS)],
+    ...['--patience', '100', '--workers', '1', '--force'],
   ];
   async function storeTicks(where: { dataDir: string } | { mongoUri: string; dbName: string }) {
     const store = await openStore(where);
@@ -447,12 +449,12 @@ describe('the training queue', { skip }, () => {
     }
   }
 
-  it('--streams a,b: one job fits one global LSTM of both, registered for each, equal to `byner train --streams` here', async () => {
+  it('--streams a,b: one job fits one global LSTM of both; stopped by SIGTERM and resumed by another worker, it equals `byner train --streams` here', async () => {
     const { dbName, common } = cluster();
     if ('skip' in mongo) return;
     await storeTicks({ mongoUri: mongo.uri, dbName });
-    const worker = start(['worker', ...common, ...WORKER]);
-    await worker.waitFor(/taking training jobs/, 30_000);
+    const first = start(['worker', ...common, ...WORKER]);
+    await first.waitFor(/taking training jobs/, 30_000);
     const queued = await runProcess(process.execPath, [
       main,
       'train',
@@ -475,10 +477,17 @@ describe('the training queue', { skip }, () => {
     assert.equal(job.versions.length, 1);
     const version = job.versions[0];
     assert.match(version, /^lstm-global-\d{8}T\d{6}\.\d{3}Z$/);
+    const jobRe = job.job.replace(/[.+]/g, '\\$&');
+    await first.waitFor(new RegExp(`\\[${jobRe}\\] epoch 1/${GLOBAL_EPOCHS}`), 90_000);
+    first.child.kill('SIGTERM');
+    assert.equal((await first.exited).code, 0, first.stderr);
+    const back = /back on the queue \(stopped after epoch (\d+)\)/.exec(first.stderr);
+    assert.ok(back, first.stderr);
+    const worker = start(['worker', ...common, ...WORKER]);
+    const resumed = await worker.waitFor(/resuming (\S+) after epoch (\d+)/, 90_000);
+    assert.deepEqual([resumed[1], resumed[2]], [version, back[1]], worker.stderr);
     await worker.waitFor(
-      new RegExp(
-        `\\[${job.job.replace(/[.+]/g, '\\$&')}\\] completed: registered ${version.replace(/\./g, '\\.')} \\(serving low: `,
-      ),
+      new RegExp(`\\[${jobRe}\\] completed: registered ${version.replace(/\./g, '\\.')} \\(serving low: `),
       120_000,
     );
 
