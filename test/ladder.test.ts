@@ -358,6 +358,12 @@ describe('byner train: flag combinations that are refused (exit 2)', () => {
     ],
     ['one stream in --streams', ['--streams', 'a'], /--streams: expected two or more stream names/],
     [
+      'several streams in --stream without --queue',
+      ['--stream', 'a,b'],
+      /--stream: several streams only with --queue \(one job per stream\)[\s\S]*--streams A,B,… for one global model/,
+    ],
+    ['a stream twice in --stream', ['--stream', 'a,a'], /--stream: expected a stream name .*each once/],
+    [
       'an unknown model',
       ['--model', 'arima'],
       /--model: expected one of linear, lstm, all, received "arima"/,

@@ -449,22 +449,21 @@ describe('the training queue', { skip }, () => {
     }
   }
 
-  it('--streams a,b: one job fits one global LSTM of both; stopped by SIGTERM and resumed by another worker, it equals `byner train --streams` here', async () => {
+  /** A cluster of its own whose MongoDB holds TWO, and a worker taking jobs there. */
+  async function withTicksAndWorker() {
     const { dbName, common } = cluster();
-    if ('skip' in mongo) return;
+    if ('skip' in mongo) throw new Error('no MongoDB');
     await storeTicks({ mongoUri: mongo.uri, dbName });
-    const first = start(['worker', ...common, ...WORKER]);
-    await first.waitFor(/taking training jobs/, 30_000);
-    const queued = await runProcess(process.execPath, [
-      main,
-      'train',
-      '--queue',
-      '--json',
-      ...common,
-      ...SMALL,
-      '--streams',
-      'low,high',
-    ]);
+    const worker = start(['worker', ...common, ...WORKER]);
+    await worker.waitFor(/taking training jobs/, 30_000);
+    return { dbName, common, worker, uri: mongo.uri };
+  }
+  const train = (common: string[], args: string[]) =>
+    runProcess(process.execPath, [main, 'train', '--queue', ...common, ...args]);
+
+  it('--streams a,b: one job fits one global LSTM of both; stopped by SIGTERM and resumed by another worker, it equals `byner train --streams` here', async () => {
+    const { dbName, common, worker: first, uri } = await withTicksAndWorker();
+    const queued = await train(common, ['--json', ...SMALL, '--streams', 'low,high']);
     assert.equal(queued.code, 0, queued.stderr);
     const jobs = queued.stdout
       .trim()
@@ -514,7 +513,7 @@ describe('the training queue', { skip }, () => {
       JSON.parse(models.stdout) as { version: string; metrics: Record<string, unknown> }[]
     ).find((m) => m.version === localVersion)!;
 
-    const client = new MongoClient(mongo.uri);
+    const client = new MongoClient(uri);
     try {
       const db = client.db(dbName);
       const entries = await db.collection('models').find({}).toArray();
@@ -566,18 +565,9 @@ describe('the training queue', { skip }, () => {
   });
 
   it('--stream a,b --model linear: one job per stream, each registering a linear model; no checkpoint', async () => {
-    const { dbName, common } = cluster();
-    if ('skip' in mongo) return;
-    await storeTicks({ mongoUri: mongo.uri, dbName });
-    const worker = start(['worker', ...common, ...WORKER]);
-    await worker.waitFor(/taking training jobs/, 30_000);
-    const r = await runProcess(process.execPath, [
-      main,
-      'train',
-      '--queue',
-      '--wait',
-      ...common,
-      ...['--ticks', '1200', '--window', '20', '--model', 'linear', '--stream', 'low,high'],
+    const { dbName, common, worker, uri } = await withTicksAndWorker();
+    const r = await train(common, [
+      ...['--wait', '--ticks', '1200', '--window', '20', '--model', 'linear', '--stream', 'low,high'],
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(
@@ -603,7 +593,7 @@ describe('the training queue', { skip }, () => {
     const versions = results.map((x) => x.models.find((m) => m.kind === 'linear')!.version!);
     for (const [k, v] of versions.entries())
       assert.match(v, new RegExp(`^linear-\\d{8}T\\S+-${results[k].streams[0]}$`));
-    const client = new MongoClient(mongo.uri);
+    const client = new MongoClient(uri);
     try {
       const db = client.db(dbName);
       const entries = await db.collection('models').find({}).toArray();
