@@ -3,7 +3,12 @@
 export function formatTable(header: string[], rows: (string | number | null)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null ? '-' : typeof c === 'number' ? fmt(c) : c)));
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
-  const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i])).join('  ');
+  // Blank trailing cells (a model's rows after its first) leave no spaces at the end of a line.
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padStart(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
