@@ -1,7 +1,7 @@
 // The thread that runs one queued training job (train/train.ts, or train/ladder.ts for --model linear|all and a
-// global model) with its LSTM's checkpoints in GridFS, so that the
-// worker's main thread stays free to renew the job's lock however long an epoch takes. It reports to the worker
-// (worker.ts) by messages; the worker decides what becomes of the job.
+// global model) with its LSTM's checkpoints in GridFS, so that the worker's main thread stays free to renew the
+// job's lock however long an epoch takes. It reports to the worker (worker.ts) by messages; the worker decides what
+// becomes of the job.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,7 +116,7 @@ async function run(input: TrainThreadInput, port: NonNullable<typeof parentPort>
         if (stopRequested) throw new StopAfterEpoch(e.epoch + 1);
       },
     };
-    // The same split as `byner train`: the training job for the LSTM on one stream, a ladder run otherwise.
+    // What `byner train` runs for the same options: the training job for the LSTM on one stream, a ladder run otherwise.
     if (options.choice === 'lstm' && job.streams.length === 1) {
       const summary = await train(store, { ...common, stream: job.streams[0], version: run! }, hooks);
       last = { type: 'done', result: summaryJson(summary) };
