@@ -17,7 +17,9 @@ export {
   historicalForecasts,
   type ModelBacktest,
   type Scores,
+  type StreamWindows,
   scoreBacktest,
+  streamForecasts,
 } from './backtest/backtest.js';
 export type { Fold, FoldOptions, FoldPart } from './backtest/folds.js';
 // --- the LSTM engine (also `byner/engine`) ---------------------------------------------------------------------
@@ -54,7 +56,16 @@ export {
   scaledWindows,
   type WindowRange,
 } from './models/data.js';
-export { type BaselineKind, isModelKind, KIND_NAMES, MODEL_KINDS, type ModelKind } from './models/kinds.js';
+export { GlobalModel, pooledFitData, type StreamPart } from './models/global.js';
+export {
+  type BaselineKind,
+  FITTED_KINDS,
+  type FittedKind,
+  isModelKind,
+  KIND_NAMES,
+  MODEL_KINDS,
+  type ModelKind,
+} from './models/kinds.js';
 export type { LinearOptions } from './models/linear.js';
 export type { LstmFitSettings, LstmOptions } from './models/lstm.js';
 export type { FitReport, ForecastModel, ModelShape, SavedModel } from './models/model.js';
@@ -67,6 +78,7 @@ export {
   newModel,
   savedFromEntry,
 } from './models/registry.js';
+export type { PerStreamScalerJson, StoredScalerJson } from './models/scalers.js';
 
 // --- the store ---------------------------------------------------------------------------------------------------
 export type {

@@ -238,11 +238,74 @@ describe('byner backtest on the embedded store', () => {
     assert.match(table.stdout, /no accuracy: the prices are not all integers/);
   });
 
+  it('--streams: per-stream and global models side by side in each stream, one document per stream', async () => {
+    const args = [...SMALL, '--streams', 'synthetic,floats', '--models', 'naive,linear,global:linear'];
+    const r = await byner(['backtest', ...args, '--output-dir', join(dir, 'two'), '--json'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const { streams } = JSON.parse(r.stdout) as { streams: (BacktestJson & { streams: string[] })[] };
+    assert.deepEqual(
+      streams.map((j) => [j.stream, j.streams, j.models.map((m) => m.name)]),
+      [
+        ['synthetic', ['synthetic', 'floats'], ['naive', 'linear', 'global:linear']],
+        ['floats', ['synthetic', 'floats'], ['naive', 'linear', 'global:linear']],
+      ],
+    );
+    for (const j of streams) {
+      const global = j.models[2];
+      assert.equal(global.fit_count, 3, 'one global fit per fold');
+      assert.equal(
+        global.overall.count,
+        j.models[0].overall.count,
+        'the global model forecasts every window',
+      );
+      assert.equal(j.models[0].overall.accuracy === null, j.stream === 'floats');
+      assert.deepEqual(j.plots, [
+        join(dir, 'two', `backtest_folds_${j.stream}.png`),
+        join(dir, 'two', `backtest_last_fold_${j.stream}.png`),
+      ]);
+      await withStore({ dataDir: dir }, (store) => checkStored(store, j));
+    }
+    assert.match(
+      r.stderr,
+      /backtest: naive, linear, global:linear on synthetic, floats over 3 fold\(s\), refit every: 15 fits, 18 fold forecasts/,
+    );
+    assert.match(r.stderr, /fold 3\/3 global:linear on floats: no refit, forecast [\d.]+ s \[18\/18\]/);
+    const table = await byner(['backtest', ...args, '--output-dir', 'none'], { env });
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /backtest of stream "synthetic"[\s\S]*backtest of stream "floats"/);
+    assert.match(table.stdout, /^\s*global:linear( \*)?\s+MSE/m);
+    assert.match(
+      table.stdout,
+      /streams side by side[\s\S]*stream\s+naive MSE\s+linear MSE\s+global:linear MSE\s+naive MASE/,
+    );
+    assert.match(table.stdout, /^\s*floats\s+[\d.]+\s+[\d.]+\s+[\d.]+/m);
+  });
+
   const BAD: [string, string[], RegExp][] = [
     [
       'an unknown model',
       ['--models', 'naive,prophet'],
-      /--models: expected comma-separated model kinds, each once, from: naive, seasonal_naive, linear, lstm, received "naive,prophet"/,
+      /--models: expected comma-separated model names, each once, from: naive, seasonal_naive, linear, lstm, global:linear, global:lstm, received "naive,prophet"/,
+    ],
+    [
+      'a global baseline',
+      ['--models', 'naive,global:naive', '--streams', 'synthetic,other'],
+      /--models: expected comma-separated model names, .*received "naive,global:naive"/,
+    ],
+    [
+      'a global model without --streams',
+      ['--models', 'linear,global:linear'],
+      /global:linear: a global model is fitted on several streams\n\s+expected: --streams A,B,… with global models, or per-stream kinds only/,
+    ],
+    [
+      '--stream with --streams',
+      ['--stream', 'synthetic', '--streams', 'synthetic,other'],
+      /--stream and --streams: one or the other/,
+    ],
+    [
+      'one stream in --streams',
+      ['--streams', 'synthetic'],
+      /--streams: expected two or more stream names .*, received "synthetic"/,
     ],
     [
       'a model twice',

@@ -191,6 +191,34 @@ describe('dashboard routes', () => {
       'synthetic: v-dash is asked for and serves',
     );
   });
+
+  it("shows a global model's figures on the stream asked about, and each model's kind", async () => {
+    const on = (mse: number) => ({ test: { mse: [mse, mse, mse, mse, mse] } });
+    await store.saveModel({
+      version: 'g-dash',
+      created_at: new Date(),
+      config: { kind: 'linear', global: true },
+      scaler: {},
+      metrics: { ...on(9), per_stream: { east: on(1), west: on(2) } },
+      data_range: { stream: 'east', from_seq: 0, to_seq: 99 },
+      streams: ['east', 'west'],
+      serving: true,
+      artifact: { 'linear.json': new Uint8Array([123, 125]) },
+    });
+    for (const [stream, mse] of [
+      ['east', 1],
+      ['west', 2],
+    ] as const) {
+      const answer = await getJson<{ model: { model_kind: string; metrics: { test: { mse: number[] } } } }>(
+        `${server.url}/api/dashboard/model?stream=${stream}`,
+      );
+      assert.deepEqual([answer.model.model_kind, answer.model.metrics.test.mse[0]], ['linear', mse], stream);
+    }
+    const old = await getJson<{ model: { model_kind: string } }>(
+      `${server.url}/api/dashboard/model?version=v-dash`,
+    );
+    assert.equal(old.model.model_kind, 'lstm', 'an entry without a kind is an LSTM');
+  });
 });
 
 describe('dashboard in Chromium', { skip }, () => {

@@ -1,5 +1,6 @@
 // Every model kind through the embedded store's registry: fit, save as a ModelEntry, load by version with
-// loadForecaster (what `byner infer` serves), and forecast exactly what the fitted model forecast.
+// loadForecaster and loadRegistered (what `byner infer` serves; an entry with one scaler for any stream asked), and
+// forecast exactly what the fitted model forecast.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { entryFromSaved, type KindOptions, newModel } from '../src/models/regist
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
-import { loadForecaster } from '../src/train/load.js';
+import { loadForecaster, loadRegistered } from '../src/train/load.js';
 
 const OPTIONS: { [K in ModelKind]: KindOptions[K] } = {
   naive: {},
@@ -54,6 +55,12 @@ describe('model kinds in the registry of the embedded store', () => {
       const own = await model.forecaster(version);
       assert.equal(served.version, version);
       assert.deepEqual(served.forecast(windows), own.forecast(windows));
+      for (const stream of [undefined, 'synthetic', 'another-stream']) {
+        const loaded = await loadRegistered(store, version, stream);
+        assert.equal(loaded.stream, undefined, 'one scaler: shared by every stream');
+        assert.deepEqual(loaded.forecaster.forecast(windows), own.forecast(windows), String(stream));
+        await loaded.close();
+      }
       await model.dispose();
     });
   }

@@ -1,7 +1,9 @@
 // The training queue end to end with real processes (the built CLI): `byner train --queue` enqueues, `byner worker`
 // processes run the jobs, a worker stopped by SIGTERM or killed with SIGKILL mid-job has its job finished by another
-// from the checkpoint in GridFS, and the registered model equals an uninterrupted run's, bit for bit. On Redis
-// (BYNER_TEST_REDIS_URL, else redis-server started here) and MongoDB (MONGODB_URI, else FerretDB started here).
+// from the checkpoint in GridFS, and the registered model equals an uninterrupted run's, bit for bit; a global model
+// of several streams (`--streams`) is one job, equal to `byner train --streams` run here, and `--model linear` jobs
+// per stream (`--stream a,b`) register linear models. On Redis (BYNER_TEST_REDIS_URL, else redis-server started
+// here) and MongoDB (MONGODB_URI, else FerretDB started here).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,9 +17,12 @@ import { silentLogger } from '../src/log/logger.js';
 import { connectRedis } from '../src/queue/connection.js';
 import { newJobData, TRAIN_QUEUE } from '../src/queue/jobs.js';
 import { startTrainingWorker } from '../src/queue/worker.js';
+import { openStore } from '../src/store/index.js';
+import type { Tick } from '../src/ticks/types.js';
 import { builtCli, childEnv, ROOT, runProcess } from './helpers/cli.js';
 import { mongoUriForTests } from './helpers/ferretdb.js';
 import { redisForTests } from './helpers/redis-server.js';
+import { noisySine } from './helpers/series.js';
 
 const redis = await redisForTests();
 const mongo = 'skip' in redis ? redis : await mongoUriForTests();
@@ -36,6 +41,7 @@ const TRAIN = [
 ];
 /** Well-formed train options, for a job this suite puts on the queue itself. */
 const wellFormedOptions = () => ({
+  choice: 'lstm' as const,
   ticks: 3000,
   source: { seed: 42, amplitude: 8, frequency: 0.1, noise: 1.5, bound: 10 },
   model: {
@@ -234,8 +240,28 @@ describe('the training queue', { skip }, () => {
       ],
       [['train', '--queue', ...bus], 2, /needs --mongo-uri \(MONGODB_URI\)/],
       [['train', '--queue', '--bus', 'http://x'], 2, /--bus: expected a redis:\/\/ or rediss:\/\/ URL/],
-      [['train', '--streams', 'a,b'], 2, /--streams only go with --queue/],
+      [
+        ['train', '--stream', 'a,b'],
+        2,
+        /--stream: several streams only with --queue[\s\S]*--queue --stream A,B,… for one queued job per stream; --streams A,B,… for one global model/,
+      ],
       [['train', '--wait'], 2, /--wait only go with --queue/],
+      [['train', '--run-id', 'x'], 2, /--run-id only go with --queue/],
+      [
+        ['train', '--queue', ...bus, '--mongo-uri', mongo.uri, '--stream', 'a', '--streams', 'b,c'],
+        2,
+        /--stream and --streams: one or the other/,
+      ],
+      [
+        ['train', '--queue', ...bus, '--mongo-uri', mongo.uri, '--streams', 'b,c', '--model', 'all'],
+        2,
+        /--model all fits the ladder on one stream/,
+      ],
+      [
+        ['train', '--queue', ...bus, '--mongo-uri', mongo.uri, '--model', 'linear', '--units', '8'],
+        2,
+        /--units: the LSTM's settings, and --model linear fits no LSTM/,
+      ],
       [
         ['train', '--queue', ...bus, '--mongo-uri', mongo.uri, '--resume', '--output-dir', 'x'],
         2,
@@ -279,7 +305,7 @@ describe('the training queue', { skip }, () => {
     });
     try {
       const good = JSON.parse(
-        JSON.stringify(newJobData('r', 'other', wellFormedOptions(), 'another_db', new Date())),
+        JSON.stringify(newJobData('r', ['other'], wellFormedOptions(), 'another_db', new Date())),
       );
       const cases: [string, unknown, RegExp][] = [
         ['malformed', { format: 1, stream: 'x y' }, /holds malformed data[\s\S]*stream/],
@@ -402,5 +428,186 @@ describe('the training queue', { skip }, () => {
         `${JSON.stringify((db.metrics.test as { mse: number[] }).mse)} (the uninterrupted run's: ` +
         `${JSON.stringify((ref.test as { mse: number[] }).mse)})`,
     );
+  });
+  /** Two stored streams far apart (a global model's streams must hold ticks: none is seeded). */
+  const TWO: Tick[][] = [
+    noisySine('low', 1200, { level: 0, amplitude: 8, noise: 1, seed: 1 }),
+    noisySine('high', 1300, { level: 5000, amplitude: 300, noise: 30, seed: 2 }),
+  ];
+  /** A global LSTM whose epochs leave a SIGTERM sent on epoch 1's log line several epochs to land. */
+  const GLOBAL_EPOCHS = 8;
+  const SMALL = [
+    ...['--ticks', '1200', '--window', '20', '--units', '48', '--epochs', String(GLOBAL_EPOCHS)],
+    ...['--patience', '100', '--workers', '1', '--force'],
+  ];
+  async function storeTicks(where: { dataDir: string } | { mongoUri: string; dbName: string }) {
+    const store = await openStore(where);
+    try {
+      for (const t of TWO) await (await store.writeTicks('historical_data', t)).stored();
+    } finally {
+      await store.close();
+    }
+  }
+
+  /** A cluster of its own whose MongoDB holds TWO, and a worker taking jobs there. */
+  async function withTicksAndWorker() {
+    const { dbName, common } = cluster();
+    if ('skip' in mongo) throw new Error('no MongoDB');
+    await storeTicks({ mongoUri: mongo.uri, dbName });
+    const worker = start(['worker', ...common, ...WORKER]);
+    await worker.waitFor(/taking training jobs/, 30_000);
+    return { dbName, common, worker, uri: mongo.uri };
+  }
+  const train = (common: string[], args: string[]) =>
+    runProcess(process.execPath, [main, 'train', '--queue', ...common, ...args]);
+
+  it('--streams a,b: one job fits one global LSTM of both; stopped by SIGTERM and resumed by another worker, it equals `byner train --streams` here', async () => {
+    const { dbName, common, worker: first, uri } = await withTicksAndWorker();
+    const queued = await train(common, ['--json', ...SMALL, '--streams', 'low,high']);
+    assert.equal(queued.code, 0, queued.stderr);
+    const jobs = queued.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { job: string; streams: string[]; versions: string[]; added: boolean });
+    assert.equal(jobs.length, 1, `one job for the global model: ${queued.stdout}`);
+    const [job] = jobs;
+    assert.deepEqual(job.streams, ['low', 'high']);
+    assert.match(job.job, /^train\.low\+high\.[0-9a-f]{10}\.\d{8}T\d{9}Z$/);
+    assert.equal(job.versions.length, 1);
+    const version = job.versions[0];
+    assert.match(version, /^lstm-global-\d{8}T\d{6}\.\d{3}Z$/);
+    const jobRe = job.job.replace(/[.+]/g, '\\$&');
+    await first.waitFor(new RegExp(`\\[${jobRe}\\] epoch 1/${GLOBAL_EPOCHS}`), 90_000);
+    first.child.kill('SIGTERM');
+    assert.equal((await first.exited).code, 0, first.stderr);
+    const back = /back on the queue \(stopped after epoch (\d+)\)/.exec(first.stderr);
+    assert.ok(back, first.stderr);
+    const worker = start(['worker', ...common, ...WORKER]);
+    const resumed = await worker.waitFor(/resuming (\S+) after epoch (\d+)/, 90_000);
+    assert.deepEqual([resumed[1], resumed[2]], [version, back[1]], worker.stderr);
+    await worker.waitFor(
+      new RegExp(`\\[${jobRe}\\] completed: registered ${version.replace(/\./g, '\\.')} \\(serving low: `),
+      120_000,
+    );
+
+    // The same run here, on the embedded store holding the same ticks.
+    const dataDir = mkdtempSync(join(tmpdir(), 'byner-queue-global-'));
+    await storeTicks({ dataDir });
+    const here = await runProcess(process.execPath, [
+      main,
+      'train',
+      '--data-dir',
+      dataDir,
+      '--output-dir',
+      'none',
+      '--json',
+      ...SMALL,
+      '--streams',
+      'low,high',
+    ]);
+    assert.equal(here.code, 0, here.stderr);
+    const local = JSON.parse(here.stdout) as { models: { kind: string; version: string | null }[] };
+    const localVersion = local.models.find((m) => m.kind === 'lstm')!.version!;
+    const models = await runProcess(process.execPath, [main, 'models', '--data-dir', dataDir, '--json']);
+    const localEntry = (
+      JSON.parse(models.stdout) as { version: string; metrics: Record<string, unknown> }[]
+    ).find((m) => m.version === localVersion)!;
+
+    const client = new MongoClient(uri);
+    try {
+      const db = client.db(dbName);
+      const entries = await db.collection('models').find({}).toArray();
+      assert.deepEqual(
+        entries.map((m) => m.version),
+        [version],
+        'one model, under the version the job was given',
+      );
+      const entry = entries[0];
+      assert.deepEqual([entry.config.kind, entry.config.global], ['lstm', true]);
+      assert.deepEqual(Object.keys(entry.scaler.streams).sort(), ['high', 'low'], 'one scaler per stream');
+      // Everything but the timings of the forecasts.
+      const perStream = (m: Record<string, unknown>) =>
+        Object.fromEntries(
+          Object.entries(m.per_stream as Record<string, Record<string, unknown>>).map(([k, v]) => {
+            const { forecast_seconds: _, ...rest } = v;
+            return [k, rest];
+          }),
+        );
+      const pick = (m: Record<string, unknown>) => ({
+        test: m.test,
+        per_stream: perStream(m),
+        history: m.history,
+        serving_decisions: m.serving_decisions,
+      });
+      assert.deepEqual(
+        pick(entry.metrics),
+        pick(localEntry.metrics),
+        'the queued global model’s metrics, per stream and pooled, and its history equal the run here, bit for bit',
+      );
+      assert.equal(
+        await db.collection('tr_metrics').countDocuments({ model_version: version }),
+        2,
+        'one tr_metrics document per stream',
+      );
+      assert.deepEqual(
+        [
+          await db.collection('checkpoints.files').countDocuments(),
+          await db.collection('checkpoint_pointers').countDocuments(),
+        ],
+        [0, 0],
+        'the finished run’s checkpoint is gone',
+      );
+    } finally {
+      await client.close();
+    }
+    worker.child.kill('SIGTERM');
+    assert.equal((await worker.exited).code, 0, worker.stderr);
+  });
+
+  it('--stream a,b --model linear: one job per stream, each registering a linear model; no checkpoint', async () => {
+    const { dbName, common, worker, uri } = await withTicksAndWorker();
+    const r = await train(common, [
+      ...['--wait', '--ticks', '1200', '--window', '20', '--model', 'linear', '--stream', 'low,high'],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /job train\.low\.[0-9a-f]{10}\.\S+: stream low, model linear, version linear-\S+-low, queued/,
+    );
+    const results = r.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            streams: string[];
+            choice: string;
+            models: { kind: string; version: string | null }[];
+            serving: Record<string, string | null>;
+          },
+      );
+    assert.deepEqual(results.map((x) => [x.streams, x.choice]).sort(), [
+      [['high'], 'linear'],
+      [['low'], 'linear'],
+    ]);
+    const versions = results.map((x) => x.models.find((m) => m.kind === 'linear')!.version!);
+    for (const [k, v] of versions.entries())
+      assert.match(v, new RegExp(`^linear-\\d{8}T\\S+-${results[k].streams[0]}$`));
+    const client = new MongoClient(uri);
+    try {
+      const db = client.db(dbName);
+      const entries = await db.collection('models').find({}).toArray();
+      assert.deepEqual(entries.map((m) => m.version).sort(), [...versions].sort());
+      assert.ok(entries.every((m) => m.config.kind === 'linear'));
+      assert.equal(
+        await db.collection('checkpoint_pointers').countDocuments(),
+        0,
+        'a linear job keeps no checkpoint',
+      );
+    } finally {
+      await client.close();
+    }
+    worker.child.kill('SIGTERM');
+    assert.equal((await worker.exited).code, 0, worker.stderr);
   });
 });

@@ -463,8 +463,11 @@ describe('byner train (command line)', () => {
     assert.equal(models.code, 0, models.stderr);
     assert.equal(summary.serving, true, '--force');
     assert.match(summary.serving_reason, /^(forced|beats-baseline)$/);
-    // The list shows why each model serves or not.
-    assert.match(models.stdout, new RegExp(`${summary.model_version} +\\* +${summary.serving_reason} `));
+    // The list shows each model's kind and why it serves or not.
+    assert.match(
+      models.stdout,
+      new RegExp(`${summary.model_version} +lstm +\\* +${summary.serving_reason} `),
+    );
     // A second run without --force: its table says why it does or does not serve; a replaced model says so.
     const second = await byner([...args, '--output-dir', 'none', '--epochs', '1']);
     assert.equal(second.code, 0, second.stderr);
@@ -474,14 +477,14 @@ describe('byner train (command line)', () => {
     );
     const after = await byner(['models', ...common]);
     assert.match(after.stdout, / +worse-than-baseline /);
-    assert.match(after.stdout, new RegExp(`${summary.model_version} +\\* +${summary.serving_reason} `));
+    assert.match(after.stdout, new RegExp(`${summary.model_version} +lstm +\\* +${summary.serving_reason} `));
     await byner([...args, '--output-dir', 'none', '--force', '--json']);
     const third = await byner(['models', ...common, '--json']);
     const [first, , latest] = JSON.parse(third.stdout) as { version: string; serving: boolean }[];
     assert.equal(latest.serving, true);
     assert.match(
       (await byner(['models', ...common])).stdout,
-      new RegExp(`${first.version} +replaced by ${latest.version}`),
+      new RegExp(`${first.version} +lstm +replaced by ${latest.version}`),
     );
     // Per stream: the models registered for it; none for another stream.
     const mine = await byner(['models', ...common, '--stream', 'synthetic', '--json']);

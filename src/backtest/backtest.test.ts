@@ -1,6 +1,7 @@
 // Walk-forward backtests: the fold layout by hand, one fit per fold on strictly growing data (or one fit), no
 // look-ahead (perturbing everything after a fold's first forecast changes nothing the fold forecast from what it
-// knew), the scores, and the ladder on a random walk and on a seasonal series.
+// knew; with several streams, for a global model too), the scores, and the ladder on a random walk and on a
+// seasonal series.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mean } from '../features/metrics.js';
@@ -12,7 +13,13 @@ import type { ModelShape } from '../models/model.js';
 import type { ModelSpec } from '../models/registry.js';
 import { DEFAULT_SOURCE, generatePrices } from '../ticks/generator.js';
 import { seedKey, standardNormal } from '../ticks/noise.js';
-import { type BacktestModel, backtest, historicalForecasts, scoreBacktest } from './backtest.js';
+import {
+  type BacktestModel,
+  backtest,
+  historicalForecasts,
+  scoreBacktest,
+  streamForecasts,
+} from './backtest.js';
 import { planFolds } from './folds.js';
 
 const origin = new Date(0);
@@ -207,6 +214,47 @@ describe('walk-forward fitting', () => {
       // The change is visible as soon as a window reads it: the test can see a leak.
       const naive = (h: typeof base) => h.models[0].folds[k].predicted;
       assert.notDeepEqual(naive(other).subarray(5), naive(base).subarray(5));
+    }
+  });
+
+  it('several streams: a global model sees no stream’s prices after a fold’s first forecast; per-stream models only their own', async () => {
+    const WINDOW = 20;
+    const a = generatePrices(DEFAULT_SOURCE, 0, 1200);
+    const b = generatePrices({ ...DEFAULT_SOURCE, seed: 9 }, 0, 1200).map((p) => 3 * p + 100);
+    const streams = (pb: ArrayLike<number>) =>
+      [
+        ['a', a],
+        ['b', pb],
+      ].map(([stream, prices]) => ({
+        stream: stream as string,
+        set: buildWindows(ticksFromPrices(prices as ArrayLike<number>, { start: 0, origin }), WINDOW, 5),
+      }));
+    const options = {
+      folds: 3,
+      models: [{ kind: 'linear' }, { kind: 'linear', global: true }] as BacktestModel[],
+    };
+    const base = await streamForecasts(streams(b), options);
+    assert.deepEqual(
+      base[0].models.map((m) => [m.name, m.global]),
+      [
+        ['linear', false],
+        ['global:linear', true],
+      ],
+    );
+    const seqs = streams(b)[1].set.seqs;
+    const predicted = (h: typeof base, j: number, i: number) => h[j].models[i].folds.map((f) => f.predicted);
+    for (const fold of base[0].folds) {
+      const k = fold.fold;
+      const cut = seqs[fold.test.windows[0] + WINDOW - 1]; // the last tick known at the fold's first forecast
+      const other = await streamForecasts(streams(b.map((p, t) => (t > cut ? 1000 * p + 5000 : p))), options);
+      for (const j of [0, 1]) {
+        const [before, after] = [predicted(base, j, 1), predicted(other, j, 1)];
+        for (let f = 0; f < k; f++) assert.deepEqual(after[f], before[f], `stream ${j}, fold ${f}`);
+        assert.deepEqual(after[k].subarray(0, 5), before[k].subarray(0, 5), `stream ${j}, fold ${k}`);
+      }
+      // Stream a's own model never sees b; the global model does, from the fold after the change on.
+      assert.deepEqual(predicted(other, 0, 0), predicted(base, 0, 0));
+      if (k < 2) assert.notDeepEqual(predicted(other, 0, 1)[2], predicted(base, 0, 1)[2]);
     }
   });
 });

@@ -2,8 +2,8 @@
 // each with an expanding training part and a validation part carved from the end of the data before it. Pure
 // arithmetic on window indices; fitting and forecasting are backtest.ts's.
 import { BynerError, describe } from '../errors.js';
-import { FEATURES } from '../features/forecaster.js';
 import type { WindowSet } from '../features/windows.js';
+import { partPrices } from '../models/data.js';
 
 /** How many folds, and how much of the data they forecast and validate on. */
 export interface FoldOptions {
@@ -140,8 +140,5 @@ function foldLayout(
 
 /** Prices of every tick the fold's training windows read or forecast (the in-sample series of MASE's scale). */
 export function trainingPrices(set: WindowSet, fold: Fold): Float64Array {
-  const last = fold.train.windows[1] - 1 + set.window + set.horizon - 1;
-  const out = new Float64Array(last + 1);
-  for (let r = 0; r <= last; r++) out[r] = set.rows[r * FEATURES];
-  return out;
+  return partPrices(set, fold.train.windows);
 }

@@ -36,6 +36,8 @@ export interface BacktestRecordMeta {
   /** Seqs of the first and last tick read. */
   data_range: { from_seq: number; to_seq: number; ticks: number };
   fold_options: Required<FoldOptions>;
+  /** Every stream of a backtest of several side by side (each stream has its own document). */
+  streams?: string[];
 }
 
 /** JSON as both stores keep it: a non-finite number (a diverged model's score) becomes null. */
@@ -69,11 +71,13 @@ export function backtestDocument(result: BacktestResult, meta: BacktestRecordMet
     window: result.window,
     data_range: { stream: meta.stream, ...meta.data_range },
     fold_options: asJson(meta.fold_options),
+    ...(meta.streams ? { streams: meta.streams } : {}),
     folds: asJson(result.folds),
     models: result.models.map(
       (m): JsonObject => ({
         name: m.name,
         kind: m.kind,
+        global: m.global,
         fit_count: fitCount(m),
         overall: asJson(m.overall),
         folds: asJson(m.folds),

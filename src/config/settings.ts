@@ -2,7 +2,16 @@
 // Precedence is flag, then environment, then default; `resolveSettings` validates them all at once and reports
 // one line per bad value. Which command uses which setting is decided in src/cli.
 import { z } from 'zod';
-import { BASELINE_KINDS, isModelKind, KIND_NAMES } from '../models/kinds.js';
+import {
+  BASELINE_KINDS,
+  FITTED_KINDS,
+  globalName,
+  KIND_NAMES,
+  MODEL_NAMES,
+  parseModelName,
+  TRAIN_CHOICES,
+  type TrainChoice,
+} from '../models/kinds.js';
 import { STREAM_NAME } from '../ticks/types.js';
 
 export interface Setting<T> {
@@ -104,6 +113,17 @@ export const SETTINGS = {
     help: 'name of the tick stream',
     expected: 'letters, digits, dot, dash or underscore (1-64)',
     schema: z.string().regex(STREAM_NAME),
+  }),
+  trainStream: setting({
+    flags: '--stream <name>',
+    env: 'BYNER_STREAM',
+    default: 'synthetic',
+    help:
+      'name of the stream to train on; with --queue, several comma-separated: one training job per stream ' +
+      '(one global model of several: --streams)',
+    expected:
+      'a stream name (letters, digits, dot, dash or underscore, 1-64); with --queue, several comma-separated, each once',
+    schema: list(STREAM_NAME).refine((names) => new Set(names).size === names.length),
   }),
   modelsStream: setting({
     flags: '--stream <name>',
@@ -324,16 +344,54 @@ export const SETTINGS = {
     expected: 'an integer between 1 and 64',
     schema: int(1, 64),
   }),
+  trainModel: setting({
+    flags: '--model <kind>',
+    env: 'BYNER_TRAIN_MODEL',
+    default: 'lstm',
+    help:
+      `what to fit and register: ${FITTED_KINDS.join(' or ')} (serves if it beats the seasonal-naive baseline on ` +
+      'validation), or all (every kind of the ladder on the same split; the best on validation serves, on a tie ' +
+      'within 1% the simpler)',
+    expected: `one of ${TRAIN_CHOICES.join(', ')}`,
+    schema: z
+      .string()
+      .trim()
+      .refine((v) => (TRAIN_CHOICES as readonly string[]).includes(v))
+      .transform((v) => v as TrainChoice),
+  }),
+  trainStreams: setting({
+    flags: '--streams <names>',
+    env: 'BYNER_TRAIN_STREAMS',
+    help:
+      'fit one global model on several stored streams (instead of --stream): each scaled by its own scaler, the ' +
+      "model registered for each, serving each where it beats that stream's seasonal-naive baseline; with --queue, " +
+      'one job that fits it',
+    expected:
+      'two or more stream names (letters, digits, dot, dash or underscore, 1-64), comma-separated, each once',
+    schema: list(STREAM_NAME).refine((names) => names.length >= 2 && new Set(names).size === names.length),
+  }),
   // Backtests (walk-forward evaluation of model kinds).
   models: setting({
     flags: '--models <list>',
     env: 'BYNER_MODELS',
     default: KIND_NAMES.join(','),
-    help: `model kinds to evaluate, comma-separated: ${KIND_NAMES.join(', ')}`,
-    expected: `comma-separated model kinds, each once, from: ${KIND_NAMES.join(', ')}`,
-    schema: list(/^[A-Za-z0-9_]+$/).refine(
-      (names) => names.every(isModelKind) && new Set(names).size === names.length,
+    help:
+      `models to evaluate, comma-separated: kinds fitted per stream (${KIND_NAMES.join(', ')}), and with --streams ` +
+      `global models fitted on all of them (${FITTED_KINDS.map(globalName).join(', ')})`,
+    expected: `comma-separated model names, each once, from: ${MODEL_NAMES.join(', ')}`,
+    schema: list(/^[A-Za-z0-9_:]+$/).refine(
+      (names) => names.every((n) => parseModelName(n) !== null) && new Set(names).size === names.length,
     ),
+  }),
+  backtestStreams: setting({
+    flags: '--streams <names>',
+    env: 'BYNER_BACKTEST_STREAMS',
+    help:
+      'backtest several stored streams side by side (instead of --stream): kinds fitted per stream, global:<kind> ' +
+      'models fitted on all of them, the same folds in each',
+    expected:
+      'two or more stream names (letters, digits, dot, dash or underscore, 1-64), comma-separated, each once',
+    schema: list(STREAM_NAME).refine((names) => names.length >= 2 && new Set(names).size === names.length),
   }),
   folds: setting({
     flags: '--folds <k>',
@@ -392,12 +450,6 @@ export const SETTINGS = {
       .string()
       .trim()
       .regex(/^rediss?:\/\/\S+$/),
-  }),
-  queueStreams: setting({
-    flags: '--streams <names>',
-    help: 'with --queue: one training job per stream, comma-separated (instead of --stream)',
-    expected: 'stream names (letters, digits, dot, dash or underscore, 1-64), comma-separated, each once',
-    schema: list(STREAM_NAME).refine((names) => new Set(names).size === names.length),
   }),
   runId: setting({
     flags: '--run-id <id>',

@@ -56,16 +56,29 @@ export interface DashboardModel {
   serving: PublicModel | null;
 }
 
-/** `serving`: whether it serves the stream asked about; `serving_streams`: every stream it serves. */
+/**
+ * `serving`: whether it serves the stream asked about; `serving_streams`: every stream it serves; `metrics`: a
+ * global model's figures on the stream asked about (its pooled ones elsewhere); `model_kind`: its kind (`lstm` for
+ * entries registered before kinds).
+ */
 export type PublicModel = Pick<
   ModelSummary,
   'version' | 'created_at' | 'metrics' | 'data_range' | 'serving' | 'streams' | 'serving_streams'
->;
+> & { model_kind: string };
+
+/** A global model's entry holds its figures per stream (metrics.per_stream): those of `stream` when there. */
+function streamMetrics(metrics: ModelSummary['metrics'], stream: string): ModelSummary['metrics'] {
+  const own = (metrics.per_stream as Record<string, unknown> | undefined)?.[stream];
+  return own !== null && typeof own === 'object' && !Array.isArray(own)
+    ? { ...metrics, ...(own as ModelSummary['metrics']) }
+    : metrics;
+}
 
 const publicModel = (m: ModelSummary, stream: string): PublicModel => ({
   version: m.version,
+  model_kind: typeof m.config.kind === 'string' ? m.config.kind : 'lstm',
   created_at: m.created_at,
-  metrics: m.metrics,
+  metrics: streamMetrics(m.metrics, stream),
   data_range: m.data_range,
   serving: m.serving_streams.includes(stream),
   streams: m.streams,

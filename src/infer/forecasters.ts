@@ -8,6 +8,8 @@ import { sleep, withDeadline } from './wait.js';
 /** A loaded model and how to release it (its forecast thread) once no batch uses it. */
 export interface LoadedForecaster {
   readonly forecaster: Forecaster;
+  /** Set when it forecasts only this stream (a global model, scaled per stream); else shared by every stream. */
+  readonly stream?: string;
   close(): Promise<void>;
 }
 
@@ -21,8 +23,8 @@ export interface Swap {
 export interface RegistryOptions {
   /** The registry's serving pointers (Store.servingPointers). */
   pointers: () => Promise<ServingPointer[]>;
-  /** Loads a registered version (train/load.ts loadRegistered). */
-  load: (version: string) => Promise<LoadedForecaster>;
+  /** Loads a registered version to forecast `stream` (train/load.ts loadRegistered). */
+  load: (version: string, stream: string) => Promise<LoadedForecaster>;
   /** Forecasts the streams no model serves. */
   fallback: Forecaster;
   /** How often the pointers are read. Default 250 ms (a new model takes over within one tick at 1 tick/s). */
@@ -36,7 +38,7 @@ export class ForecasterSet {
   private readonly assigned = new Map<string, Forecaster>();
   /** Streams whose first forecaster is settled: later changes are swaps (logged, onSwap). */
   private readonly settled = new Set<string>();
-  /** Loaded registered versions by version, shared by every stream they serve. */
+  /** Loaded registered versions by version, shared by every stream they serve (by version and stream if not). */
   private readonly models = new Map<string, LoadedForecaster>();
   /** Versions that failed to load: logged once, not tried again. */
   private readonly failed = new Set<string>();
@@ -159,7 +161,7 @@ export class ForecasterSet {
       if (this.stopper.signal.aborted) return;
       const version = serving.get(stream);
       if (version === undefined || version === current.version || this.failed.has(version)) continue;
-      const next = await this.load(version);
+      const next = await this.load(version, stream);
       if (next === null || this.stopper.signal.aborted) continue;
       this.assigned.set(stream, next.forecaster);
       this.retireUnused(current);
@@ -170,16 +172,16 @@ export class ForecasterSet {
     }
   }
 
-  private async load(version: string): Promise<LoadedForecaster | null> {
-    const known = this.models.get(version);
+  private async load(version: string, stream: string): Promise<LoadedForecaster | null> {
+    const known = this.models.get(version) ?? this.models.get(`${version}\n${stream}`);
     if (known !== undefined) return known;
     try {
-      const loaded = await (this.registry as RegistryOptions).load(version);
+      const loaded = await (this.registry as RegistryOptions).load(version, stream);
       if (this.stopper.signal.aborted) {
         await loaded.close();
         return null;
       }
-      this.models.set(version, loaded);
+      this.models.set(loaded.stream === undefined ? version : `${version}\n${loaded.stream}`, loaded);
       return loaded;
     } catch (error) {
       this.failed.add(version);

@@ -93,6 +93,23 @@ export function fitData(
   };
 }
 
+/**
+ * Prices of every tick that windows [from, to) read or forecast, from the set's first row: the in-sample series
+ * whose one-step naive MAE is MASE's scale for a model fitted on those windows.
+ */
+export function partPrices(set: WindowSet, [, to]: WindowRange): Float64Array {
+  const last = to - 1 + set.window + set.horizon - 1;
+  const out = new Float64Array(last + 1);
+  for (let r = 0; r <= last; r++) out[r] = set.rows[r * FEATURES];
+  return out;
+}
+
+/** True when every price of the set is an integer: exact-match accuracy means something only then. */
+export function integerPrices(set: WindowSet): boolean {
+  for (let r = 0; r < set.rows.length; r += FEATURES) if (!Number.isInteger(set.rows[r])) return false;
+  return true;
+}
+
 /** The last `window` rows of each raw window, scaled by `scaler` into `out` (N, window, features). */
 export function scaleRawWindows<T extends Float32Array | Float64Array>(
   windows: readonly FeatureWindow[],

@@ -2,6 +2,7 @@
 // by Gauss–Jordan elimination here, the λ choice, determinism, and the Bayes floor of the default synthetic source.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { expectedPrice } from '../../test/helpers/bayes.js';
 import { FEATURES } from '../features/forecaster.js';
 import { ErrorAccumulator, mean } from '../features/metrics.js';
 import { MinMaxScaler } from '../features/scaler.js';
@@ -157,7 +158,8 @@ describe('linear model', () => {
     // DESIGN §2: the Bayes-optimal forecast of tick u is E[clip(round(A·sin(2πf·u) + ε), −B, B)], ε ~ N(0, σ).
     const bayes = new Float64Array(test.y.length);
     for (let i = 0; i < test.x.n; i++) {
-      for (let h = 0; h < 5; h++) bayes[i * 5 + h] = expectedPrice(set.seqs[split.test[0] + i + 60 + h]);
+      for (let h = 0; h < 5; h++)
+        bayes[i * 5 + h] = expectedPrice(DEFAULT_SOURCE, set.seqs[split.test[0] + i + 60 + h]);
     }
     const floor = new ErrorAccumulator(5).add(bayes, test.y, test.x.n).result();
     const ratio = mean(model.mse) / mean(floor.mse);
@@ -171,40 +173,3 @@ describe('linear model', () => {
     );
   });
 });
-
-/** Φ via erfc (Numerical Recipes' Chebyshev fit, fractional error < 1.2e-7). */
-function normalCdf(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.5 * x);
-  const erfc =
-    t *
-    Math.exp(
-      -x * x -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t *
-              (0.37409196 +
-                t *
-                  (0.09678418 +
-                    t *
-                      (-0.18628806 +
-                        t *
-                          (0.27886807 +
-                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
-}
-
-/** E[price of tick u] on the default source: Σ_k k·P(clip(round(μ + ε), −B, B) = k), μ = A·sin(2πf·u). */
-function expectedPrice(u: number): number {
-  const { amplitude: A, frequency: f, noise: s, bound: B } = DEFAULT_SOURCE;
-  const mu = A * Math.sin(2 * Math.PI * f * u);
-  let e = 0;
-  for (let k = -B; k <= B; k++) {
-    const lo = k === -B ? 0 : normalCdf((k - 0.5 - mu) / s);
-    const hi = k === B ? 1 : normalCdf((k + 0.5 - mu) / s);
-    e += k * (hi - lo);
-  }
-  return e;
-}

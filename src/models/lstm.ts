@@ -139,11 +139,15 @@ export class LstmKindModel extends BaseModel {
     await this.network.closeForecastThread();
   }
 
-  /** A saved LSTM from its TF.js files (model.json + weights.bin) and its training scaler. */
-  static async fromFiles(files: Record<string, Uint8Array>, scaler: MinMaxScaler): Promise<LstmKindModel> {
-    const network = await inTempDir(files, (dir) => loadModel(dir));
+  /** A network fitted elsewhere (the training job's checkpointed fit) on windows scaled by `scaler`. */
+  static fitted(network: LstmModel, scaler: MinMaxScaler): LstmKindModel {
     const { window, horizon } = network.config;
     return new LstmKindModel({ window, horizon }, {}, network).restore(scaler);
+  }
+
+  /** A saved LSTM from its TF.js files (model.json + weights.bin) and its training scaler. */
+  static async fromFiles(files: Record<string, Uint8Array>, scaler: MinMaxScaler): Promise<LstmKindModel> {
+    return LstmKindModel.fitted(await inTempDir(files, (dir) => loadModel(dir)), scaler);
   }
 }
 

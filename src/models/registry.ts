@@ -9,6 +9,8 @@ import { type BaselineKind, isModelKind, KIND_NAMES, type ModelKind } from './ki
 import { LINEAR_FILE, LinearModel, type LinearOptions } from './linear.js';
 import { LstmKindModel, type LstmOptions } from './lstm.js';
 import type { ForecastModel, ModelShape, SavedModel } from './model.js';
+import { PriceScaledModel } from './price-scaled.js';
+import { type StoredScalerJson, scalerForStream } from './scalers.js';
 
 /** Each kind's creation options. */
 export interface KindOptions {
@@ -94,11 +96,13 @@ function lstmFileConfig(artifact: Record<string, Uint8Array>): JsonObject | unde
 }
 
 /**
- * The registry form of a Store entry. Entries registered before models had kinds (LSTM only) have no
- * `config.kind`: they are LSTMs.
+ * The registry form of a Store entry, for forecasts of `stream`. Entries registered before models had kinds (LSTM
+ * only) have no `config.kind`: they are LSTMs. An entry with one scaler forecasts any stream with it; a global
+ * model's entry (one scaler per stream, scalers.ts) needs the stream, and gives the model with that stream's scaler.
  */
 export function savedFromEntry(
   entry: Pick<ModelEntry, 'version' | 'config' | 'scaler' | 'artifact'>,
+  stream?: string,
 ): SavedModel {
   const config = entry.config ?? {};
   const kind = config.kind ?? 'lstm';
@@ -110,21 +114,27 @@ export function savedFromEntry(
   const size = (name: 'window' | 'horizon') => (typeof shape?.[name] === 'number' ? shape[name] : 0);
   return {
     config: { ...config, kind, window: size('window'), horizon: size('horizon') },
-    scaler: MinMaxScaler.fromJSON(entry.scaler).toJSON(),
+    scaler: scalerForStream(entry.scaler, stream, entry.version).toJSON(),
     files: entry.artifact,
   };
 }
 
 /** The fields of a Store entry that hold a saved model (the rest — version, metrics, data range — are the caller's). */
-export function entryFromSaved(saved: SavedModel): Pick<ModelEntry, 'config' | 'scaler' | 'artifact'> {
+export type EntryForm = Pick<ModelEntry, 'config' | 'scaler' | 'artifact'>;
+
+/** The entry form of a saved model; `scaler` replaces its scaler (a global model's one per stream). */
+export function entryFromSaved(saved: SavedModel, scaler: StoredScalerJson = saved.scaler): EntryForm {
   return {
     config: saved.config,
-    scaler: saved.scaler as unknown as JsonObject,
+    scaler: scaler as unknown as JsonObject,
     artifact: saved.files,
   };
 }
 
-/** Rebuilds a fitted model of the saved kind: it forecasts what the saved model did, bit for bit. */
+/**
+ * Rebuilds a fitted model of the saved kind: it forecasts what the saved model did, bit for bit. A global model's
+ * (`config.global`, saved for one stream by savedFromEntry) forecasts that stream's prices (price-scaled.ts).
+ */
 export async function loadSavedModel(saved: SavedModel): Promise<ForecastModel> {
   const kind = saved?.config?.kind;
   if (!isModelKind(kind)) throw unknownKind(kind, ' in a saved model');
@@ -138,5 +148,5 @@ export async function loadSavedModel(saved: SavedModel): Promise<ForecastModel> 
       hint: 'register the model again: its files and config come from different saves',
     });
   }
-  return model;
+  return saved.config.global === true ? new PriceScaledModel(model) : model;
 }

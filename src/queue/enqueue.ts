@@ -1,16 +1,26 @@
-// Putting training jobs on the queue (one per stream) and waiting for their results. The job's contents are
+// Putting training jobs on the queue (one per stream, or one for a global model of several) and waiting for their
+// results. The job's contents are
 // jobs.ts's; running them is worker.ts's.
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BynerError } from '../errors.js';
-import { jobId, newJobData, parseJobData, type QueuedTrainOptions, TRAIN_QUEUE } from './jobs.js';
+import {
+  jobId,
+  jobVersions,
+  newJobData,
+  parseJobData,
+  type QueuedTrainOptions,
+  TRAIN_QUEUE,
+  type TrainJobData,
+} from './jobs.js';
 
 /** How long finished jobs (their results, for `--wait` and for a second enqueue of the same run) are kept. */
 const KEEP_FINISHED = { age: 30 * 24 * 3600, count: 10_000 };
 
 export interface EnqueueRequest {
   run: string;
-  streams: readonly string[];
+  /** Each job's streams: one stream each, or several for one global model. */
+  jobs: readonly (readonly string[])[];
   options: QueuedTrainOptions;
   dbName: string;
   /** Tries of a job that fails with an error (not counting a worker that died: the worker's --max-stalled). */
@@ -20,26 +30,28 @@ export interface EnqueueRequest {
 
 export interface EnqueuedJob {
   id: string;
-  stream: string;
-  /** The version the job registers (as stored in the job: the first enqueue's). */
-  version: string;
+  streams: string[];
+  /** The versions the job registers (as stored in the job: the first enqueue's), in ladder order. */
+  versions: string[];
   /** False when the job was on the queue already (same run, stream and options). */
   added: boolean;
   /** BullMQ's state of the job: waiting, active, delayed, completed, failed… */
   state: string;
+  /** What the job holds. */
+  data: TrainJobData;
 }
 
-/** One job per stream on queue `byner-train`; a job already there (same id) is reported, not added again. */
+/** The jobs on queue `byner-train`; a job already there (same id) is reported, not added again. */
 export async function enqueueTraining(redis: Redis, req: EnqueueRequest): Promise<EnqueuedJob[]> {
   const queue = new Queue(TRAIN_QUEUE, { connection: redis });
   try {
     const now = req.now ?? new Date();
     const out: EnqueuedJob[] = [];
-    for (const stream of req.streams) {
-      const id = jobId(req.run, stream, req.options);
+    for (const streams of req.jobs) {
+      const id = jobId(req.run, streams, req.options);
       const existing = await queue.getJob(id);
       if (existing === undefined) {
-        await queue.add('train', newJobData(req.run, stream, req.options, req.dbName, now), {
+        await queue.add('train', newJobData(req.run, streams, req.options, req.dbName, now), {
           jobId: id,
           attempts: req.attempts,
           backoff: { type: 'exponential', delay: 5000 },
@@ -59,10 +71,11 @@ export async function enqueueTraining(redis: Redis, req: EnqueueRequest): Promis
       const data = parseJobData(id, job.data);
       out.push({
         id,
-        stream,
-        version: data.version,
+        streams: data.streams,
+        versions: jobVersions(data),
         added: existing === undefined,
         state: await job.getState(),
+        data,
       });
     }
     return out;

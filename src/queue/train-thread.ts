@@ -1,6 +1,7 @@
-// The thread that runs one queued training job (train/train.ts) with its checkpoints in GridFS, so that the
-// worker's main thread stays free to renew the job's lock however long an epoch takes. It reports to the worker
-// (worker.ts) by messages; the worker decides what becomes of the job.
+// The thread that runs one queued training job (train/train.ts, or train/ladder.ts for --model linear|all and a
+// global model) with its LSTM's checkpoints in GridFS, so that the worker's main thread stays free to renew the
+// job's lock however long an epoch takes. It reports to the worker (worker.ts) by messages; the worker decides what
+// becomes of the job.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +10,10 @@ import { MongoClient } from 'mongodb';
 import pino from 'pino';
 import { isBynerError } from '../errors.js';
 import { openStore } from '../store/index.js';
-import { DEFAULT_FIT, summaryJson, train } from '../train/train.js';
+import { type LadderSummary, trainLadder } from '../train/ladder.js';
+import { DEFAULT_FIT, summaryJson, type TrainHooks, type TrainOptions, train } from '../train/train.js';
 import { gridfsCheckpoints } from './gridfs-checkpoints.js';
-import type { TrainJobData } from './jobs.js';
+import { lstmVersion, type TrainJobData } from './jobs.js';
 
 /** What the worker hands the thread. */
 export interface TrainThreadInput {
@@ -35,9 +37,15 @@ export interface ThreadError {
 export type TrainThreadMessage =
   | { type: 'log'; level: number; msg: string }
   | { type: 'epoch'; epoch: number; epochs: number; loss: number; valLoss?: number; improved: boolean }
-  | { type: 'done'; result: ReturnType<typeof summaryJson> }
+  | { type: 'done'; result: JobResult }
   | { type: 'stopped'; epochs: number }
   | { type: 'failed'; error: ThreadError };
+
+/**
+ * A finished job's result: what `byner train --json` prints for the same options (the training job's summary for
+ * the LSTM on one stream, a ladder run's otherwise, without plots: a worker draws none).
+ */
+export type JobResult = ReturnType<typeof summaryJson> | Omit<LadderSummary, 'plots'>;
 
 /** What the worker may tell the thread: finish the current epoch, checkpoint it, then stop. */
 export type TrainThreadCommand = { type: 'stop' };
@@ -81,36 +89,45 @@ async function run(input: TrainThreadInput, port: NonNullable<typeof parentPort>
       mongo: { maxBacklogBytes: input.maxBacklogBytes },
       logger,
     });
-    const checkpoints = gridfsCheckpoints(client.db(input.dbName), job.version, input.owner);
-    await checkpoints.claim();
-    const resume = await checkpoints.exists();
+    // The LSTM's checkpoints, in GridFS under its version (a job that fits no LSTM has none).
+    const run = lstmVersion(job);
+    const checkpoints =
+      run === null ? undefined : gridfsCheckpoints(client.db(input.dbName), run, input.owner);
+    await checkpoints?.claim();
+    const resume = (await checkpoints?.exists()) ?? false;
     const { options } = job;
-    const summary = await train(
-      store,
-      {
-        stream: job.stream,
-        ticks: options.ticks,
-        source: options.source,
-        model: options.model,
-        fit: { ...DEFAULT_FIT, ...options.fit },
-        split: options.split,
-        season: options.season,
-        outputDir: null,
-        workDir,
-        resume,
-        force: options.force,
-        checkpoints,
-        version: job.version,
+    const common: Omit<TrainOptions, 'stream'> = {
+      ticks: options.ticks,
+      source: options.source,
+      model: options.model,
+      fit: { ...DEFAULT_FIT, ...options.fit },
+      split: options.split,
+      season: options.season,
+      outputDir: null,
+      workDir,
+      resume,
+      force: options.force,
+      checkpoints,
+    };
+    const hooks: TrainHooks = {
+      logger,
+      onEpoch: (e) => {
+        post({ type: 'epoch', ...e, epoch: e.epoch + 1 });
+        if (stopRequested) throw new StopAfterEpoch(e.epoch + 1);
       },
-      {
-        logger,
-        onEpoch: (e) => {
-          post({ type: 'epoch', ...e, epoch: e.epoch + 1 });
-          if (stopRequested) throw new StopAfterEpoch(e.epoch + 1);
-        },
-      },
-    );
-    last = { type: 'done', result: summaryJson(summary) };
+    };
+    // What `byner train` runs for the same options: the training job for the LSTM on one stream, a ladder run otherwise.
+    if (options.choice === 'lstm' && job.streams.length === 1) {
+      const summary = await train(store, { ...common, stream: job.streams[0], version: run! }, hooks);
+      last = { type: 'done', result: summaryJson(summary) };
+    } else {
+      const { plots: _, ...summary } = await trainLadder(
+        store,
+        { ...common, streams: job.streams, choice: options.choice, stamp: job.stamp },
+        hooks,
+      );
+      last = { type: 'done', result: summary };
+    }
   } catch (e) {
     last =
       e instanceof StopAfterEpoch

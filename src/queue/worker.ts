@@ -8,8 +8,9 @@ import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { startWorker } from '../engine/threads.js';
 import type { Logger } from '../log/logger.js';
-import { parseJobData, TRAIN_QUEUE, type TrainJobData } from './jobs.js';
-import type { TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.js';
+import type { LadderSummary } from '../train/ladder.js';
+import { describeJob, parseJobData, TRAIN_QUEUE, type TrainJobData } from './jobs.js';
+import type { JobResult, TrainThreadCommand, TrainThreadInput, TrainThreadMessage } from './train-thread.js';
 
 export interface TrainingWorkerOptions {
   redis: Redis;
@@ -61,6 +62,18 @@ const LEVELS: Record<number, 'debug' | 'info' | 'warn' | 'error'> = {
   50: 'error',
   60: 'error',
 };
+
+/** What a finished job registered: `registered <version> (<why>)`, and for a ladder run which version serves where. */
+function completedLine(result: unknown): string {
+  const r = (result ?? {}) as Partial<JobResult> & Record<string, unknown>;
+  if ('models' in r && Array.isArray(r.models)) {
+    const ladder = r as Omit<LadderSummary, 'plots'>;
+    const registered = ladder.models.flatMap((m) => (m.version === null ? [] : [m.version]));
+    const serving = Object.entries(ladder.serving).map(([s, v]) => `${s}: ${v ?? 'the previous model'}`);
+    return `registered ${registered.join(', ')} (serving ${serving.join(', ')})`;
+  }
+  return `registered ${String(r.model_version)} (${String(r.serving_reason)})`;
+}
 
 type Outcome = Extract<TrainThreadMessage, { type: 'done' | 'stopped' | 'failed' }>;
 
@@ -145,8 +158,7 @@ export async function startTrainingWorker(opts: TrainingWorkerOptions): Promise<
     }
     if (stopping) return backToQueue(job, token, 'the worker is stopping');
     logger.info(
-      `[${id}] ${job.attemptsStarted > 1 ? `attempt ${job.attemptsStarted}` : 'starting'}: stream ` +
-        `${data.stream}, version ${data.version}`,
+      `[${id}] ${job.attemptsStarted > 1 ? `attempt ${job.attemptsStarted}` : 'starting'}: ${describeJob(data)}`,
     );
     const outcome = await runThread(job, data, `${name}/${token ?? 'no-token'}`);
     if (outcome.type === 'done') return outcome.result;
@@ -178,10 +190,7 @@ export async function startTrainingWorker(opts: TrainingWorkerOptions): Promise<
       running.get(id)?.kill('this worker lost its hold on the job; another worker retries it');
     }
   });
-  worker.on('completed', (job, result) => {
-    const r = result as { model_version?: string; serving_reason?: string };
-    logger.info(`[${job.id}] completed: registered ${r.model_version} (${r.serving_reason})`);
-  });
+  worker.on('completed', (job, result) => logger.info(`[${job.id}] completed: ${completedLine(result)}`));
   worker.on('failed', (job, e) => {
     const left = job !== undefined && job.attemptsMade < (job.opts.attempts ?? 1);
     logger.error(`[${job?.id}] failed${left ? ' (it will be retried)' : ''}: ${e.message}`);

@@ -5,34 +5,51 @@ import { BynerError } from '../errors.js';
 import type { Forecaster } from '../features/forecaster.js';
 import { isBaselineKind } from '../models/kinds.js';
 import { baselineForecaster, loadSavedModel, savedFromEntry } from '../models/registry.js';
+import { isPerStream } from '../models/scalers.js';
 import type { Store, StoredModel } from '../store/index.js';
 import { DEFAULT_STREAM } from '../ticks/types.js';
 
 export { LstmForecaster } from '../models/lstm.js';
 
-/** A registered model of any kind, ready to serve live (the LSTM with its forecast thread); `close()` frees it. */
-async function openEntry(
-  entry: Pick<StoredModel, 'version' | 'config' | 'scaler' | 'artifact'>,
-): Promise<{ forecaster: Forecaster; close(): Promise<void> }> {
-  const model = await loadSavedModel(savedFromEntry(entry));
-  return { forecaster: await model.forecaster(entry.version), close: () => model.dispose() };
-}
-
-/** A registered model of any kind as a live Forecaster (kept open for the life of the process). */
-export async function modelFromEntry(
-  entry: Pick<StoredModel, 'version' | 'config' | 'scaler' | 'artifact'>,
-): Promise<Forecaster> {
-  return (await openEntry(entry)).forecaster;
+/** A loaded model: its live forecaster, the stream it is for when it serves only that one, and how to free it. */
+export interface LoadedModel {
+  forecaster: Forecaster;
+  /** Set for a global model (scaled per stream): the stream this instance forecasts. Unset: any stream. */
+  stream?: string;
+  close(): Promise<void>;
 }
 
 /**
- * A registered version, loaded (the LSTM with its forecast thread); `close()` frees it once the caller is done with
- * it (live inference swapping models). Throws BYNER_MODEL when the version is not registered.
+ * A registered model of any kind, ready to serve `stream` live (the LSTM with its forecast thread); `close()` frees
+ * it. A global model (one scaler per stream) needs the stream; a model with one scaler ignores it.
  */
-export async function loadRegistered(
-  store: Store,
-  version: string,
-): Promise<{ forecaster: Forecaster; close(): Promise<void> }> {
+async function openEntry(
+  entry: Pick<StoredModel, 'version' | 'config' | 'scaler' | 'artifact'>,
+  stream?: string,
+): Promise<LoadedModel> {
+  const model = await loadSavedModel(savedFromEntry(entry, stream));
+  return {
+    forecaster: await model.forecaster(entry.version),
+    ...(isPerStream(entry.scaler) ? { stream } : {}),
+    close: () => model.dispose(),
+  };
+}
+
+/** A registered model of any kind as a live Forecaster for `stream` (kept open for the life of the process). */
+export async function modelFromEntry(
+  entry: Pick<StoredModel, 'version' | 'config' | 'scaler' | 'artifact'>,
+  stream?: string,
+): Promise<Forecaster> {
+  return (await openEntry(entry, stream)).forecaster;
+}
+
+/**
+ * A registered version, loaded to forecast `stream` (the LSTM with its forecast thread); `close()` frees it once
+ * the caller is done with it (live inference swapping models). A global model is loaded with that stream's scaler:
+ * without a stream, or for a stream it was not fitted on, it throws BYNER_MODEL; a model with one scaler serves any
+ * stream given. Throws BYNER_MODEL when the version is not registered.
+ */
+export async function loadRegistered(store: Store, version: string, stream?: string): Promise<LoadedModel> {
   const entry = await store.getModel(version);
   if (entry === null) {
     throw new BynerError('BYNER_MODEL', `model version ${version} is not in the registry`, {
@@ -40,7 +57,7 @@ export async function loadRegistered(
       received: version,
     });
   }
-  return openEntry(entry);
+  return openEntry(entry, stream);
 }
 
 /**
@@ -89,5 +106,5 @@ export async function loadForecaster(
       },
     );
   }
-  return modelFromEntry(entry);
+  return modelFromEntry(entry, stream);
 }

@@ -1,16 +1,18 @@
-// `byner backtest`: walk-forward evaluation of model kinds on a stored stream, wired from small steps: ticks from
-// the store → windows → forecasts fold by fold (with progress and Ctrl-C) → scores → a tr_metrics document, plots,
-// tables or --json. Folds, fits and scores are src/backtest's; the models src/models'; drawing src/train/plots'.
+// `byner backtest`: walk-forward evaluation of model kinds on a stored stream (or several side by side, with global
+// models fitted on all of them), wired from small steps: ticks from the store → windows → forecasts fold by fold
+// (with progress and Ctrl-C) → scores → a tr_metrics document per stream, plots, tables or --json. Folds, fits and
+// scores are src/backtest's; the models src/models'; drawing src/train/plots'.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import {
+  type BacktestModel,
   type BacktestResult,
   type BacktestStep,
   type HistoricalForecasts,
-  historicalForecasts,
   scoreBacktest,
+  streamForecasts,
 } from '../../backtest/backtest.js';
 import type { FoldOptions } from '../../backtest/folds.js';
 import { backtestWindows, readStreamTicks, type StreamTicks } from '../../backtest/input.js';
@@ -29,14 +31,14 @@ import { BynerError } from '../../errors.js';
 import { mean } from '../../features/metrics.js';
 import type { WindowSet } from '../../features/windows.js';
 import type { Logger } from '../../log/logger.js';
-import { KIND_NAMES, type ModelKind } from '../../models/kinds.js';
-import type { KindOptions, ModelSpec } from '../../models/registry.js';
+import { KIND_NAMES, type ModelKind, parseModelName } from '../../models/kinds.js';
+import type { KindOptions } from '../../models/registry.js';
 import type { Store } from '../../store/index.js';
 import { plotFoldErrors, plotFoldForecasts } from '../../train/plots.js';
 import { makeContext } from '../context.js';
 import { addSettings, givenOnCommandLine, readSettings } from '../options.js';
 import { type EpochProgress, epochProgress } from '../progress.js';
-import { formatTable } from '../table.js';
+import { formatTable, scoreRows } from '../table.js';
 import { LSTM_SETTINGS, openStoreFor, STORE_SETTINGS, WRITE_SETTINGS } from './shared.js';
 
 /** What the lstm kind reads: its network and training settings, and the seed of its weights and dropout. */
@@ -44,6 +46,7 @@ const LSTM_KIND_SETTINGS = [...LSTM_SETTINGS, 'seed'] as const;
 
 const NAMES = [
   'stream',
+  'backtestStreams',
   'lastTicks',
   'models',
   'folds',
@@ -92,10 +95,25 @@ const KIND_OPTIONS: {
   },
 };
 
-const modelSpecs = (s: Settings, progress: EpochProgress): ModelSpec[] =>
-  (s.models as ModelKind[]).map(
-    (kind) => ({ kind, options: KIND_OPTIONS[kind].options(s, progress) }) as ModelSpec,
+/** The models of --models: each name's kind, and whether it is a global model (`global:<kind>`). */
+const parsedModels = (s: Settings) => s.models!.map((name) => parseModelName(name)!);
+
+const modelSpecs = (s: Settings, progress: EpochProgress): BacktestModel[] =>
+  parsedModels(s).map(
+    ({ kind, global }) =>
+      ({
+        kind,
+        ...(global ? { global } : {}),
+        options: KIND_OPTIONS[kind].options(s, progress),
+      }) as BacktestModel,
   );
+
+/** One stream's part of the run: its ticks and windows, then its scores and what was stored and drawn. */
+interface StreamRun {
+  input: StreamTicks;
+  set: WindowSet;
+  meta: BacktestRecordMeta;
+}
 
 export function backtestCommand(program: Command): Command {
   const cmd = program
@@ -111,6 +129,7 @@ export function backtestCommand(program: Command): Command {
     const json = (cmd.opts() as { json?: boolean }).json === true;
     const { logger } = makeContext(cmd);
     checkKindSettings(cmd, s);
+    const streams = checkStreams(cmd, s);
     const foldOptions: Required<FoldOptions> = {
       folds: s.folds!,
       testShare: s.testShare!,
@@ -120,29 +139,44 @@ export function backtestCommand(program: Command): Command {
     const quiet = (cmd.optsWithGlobals() as { quiet?: boolean }).quiet === true;
     const interrupt = onCtrlC(logger);
     try {
-      const input = await readStreamTicks(store, s.stream!, s.lastTicks, { signal: interrupt.signal });
-      logger.info(describeInput(input));
-      const set = backtestWindows(input, { window: s.window!, horizon: s.horizon! }, foldOptions);
-      const forecasts = await forecastFolds(set, s, foldOptions, interrupt.signal, logger, quiet);
+      const runs: StreamRun[] = [];
+      for (const stream of streams) {
+        const input = await readStreamTicks(store, stream, s.lastTicks, { signal: interrupt.signal });
+        logger.info(describeInput(input));
+        const set = backtestWindows(input, { window: s.window!, horizon: s.horizon! }, foldOptions);
+        const meta: BacktestRecordMeta = {
+          backtest_id: randomUUID(),
+          timestamp: new Date(),
+          stream: input.stream,
+          data_range: {
+            from_seq: input.ticks[0].seq,
+            to_seq: input.ticks[input.ticks.length - 1].seq,
+            ticks: input.ticks.length,
+          },
+          fold_options: foldOptions,
+          ...(streams.length > 1 ? { streams } : {}),
+        };
+        runs.push({ input, set, meta });
+      }
+      const forecasts = await forecastFolds(runs, s, foldOptions, interrupt.signal, logger, quiet);
       // An LSTM fit cut short by Ctrl-C stops early: such a run is not stored, even when it got to the end.
       interrupt.signal.throwIfAborted();
-      const result = scoreBacktest(set, forecasts);
-      const meta: BacktestRecordMeta = {
-        backtest_id: randomUUID(),
-        timestamp: new Date(),
-        stream: input.stream,
-        data_range: {
-          from_seq: input.ticks[0].seq,
-          to_seq: input.ticks[input.ticks.length - 1].seq,
-          ticks: input.ticks.length,
-        },
-        fold_options: foldOptions,
-      };
-      const stored = await storeResult(store, result, meta, logger);
-      const plots = s.outputDir === 'none' ? [] : await drawPlots(s.outputDir!, set, forecasts, result);
-      process.stdout.write(
-        `${json ? jsonReport(result, meta, plots, stored) : report(set, result, meta, plots)}\n`,
-      );
+      const out: string[] = [];
+      const jsons: Record<string, unknown>[] = [];
+      const results: BacktestResult[] = [];
+      for (const [j, run] of runs.entries()) {
+        const result = scoreBacktest(run.set, forecasts[j]);
+        results.push(result);
+        const stored = await storeResult(store, result, run.meta, logger);
+        const suffix = runs.length > 1 ? `_${run.meta.stream}` : '';
+        const plots =
+          s.outputDir === 'none' ? [] : await drawPlots(s.outputDir!, run.set, forecasts[j], result, suffix);
+        if (json) jsons.push(jsonReport(result, run.meta, plots, stored));
+        else out.push(report(run.set, result, run.meta, plots));
+      }
+      if (runs.length > 1 && !json) out.push(streamsReport(runs, results));
+      const text = json ? JSON.stringify(jsons.length === 1 ? jsons[0] : { streams: jsons }) : out.join('\n');
+      process.stdout.write(`${text}\n`);
     } catch (e) {
       throw interrupt.signal.aborted ? interrupted(e) : e;
     } finally {
@@ -154,11 +188,36 @@ export function backtestCommand(program: Command): Command {
 }
 
 /**
+ * The streams to backtest: --streams, or the one --stream. Refuses both on the command line, and global models
+ * without several streams.
+ */
+function checkStreams(cmd: Command, s: Settings): string[] {
+  const configError = (problem: string, expected: string, received: string) =>
+    new BynerError('BYNER_CONFIG', `invalid configuration (1):\n  - ${problem}`, { expected, received });
+  if (s.backtestStreams !== undefined && givenOnCommandLine(cmd, ['stream']).length > 0) {
+    throw configError(
+      '--stream and --streams: one or the other',
+      '--stream NAME (one stream) or --streams A,B,… (several side by side)',
+      `--stream ${s.stream} --streams ${s.backtestStreams.join(',')}`,
+    );
+  }
+  const globals = s.models!.filter((n) => parseModelName(n)?.global);
+  if (globals.length > 0 && s.backtestStreams === undefined) {
+    throw configError(
+      `${globals.join(', ')}: a global model is fitted on several streams`,
+      '--streams A,B,… with global models, or per-stream kinds only',
+      `--stream ${s.stream} --models ${s.models!.join(',')}`,
+    );
+  }
+  return s.backtestStreams ?? [s.stream!];
+}
+
+/**
  * Refuses a season longer than the window, and flags given for kinds that are not backtested (their environment
  * variables, shared with `train`, are left alone).
  */
 function checkKindSettings(cmd: Command, s: Settings): void {
-  const kinds = s.models as ModelKind[];
+  const kinds = parsedModels(s).map((m) => m.kind);
   if (kinds.includes('seasonal_naive') && s.season! > s.window!) {
     throw new BynerError(
       'BYNER_CONFIG',
@@ -189,24 +248,28 @@ function checkKindSettings(cmd: Command, s: Settings): void {
   }
 }
 
-/** Step one of the backtest with progress: every model's forecasts of every fold. */
+/** Step one of the backtest with progress: every model's forecasts of every fold of every stream. */
 async function forecastFolds(
-  set: WindowSet,
+  runs: StreamRun[],
   s: Settings,
   foldOptions: Required<FoldOptions>,
   signal: AbortSignal,
   logger: Logger,
   quiet: boolean,
-): Promise<HistoricalForecasts> {
-  const progress = new StepProgress(s.models!, foldOptions.folds, s.refit!, logger, quiet);
+): Promise<HistoricalForecasts[]> {
+  const streams = runs.map((r) => r.meta.stream);
+  const progress = new StepProgress(s.models!, streams, foldOptions.folds, s.refit!, logger, quiet);
   try {
-    return await historicalForecasts(set, {
-      ...foldOptions,
-      models: modelSpecs(s, progress.epochs),
-      refit: s.refit,
-      signal,
-      onStep: (step) => progress.step(step),
-    });
+    return await streamForecasts(
+      runs.map((r) => ({ stream: r.meta.stream, set: r.set })),
+      {
+        ...foldOptions,
+        models: modelSpecs(s, progress.epochs),
+        refit: s.refit,
+        signal,
+        onStep: (step) => progress.step(step),
+      },
+    );
   } finally {
     progress.stop();
   }
@@ -217,16 +280,16 @@ function jsonReport(
   meta: BacktestRecordMeta,
   plots: string[],
   stored: Awaited<ReturnType<typeof storeResult>>,
-): string {
+): Record<string, unknown> {
   const { backtest_id: _id, timestamp: _t, ...rest } = meta;
-  return JSON.stringify({
+  return {
     ...rest,
     ...result,
     models: result.models.map((m) => ({ ...m, fit_count: fitCount(m) })),
     best: bestModel(result).name,
     plots,
     stored,
-  });
+  };
 }
 
 /** Ctrl-C: the first aborts the backtest (a running LSTM fit stops after its batch); the second quits at once. */
@@ -259,8 +322,9 @@ function describeInput(input: StreamTicks): string {
 }
 
 /**
- * Progress of the fold × model steps: one log line per model and fold (fit and forecast seconds), and the LSTM's
- * epochs labelled with the fold they belong to. Steps come in order: per fold, each model's fit then forecast.
+ * Progress of the fold × model × stream steps: one log line per model, stream and fold (fit and forecast seconds),
+ * and the LSTM's epochs labelled with the fold and model they belong to. Steps come in order: per fold, per model,
+ * per stream a fit (a global model: one fit for all streams) then a forecast.
  */
 class StepProgress {
   private readonly total: number;
@@ -270,23 +334,32 @@ class StepProgress {
 
   constructor(
     private readonly names: readonly string[],
+    private readonly streams: readonly string[],
     private readonly folds: number,
     refit: 'every' | 'once',
     private readonly logger: Logger,
     quiet: boolean,
   ) {
-    this.total = names.length * folds;
-    this.epochs = epochProgress(logger, quiet, () => this.label());
-    const fits = refit === 'every' ? this.total : names.length;
+    this.total = names.length * streams.length * folds;
+    this.epochs = epochProgress(logger, quiet, () => this.label(true));
+    const globals = names.filter((n) => parseModelName(n)?.global).length;
+    const fitsPerFold = (names.length - globals) * streams.length + globals;
+    const fits = refit === 'every' ? fitsPerFold * folds : fitsPerFold;
     logger.info(
-      `backtest: ${names.join(', ')} over ${folds} fold(s), refit ${refit}: ${fits} fits, ${this.total} fold forecasts`,
+      `backtest: ${names.join(', ')}${streams.length > 1 ? ` on ${streams.join(', ')}` : ''} over ${folds} fold(s), ` +
+        `refit ${refit}: ${fits} fits, ${this.total} fold forecasts`,
     );
   }
 
-  /** The fold and model of the step under way. */
-  private label(): string {
-    const fold = Math.floor(this.done / this.names.length);
-    return `fold ${fold + 1}/${this.folds} ${this.names[this.done % this.names.length]}`;
+  /** The fold, model (and stream) of the step under way; a global model's fit is on every stream. */
+  private label(fitting = false): string {
+    const per = this.names.length * this.streams.length;
+    const fold = Math.floor(this.done / per);
+    const name = this.names[Math.floor((this.done % per) / this.streams.length)];
+    const global = parseModelName(name)?.global === true;
+    const stream = this.streams[this.done % this.streams.length];
+    const on = this.streams.length > 1 && !(global && fitting) ? ` on ${stream}` : '';
+    return `fold ${fold + 1}/${this.folds} ${name}${on}`;
   }
 
   step(s: BacktestStep): void {
@@ -326,11 +399,13 @@ const forecastSeqs = (set: WindowSet, f: BacktestResult['folds'][number]): [numb
   f.test.seqs[1],
 ];
 
+/** The run's plots (`suffix` names the stream when several are backtested). */
 async function drawPlots(
   dir: string,
   set: WindowSet,
   forecasts: HistoricalForecasts,
   result: BacktestResult,
+  suffix: string,
 ): Promise<string[]> {
   const best = bestModel(result).name;
   // Seq ranges name the folds while they fit side by side on the axis.
@@ -339,8 +414,11 @@ async function drawPlots(
       ? result.folds.map((f) => forecastSeqs(set, f).join('–'))
       : result.folds.map((f) => String(f.fold + 1));
   return [
-    await plotFoldErrors(join(dir, 'backtest_folds.png'), foldErrorRows(result), { best, foldLabels }),
-    await plotFoldForecasts(join(dir, 'backtest_last_fold.png'), foldSeries(set, forecasts, best)),
+    await plotFoldErrors(join(dir, `backtest_folds${suffix}.png`), foldErrorRows(result), {
+      best,
+      foldLabels,
+    }),
+    await plotFoldForecasts(join(dir, `backtest_last_fold${suffix}.png`), foldSeries(set, forecasts, best)),
   ];
 }
 
@@ -348,31 +426,13 @@ function report(set: WindowSet, r: BacktestResult, meta: BacktestRecordMeta, plo
   const best = bestModel(r);
   const H = r.horizon;
   const integers = r.models[0].overall.accuracy !== null;
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  const perHorizon = (values: (number | null)[], show = (x: number) => x as number | string) => {
-    const known = values.filter((v): v is number => v !== null);
-    return [
-      ...values.map((v) => (v === null ? null : show(v))),
-      known.length === values.length ? show(mean(known)) : null,
-    ];
-  };
-  const rows = r.models.flatMap((m) => {
-    const o = m.overall;
-    const name = m === best ? `${m.name} *` : m.name;
-    return [
-      [
-        name,
-        'MSE',
-        ...perHorizon(o.mse),
-        fitCount(m),
-        o.fit_seconds.toFixed(2),
-        o.forecast_seconds.toFixed(3),
-      ],
-      ['', 'MAE', ...perHorizon(o.mae), '', '', ''],
-      ['', 'MASE', ...perHorizon(o.mase), '', '', ''],
-      ...(o.accuracy ? [['', 'accuracy', ...perHorizon(o.accuracy, pct), '', '', '']] : []),
-    ];
-  });
+  const rows = r.models.flatMap((m) =>
+    scoreRows(m === best ? `${m.name} *` : m.name, m.overall, [
+      fitCount(m),
+      m.overall.fit_seconds.toFixed(2),
+      m.overall.forecast_seconds.toFixed(3),
+    ]),
+  );
   const horizons = Array.from({ length: H }, (_, h) => `h${h + 1}`);
   const overall = formatTable(['model', 'metric', ...horizons, 'mean', 'fits', 'fit s', 'forecast s'], rows);
   const perFold = formatTable(
@@ -417,5 +477,27 @@ function report(set: WindowSet, r: BacktestResult, meta: BacktestRecordMeta, plo
     '',
     `stored in tr_metrics as ${backtestVersion(best)} (backtest_id ${meta.backtest_id})`,
     ...(plots.length > 0 ? [`plots: ${plots.join(', ')}`] : []),
+  ].join('\n');
+}
+
+/** Several streams side by side: each model's mean MSE and mean MASE per stream, and the best per stream. */
+function streamsReport(runs: StreamRun[], results: BacktestResult[]): string {
+  const names = results[0].models.map((m) => m.name);
+  const meanOr = (xs: (number | null)[]) => (xs.every((x) => x !== null) ? mean(xs as number[]) : null);
+  const rows = runs.map((run, j) => {
+    const r = results[j];
+    return [
+      run.meta.stream,
+      ...r.models.map((m) => mean(m.overall.mse)),
+      ...r.models.map((m) => meanOr(m.overall.mase)),
+      bestModel(r).name,
+    ];
+  });
+  return [
+    '',
+    'streams side by side (mean over the horizons and all folds; global: one model fitted on every stream, each ' +
+      'scaled by its own scaler; MASE compares across streams):',
+    '',
+    formatTable(['stream', ...names.map((n) => `${n} MSE`), ...names.map((n) => `${n} MASE`), 'best'], rows),
   ].join('\n');
 }

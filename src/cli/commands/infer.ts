@@ -59,8 +59,8 @@ export async function chooseForecasters(
     );
   }
   // The engine is loaded only when a registered model is.
-  const load = async (version: string) =>
-    (await import('../../train/load.js')).loadRegistered(store, version);
+  const load = async (version: string, stream?: string) =>
+    (await import('../../train/load.js')).loadRegistered(store, version, stream);
   const season = s.season ?? 10;
   if (s.model === 'naive' || s.model === 'seasonal_naive') {
     const { loadForecaster } = await import('../../train/load.js');

@@ -1,17 +1,19 @@
-// `byner train --queue`: puts one training job per stream on the queue that `byner worker` processes
-// (src/queue/enqueue.ts), prints the job ids and versions, and with --wait each job's result as `train --json`
-// prints it. The options of the job are train's own; training itself happens on the workers.
+// `byner train --queue`: puts training jobs on the queue that `byner worker` processes (src/queue/enqueue.ts): one
+// per stream of `--stream a,b,c`, or one global model of `--streams a,b,c`; prints the job ids and versions, and with
+// --wait each job's result as `train --json` prints it. The options of the job are train's own (`--model` too);
+// training itself happens on the workers.
 import { type Command, Option } from 'commander';
 import { BynerError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
+import type { TrainChoice } from '../../models/kinds.js';
 import { connectRedis } from '../../queue/connection.js';
 import type { JobOutcome } from '../../queue/enqueue.js';
-import { type QueuedTrainOptions, runIdAt } from '../../queue/jobs.js';
+import { describeJob, type QueuedTrainOptions, runIdAt } from '../../queue/jobs.js';
 import { DEFAULT_FIT } from '../../train/train.js';
 import { addSettings, givenOnCommandLine, readSettings } from '../options.js';
 import { openStoreFor, requireCluster, sourceFrom } from './shared.js';
 
-const QUEUE_SETTINGS = ['bus', 'queueStreams', 'runId', 'attempts', 'waitTimeout'] as const;
+const QUEUE_SETTINGS = ['bus', 'runId', 'attempts', 'waitTimeout'] as const;
 /** Train settings with no meaning for a queued job (they concern the machine that would train). */
 const LOCAL_ONLY = ['outputDir', 'dataDir', 'durable', 'maxBacklogMb'] as const;
 /** Workers' threads per batch when --workers is not given: fixed at enqueue, so every retry splits batches alike. */
@@ -23,7 +25,8 @@ export function addQueueOptions(cmd: Command): void {
     .addOption(
       new Option(
         '--queue',
-        'enqueue the training (one job per stream) for `byner worker` processes instead of training here',
+        'enqueue the training for `byner worker` processes instead of training here: one job per stream of ' +
+          '--stream (a comma list allowed), or one job fitting the global model of --streams',
       ),
     )
     .addOption(new Option('--wait', 'with --queue: wait for the jobs and print each result as --json does'));
@@ -36,7 +39,7 @@ export function queueRequested(cmd: Command): boolean {
   if (flags.queue === true) return true;
   const given = [
     ...(flags.wait === true ? ['--wait'] : []),
-    ...givenOnCommandLine(cmd, ['bus', 'queueStreams', 'runId', 'attempts', 'waitTimeout']).map(flagOf),
+    ...givenOnCommandLine(cmd, QUEUE_SETTINGS).map(flagOf),
   ];
   if (given.length > 0) {
     throw new BynerError('BYNER_CONFIG', `${given.join(', ')} only go with --queue`, {
@@ -51,7 +54,6 @@ export function queueRequested(cmd: Command): boolean {
 const flagOf = (name: string) =>
   ({
     bus: '--bus',
-    queueStreams: '--streams',
     runId: '--run-id',
     attempts: '--attempts',
     waitTimeout: '--wait-timeout',
@@ -63,7 +65,9 @@ const flagOf = (name: string) =>
 
 /** The train settings a queued job carries. */
 interface TrainSettings {
-  stream?: string;
+  trainStream?: string[];
+  trainStreams?: string[];
+  trainModel?: TrainChoice;
   ticks?: number;
   window?: number;
   horizon?: number;
@@ -89,6 +93,7 @@ interface TrainSettings {
 /** The job's options from train's settings: what `byner train` would pass to the training job. */
 function queuedOptions(s: TrainSettings, force: boolean): QueuedTrainOptions {
   return {
+    choice: s.trainModel!,
     ticks: s.ticks!,
     source: sourceFrom(s),
     model: {
@@ -119,18 +124,18 @@ export async function enqueueFromCommand(cmd: Command, s: TrainSettings, logger:
   const refused = [
     ...(flags.resume === true ? ['--resume'] : []),
     ...givenOnCommandLine(cmd, LOCAL_ONLY).map(flagOf),
-    ...(q.queueStreams !== undefined && givenOnCommandLine(cmd, ['stream']).length > 0 ? ['--stream'] : []),
   ];
   if (refused.length > 0) {
     throw new BynerError('BYNER_CONFIG', `${refused.join(', ')} do not go with --queue`, {
       expected:
         'train options only: a queued job resumes by itself from its checkpoint in MongoDB, draws no plots, ' +
-        "uses the worker's store settings, and trains the streams of --streams or the one of --stream",
+        "uses the worker's store settings",
       received: refused.join(' '),
       hint: 'leave them out',
     });
   }
-  const streams = q.queueStreams ?? [s.stream!];
+  // --streams: one job, the global model of them all; --stream a,b,c: one job per stream.
+  const jobStreams = s.trainStreams !== undefined ? [s.trainStreams] : s.trainStream!.map((x) => [x]);
   // MongoDB must answer before jobs that need it are queued.
   await (await openStoreFor(s, logger)).close();
   // The queue's client is loaded on use: other commands do not pay for it at start.
@@ -140,24 +145,22 @@ export async function enqueueFromCommand(cmd: Command, s: TrainSettings, logger:
     const now = new Date();
     const jobs = await enqueueTraining(redis, {
       run: q.runId ?? runIdAt(now),
-      streams,
+      jobs: jobStreams,
       options: queuedOptions(s, flags.force === true),
       dbName: s.dbName!,
       attempts: q.attempts!,
       now,
     });
     for (const j of jobs) {
-      const line = `job ${j.id}: stream ${j.stream}, version ${j.version}, ${
-        j.added ? 'queued' : `already on the queue (${j.state})`
-      }`;
+      const line = `job ${j.id}: ${describeJob(j.data)}, ${j.added ? 'queued' : `already on the queue (${j.state})`}`;
       if (flags.wait) logger.info(line);
       else if (flags.json) {
-        const { id, ...rest } = j;
+        const { id, data: _, ...rest } = j;
         process.stdout.write(`${JSON.stringify({ job: id, ...rest })}\n`);
       } else process.stdout.write(`${line}\n`);
     }
     if (!flags.wait) return;
-    const stream = new Map(jobs.map((j) => [j.id, j.stream]));
+    const streams = new Map(jobs.map((j) => [j.id, j.streams]));
     const outcomes = await waitForJobs(
       redis,
       jobs.map((j) => j.id),
@@ -170,7 +173,7 @@ export async function enqueueFromCommand(cmd: Command, s: TrainSettings, logger:
       },
       (o: JobOutcome) => {
         if (o.ok)
-          process.stdout.write(`${JSON.stringify({ job: o.id, stream: stream.get(o.id), ...o.result })}\n`);
+          process.stdout.write(`${JSON.stringify({ job: o.id, streams: streams.get(o.id), ...o.result })}\n`);
         else logger.error(`job ${o.id} failed: ${o.reason}`);
       },
     );

@@ -1,15 +1,26 @@
-// `byner train`: runs the training job (src/train/train.ts) with progress bars, Ctrl-C handling, the result
-// table and `--json`. `byner models` lists the registry.
+// `byner train`: runs the training job (src/train/train.ts: the LSTM on one stream) or a ladder run (ladder.ts:
+// `--model linear|all`, a global model with `--streams`) with progress bars, Ctrl-C handling, the result table and
+// `--json`. `byner models` lists the registry.
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import type { SettingName } from '../../config/settings.js';
+import { SETTINGS } from '../../config/settings.js';
 import { BynerError } from '../../errors.js';
 import { mean } from '../../features/metrics.js';
 import type { ModelSummary } from '../../store/index.js';
-import { BAYES_LIMIT, DEFAULT_FIT, summaryJson, type TrainSummary, train } from '../../train/train.js';
+import { type LadderSummary, trainLadder } from '../../train/ladder.js';
+import {
+  BAYES_LIMIT,
+  DEFAULT_FIT,
+  summaryJson,
+  type TrainOptions,
+  type TrainSummary,
+  train,
+} from '../../train/train.js';
 import { makeContext } from '../context.js';
-import { addSettings, readSettings } from '../options.js';
+import { addSettings, givenOnCommandLine, readSettings } from '../options.js';
 import { epochProgress, startProgress } from '../progress.js';
-import { formatTable } from '../table.js';
+import { formatTable, scoreRows } from '../table.js';
 import {
   LSTM_SETTINGS,
   openStoreFor,
@@ -21,7 +32,9 @@ import {
 import { addQueueOptions, enqueueFromCommand, queueRequested } from './train-queue.js';
 
 const NAMES = [
-  'stream',
+  'trainStream',
+  'trainStreams',
+  'trainModel',
   'ticks',
   'window',
   'horizon',
@@ -34,44 +47,111 @@ const NAMES = [
   ...WRITE_SETTINGS,
 ] as const;
 
+type Flags = { resume?: boolean; force?: boolean; json?: boolean };
+
+const configError = (problem: string, expected: string, received: string) =>
+  new BynerError('BYNER_CONFIG', `invalid configuration (1):\n  - ${problem}`, { expected, received });
+
+const flag = (name: SettingName) => SETTINGS[name].flags.split(' ')[0];
+
+/** Combinations of flags that a run cannot honour: refused, never ignored. */
+function checkCombination(
+  cmd: Command,
+  s: ReturnType<typeof readSettings<(typeof NAMES)[number]>>,
+  f: Flags,
+  queued: boolean,
+) {
+  const given = givenOnCommandLine(cmd, NAMES);
+  const choice = s.trainModel!;
+  if (s.season! > s.window!) {
+    throw configError(
+      '--season: must not exceed --window',
+      `a season <= window (${s.window})`,
+      String(s.season),
+    );
+  }
+  const streams = s.trainStream!;
+  if (s.trainStreams !== undefined && given.includes('trainStream')) {
+    throw configError(
+      '--stream and --streams: one or the other',
+      '--stream NAME (one stream) or --streams A,B,… (one global model of several)',
+      `--stream ${streams.join(',')} --streams ${s.trainStreams.join(',')}`,
+    );
+  }
+  if (streams.length > 1 && !queued) {
+    throw configError(
+      '--stream: several streams only with --queue (one job per stream)',
+      '--stream NAME here; --queue --stream A,B,… for one queued job per stream; --streams A,B,… for one global model of them',
+      `--stream ${streams.join(',')} without --queue`,
+    );
+  }
+  if (choice === 'all' && s.trainStreams !== undefined) {
+    throw configError(
+      '--model all fits the ladder on one stream',
+      '--model lstm or linear with --streams (one global model), or --model all with one --stream',
+      `--model all --streams ${s.trainStreams.join(',')}`,
+    );
+  }
+  if (choice === 'all' && f.force) {
+    throw configError(
+      '--force does not apply to --model all (the best on validation serves, a baseline included)',
+      '--force with --model lstm or linear',
+      '--model all --force',
+    );
+  }
+  if (choice === 'linear' && f.resume) {
+    throw configError(
+      '--resume continues an interrupted LSTM run (a linear fit takes seconds: run it again)',
+      '--resume with --model lstm or all',
+      '--model linear --resume',
+    );
+  }
+  const lstmOnly = given.filter((n) => (LSTM_SETTINGS as readonly string[]).includes(n));
+  if (choice === 'linear' && lstmOnly.length > 0) {
+    const flags = lstmOnly.map(flag);
+    throw configError(
+      `${flags.join(', ')}: the LSTM's settings, and --model linear fits no LSTM`,
+      `--model lstm or all with ${flags.join(', ')}, or none of them`,
+      `--model linear ${flags.join(' ')}`,
+    );
+  }
+}
+
 export function trainCommand(program: Command): Command {
   const cmd = program
     .command('train')
     .description(
-      'trains the LSTM on the stored ticks (seeding 10,000 if empty), evaluates it against baselines, registers it',
+      'trains the LSTM (or --model linear, or all kinds of the ladder) on the stored ticks (seeding 10,000 if ' +
+        'empty), evaluates it against baselines, registers it; --streams: one global model of several streams',
     );
   addSettings(cmd, NAMES);
   addQueueOptions(cmd);
   cmd
-    .addOption(new Option('--resume', 'continue the interrupted run of this stream from its last epoch'))
+    .addOption(new Option('--resume', 'continue the interrupted LSTM run of this stream from its last epoch'))
     .addOption(
       new Option(
         '--force',
-        'serve the new model even if the seasonal-naive baseline beats it on validation or the run is interrupted (never after a NaN/Infinity loss)',
+        'serve the new model even if the seasonal-naive baseline beats it on validation or the run is interrupted (never after a NaN/Infinity loss; not with --model all)',
       ),
     )
     .addOption(new Option('--json', 'print one JSON summary on stdout at the end'));
   cmd.action(async () => {
     const s = readSettings(cmd, NAMES);
-    const flags = cmd.opts() as { resume?: boolean; force?: boolean; json?: boolean };
+    const flags = cmd.opts() as Flags;
     const { logger } = makeContext(cmd);
-    if (s.season! > s.window!) {
-      throw new BynerError(
-        'BYNER_CONFIG',
-        'invalid configuration (1):\n  - --season: must not exceed --window',
-        {
-          expected: `a season <= window (${s.window})`,
-          received: String(s.season),
-        },
-      );
-    }
-    if (queueRequested(cmd)) return enqueueFromCommand(cmd, s, logger);
+    const queued = queueRequested(cmd);
+    checkCombination(cmd, s, flags, queued);
+    if (queued) return enqueueFromCommand(cmd, s, logger);
+    const choice = s.trainModel!;
+    const stream = s.trainStream![0];
     const store = await openStoreFor(s, logger);
     const abort = new AbortController();
     const onSigint = () => {
       if (abort.signal.aborted) return;
       logger.warn(
-        'interrupted: finishing the current batch, then keeping the best model so far (Ctrl-C again to quit)',
+        choice === 'linear'
+          ? 'interrupted: the linear fit takes seconds, it finishes and is registered (Ctrl-C again to quit)'
+          : 'interrupted: finishing the current batch, then keeping the best model so far (Ctrl-C again to quit)',
       );
       abort.abort();
       process.once('SIGINT', () => process.kill(process.pid, 'SIGKILL'));
@@ -81,50 +161,59 @@ export function trainCommand(program: Command): Command {
     const bar = epochProgress(logger, quiet);
     let seed: ReturnType<typeof startProgress> | null = null;
     try {
-      const summary = await train(
-        store,
-        {
-          stream: s.stream!,
-          ticks: s.ticks!,
-          source: sourceFrom(s),
-          model: {
-            window: s.window,
-            horizon: s.horizon,
-            layers: s.units!.map((units) => ({ units, activation: s.activation })),
-            dropout: s.dropout,
-            seed: s.seed,
-          },
-          fit: {
-            ...DEFAULT_FIT,
-            epochs: s.epochs!,
-            batchSize: s.batchSize!,
-            patience: s.patience!,
-            learningRate: s.learningRate!,
-            workers: s.workers,
-          },
-          split: { train: s.split![0], validation: s.split![1], test: s.split![2] },
-          season: s.season!,
-          outputDir: s.outputDir === 'none' ? null : s.outputDir!,
-          workDir: s.dataDir!,
-          resume: flags.resume === true,
-          force: flags.force === true,
-          signal: abort.signal,
+      const options: TrainOptions = {
+        stream,
+        ticks: s.ticks!,
+        source: sourceFrom(s),
+        model: {
+          window: s.window,
+          horizon: s.horizon,
+          layers: s.units!.map((units) => ({ units, activation: s.activation })),
+          dropout: s.dropout,
+          seed: s.seed,
         },
-        {
-          logger,
-          onSeedProgress: (done, total) => {
-            seed ??= startProgress('storing ticks', total, logger, quiet);
-            seed.update(done);
-            if (done >= total) seed.stop();
-          },
-          onBatch: bar.batch,
-          onEpoch: bar.epoch,
+        fit: {
+          ...DEFAULT_FIT,
+          epochs: s.epochs!,
+          batchSize: s.batchSize!,
+          patience: s.patience!,
+          learningRate: s.learningRate!,
+          workers: s.workers,
         },
-      );
+        split: { train: s.split![0], validation: s.split![1], test: s.split![2] },
+        season: s.season!,
+        outputDir: s.outputDir === 'none' ? null : s.outputDir!,
+        workDir: s.dataDir!,
+        resume: flags.resume === true,
+        force: flags.force === true,
+        signal: abort.signal,
+      };
+      const hooks = {
+        logger,
+        onSeedProgress: (done: number, total: number) => {
+          seed ??= startProgress('storing ticks', total, logger, quiet);
+          seed.update(done);
+          if (done >= total) seed.stop();
+        },
+        onBatch: bar.batch,
+        onEpoch: bar.epoch,
+      };
+      if (choice !== 'lstm' || s.trainStreams !== undefined) {
+        const { stream: _, ...rest } = options;
+        const summary = await trainLadder(
+          store,
+          { ...rest, streams: s.trainStreams ?? [stream], choice },
+          hooks,
+        );
+        bar.stop();
+        process.stdout.write(`${flags.json ? JSON.stringify(summary) : ladderReport(summary)}\n`);
+        return;
+      }
+      const summary = await train(store, options, hooks);
       bar.stop();
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(summaryJson(summary))}\n`);
-      } else process.stdout.write(`${report(summary, s.stream!)}\n`);
+      } else process.stdout.write(`${report(summary, stream)}\n`);
     } finally {
       bar.stop();
       process.off('SIGINT', onSigint);
@@ -132,6 +221,64 @@ export function trainCommand(program: Command): Command {
     }
   });
   return cmd;
+}
+
+/** The table of a ladder run: per stream, every model's test scores per horizon, then why each serves or not. */
+function ladderReport(r: LadderSummary): string {
+  const H = r.models[0].streams[r.streams[0]].test.mse.length;
+  const header = ['model', 'metric', ...Array.from({ length: H }, (_, h) => `h${h + 1}`), 'mean'];
+  const lines: string[] = [''];
+  const what =
+    r.choice === 'all'
+      ? 'every kind of the ladder'
+      : r.global
+        ? `one global ${r.choice} model of ${r.streams.length} streams`
+        : r.choice;
+  lines.push(`fitted ${what} in ${r.seconds.toFixed(1)} s${r.interrupted ? ' (INTERRUPTED)' : ''}`);
+  for (const [k, stream] of r.streams.entries()) {
+    const range = r.data_ranges[k];
+    const w = r.windows[stream];
+    const scores = (m: LadderSummary['models'][number]) => m.streams[stream];
+    const integers = scores(r.models[0]).test.accuracy !== null;
+    const rows = r.models.flatMap((m) => {
+      const own = scores(m);
+      const name = `${m.global ? 'global ' : ''}${m.kind}${m.version === null ? ' (baseline)' : ''}${own.serving ? ' *' : ''}`;
+      return scoreRows(name, own.test, [
+        mean(own.validation_mse),
+        m.fit_seconds.toFixed(2),
+        own.forecast_seconds.toFixed(3),
+      ]);
+    });
+    lines.push(
+      '',
+      `stream "${stream}", seq ${range.from_seq}..${range.to_seq}: windows train ${w.train}, validation ` +
+        `${w.validation}, test ${w.test}; test metrics per horizon (* = serves the stream; MASE divides by the ` +
+        `one-step naive forecast's MAE on the training prices${integers ? '; accuracy = exact match of the rounded forecast' : '; no accuracy: the prices are not all integers'}):`,
+      '',
+      formatTable([...header, 'validation MSE', 'fit s', 'forecast s'], rows),
+    );
+  }
+  if (r.models.some((m) => m.version === null)) {
+    lines.push(
+      '',
+      '(baseline): shown for comparison, not registered (--model all registers the baselines too)',
+    );
+  }
+  lines.push('', `serving rule: ${r.rule}`);
+  for (const m of r.models) {
+    if (m.version === null) continue;
+    for (const stream of r.streams) {
+      const d = m.streams[stream].serving_decision;
+      if (d) lines.push(`${m.version}${r.global ? ` on ${stream}` : ''} ${d.detail}`);
+    }
+  }
+  if (r.interrupted) {
+    lines.push(
+      "the run was interrupted: only the LSTM's best epoch is registered; --resume (same options) finishes it",
+    );
+  }
+  const plots = r.plots.length > 0 ? ['', `plots: ${r.plots.join(', ')}`] : [];
+  return [...lines, ...plots].join('\n');
 }
 
 function report(r: TrainSummary, stream: string): string {
@@ -197,7 +344,10 @@ export function modelsCommand(program: Command): Command {
       const serves = (m: ModelSummary) =>
         stream === undefined ? m.serving : m.serving_streams.includes(stream);
       const pct = (x: number | null) => (x === null ? null : `${(100 * x).toFixed(1)}%`);
-      const num = (x: unknown) => (Array.isArray(x) && x.length > 0 ? mean(x as number[]) : null);
+      const num = (x: unknown) =>
+        Array.isArray(x) && x.length > 0 && x.every((v) => typeof v === 'number')
+          ? mean(x as number[])
+          : null;
       const get = (o: unknown, ...path: string[]) =>
         path.reduce<unknown>(
           (v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined),
@@ -207,6 +357,7 @@ export function modelsCommand(program: Command): Command {
         `${formatTable(
           [
             'version',
+            'kind',
             'serving',
             'why',
             'created',
@@ -217,18 +368,24 @@ export function modelsCommand(program: Command): Command {
             'seasonal MSE',
             'epochs',
           ],
-          models.map((m) => [
-            m.version,
-            serves(m) ? '*' : '',
-            servingWhy(m, serves(m), pointers.get(stream ?? m.data_range.stream)),
-            m.created_at.toISOString().slice(0, 19).replace('T', ' '),
-            m.streams.map((x) => (m.serving_streams.includes(x) ? `${x}*` : x)).join(', '),
-            `${m.data_range.stream}:${m.data_range.from_seq}..${m.data_range.to_seq}`,
-            num(get(m.metrics, 'test', 'mse')),
-            pct(num(get(m.metrics, 'test', 'accuracy'))),
-            num(get(m.metrics, 'baselines', 'seasonal_naive', 'mse')),
-            (get(m.metrics, 'history', 'loss') as number[] | undefined)?.length ?? null,
-          ]),
+          models.map((m) => {
+            // A global model's figures on the stream asked about; its pooled ones otherwise.
+            const own = stream === undefined ? undefined : get(m.metrics, 'per_stream', stream);
+            const metrics = own ?? m.metrics;
+            return [
+              m.version,
+              `${typeof m.config.kind === 'string' ? m.config.kind : 'lstm'}${m.config.global === true ? ' (global)' : ''}`,
+              serves(m) ? '*' : '',
+              servingWhy(m, stream, pointers),
+              m.created_at.toISOString().slice(0, 19).replace('T', ' '),
+              m.streams.map((x) => (m.serving_streams.includes(x) ? `${x}*` : x)).join(', '),
+              `${m.data_range.stream}:${m.data_range.from_seq}..${m.data_range.to_seq}${m.streams.length > 1 ? ' …' : ''}`,
+              num(get(metrics, 'test', 'mse')),
+              pct(num(get(metrics, 'test', 'accuracy'))),
+              num(get(metrics, 'baselines', 'seasonal_naive', 'mse')),
+              (get(m.metrics, 'history', 'loss') as number[] | undefined)?.length ?? null,
+            ];
+          }),
         )}\n`,
       );
     } finally {
@@ -239,12 +396,26 @@ export function modelsCommand(program: Command): Command {
 }
 
 /**
- * Why a registered model serves or not: the reason training recorded (metrics.serving_decision), or that a later
- * model took over its stream. Null for entries registered before training recorded reasons.
+ * Why a registered model serves a stream or not: the reason training recorded (metrics.serving_decision, or a
+ * global model's metrics.serving_decisions per stream), or that a later model took over the stream. Without a
+ * stream: for each stream the model is registered for. Null for entries registered before training recorded reasons.
  */
-function servingWhy(m: ModelSummary, serves: boolean, servingVersion: string | undefined): string | null {
-  const d = m.metrics.serving_decision as { serving?: unknown; reason?: unknown } | undefined;
-  if (typeof d?.reason !== 'string') return null;
-  if (d.serving === true && !serves) return `replaced by ${servingVersion ?? 'another model'}`;
-  return d.reason;
+function servingWhy(
+  m: ModelSummary,
+  stream: string | undefined,
+  pointers: Map<string, string>,
+): string | null {
+  const perStream = m.metrics.serving_decisions as Record<string, unknown> | undefined;
+  const one = (s: string, d: unknown): string | null => {
+    const { serving, reason } = (d ?? {}) as { serving?: unknown; reason?: unknown };
+    if (typeof reason !== 'string') return null;
+    if (serving === true && !m.serving_streams.includes(s))
+      return `replaced by ${pointers.get(s) ?? 'another model'}`;
+    return reason;
+  };
+  if (perStream === undefined || typeof perStream !== 'object') {
+    return one(stream ?? m.data_range.stream, m.metrics.serving_decision);
+  }
+  if (stream !== undefined) return one(stream, perStream[stream]);
+  return m.streams.map((s) => `${s}: ${one(s, perStream[s]) ?? '-'}`).join(', ');
 }
