@@ -15,7 +15,7 @@ import { type ScoreSnapshot, StreamScores } from './scoring.js';
 import type { StreamList } from './stream-list.js';
 import { type Accepted, StreamWindows, type WindowCounts } from './stream-windows.js';
 import { TurnBatcher } from './turns.js';
-import { InferenceWriter, type WriterStats } from './writer.js';
+import { InferenceWriter, type WriterOptions, type WriterStats } from './writer.js';
 
 /** One stream's counters. */
 export interface StreamStats extends InputCounts, WindowCounts {
@@ -73,7 +73,7 @@ export interface PipelineOptions {
   /** Start each printed line with `[stream] ` (several streams). */
   labelLines?: boolean;
   logger?: StoreLogger;
-  writer?: { flushDelayMs?: number; batchSize?: number; maxPendingBytes?: number };
+  writer?: Omit<WriterOptions, 'store' | 'metrics' | 'logger'>;
   /** Called after each accepted tick (tests, benchmarks). */
   onTick?: (tick: Tick, forecast: readonly number[] | null) => void;
 }

@@ -9,7 +9,7 @@ import { type PipelineOptions, runPipeline, type StreamStats } from './pipeline.
 import { Scorer, type ScoreSnapshot } from './scoring.js';
 import { noSseStats, type SseClientStats } from './sse-client.js';
 import { SseInput } from './sse-input.js';
-import type { WriterStats } from './writer.js';
+import type { WriterOptions, WriterStats } from './writer.js';
 
 export interface InferenceOptions {
   /** The stream's URL, e.g. http://127.0.0.1:5000/realtime_data */
@@ -38,7 +38,7 @@ export interface InferenceOptions {
   logger?: StoreLogger;
   idleTimeoutMs?: number;
   backoff?: { initialMs: number; maxMs: number };
-  writer?: { flushDelayMs?: number; batchSize?: number; maxPendingBytes?: number };
+  writer?: Omit<WriterOptions, 'store' | 'metrics' | 'logger'>;
   /** Called after each accepted tick (tests, benchmarks). */
   onTick?: (tick: Tick, forecast: readonly number[] | null) => void;
 }
