@@ -19,7 +19,7 @@ import { openStore, type StoreOptions } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { DEFAULT_SOURCE, type SineSource } from '../ticks/generator.js';
 import { tickToJson } from '../ticks/json.js';
-import { DEFAULT_STREAM } from '../ticks/types.js';
+import { DEFAULT_STREAM, STREAM_NAME } from '../ticks/types.js';
 import { withDeadline } from '../util/backoff.js';
 import { type HealthCheck, HealthChecks, healthStatus, storeCheck } from './health.js';
 import { ClientSlots, type HubStats, SOCKET_HIGH_WATER_MARK, SseHub } from './hub.js';
@@ -316,7 +316,7 @@ export function parseLastEventId(
   return { seq };
 }
 
-/** The streams to serve: `options.streams`, or the single synthetic stream of the older options. */
+/** The streams to serve: `options.streams`, or the one synthetic stream of `stream`, `source` and `intervalMs`. */
 function streamsOf(options: ServerOptions): readonly StreamConfig[] {
   if (options.streams === undefined) {
     return [
@@ -344,7 +344,7 @@ function streamsOf(options: ServerOptions): readonly StreamConfig[] {
   }
   const names = new Set<string>();
   for (const { name } of options.streams) {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || names.has(name)) {
+    if (!STREAM_NAME.test(name) || names.has(name)) {
       throw new BynerError('BYNER_CONFIG', `bad or repeated stream name ${describe(name)}`, {
         expected: 'unique names of letters, digits, dot, dash or underscore (1-64)',
         received: options.streams.map((st) => st.name).join(', '),

@@ -1,6 +1,5 @@
-// The training job of DESIGN §5-6 (the original's training.py, done right): seed ticks if the stream is empty,
-// leak-free windows and scaler, fit with checkpoints, evaluation against baselines, stored results, registry
-// entry, plots. Progress display and exit codes are the CLI's; the network itself is src/engine.
+// The training job of DESIGN §5-6: seed ticks if the stream is empty, leak-free windows and scaler, fit with
+// checkpoints, evaluation against baselines, stored results, registry entry, plots. Progress display and exit codes are the CLI's; the network itself is src/engine.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createModel, type EpochEndInfo, type FitHistory, type ModelConfig } from '../engine/index.js';
@@ -191,7 +190,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
     });
   }
 
-  // 1. Ticks: seed the stream like the original when it is empty (never under a name that holds other data).
+  // 1. Ticks: seed the synthetic series into the stream when it is empty (never under a name that holds other data).
   if ((await store.countTicks('historical_data', opts.stream)) === 0) await refuseForeignName(store, opts);
   const seeded = await seedTicks(store, {
     stream: opts.stream,

@@ -131,7 +131,7 @@ export function inferCommand(program: Command): Command {
     const url = s.url!;
     const list = all ? serverStreams(url) : null;
     const streams = list !== null ? await list.names() : (s.streams ?? [s.stream!]);
-    // Without a stream named, the URL as given: the server's default stream (the original server has only one).
+    // Without a stream named, the URL as given: the server's default stream (or a server's only one).
     const named = all || s.streams !== undefined || streamGiven === 'cli' || streamGiven === 'env';
     const store = await openStoreFor(s, logger);
     let failed = false;
