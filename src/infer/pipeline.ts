@@ -19,6 +19,7 @@ import { InferenceWriter, type WriterOptions, type WriterStats } from './writer.
 
 /** One stream's counters. */
 export interface StreamStats extends InputCounts, WindowCounts {
+  /** Forecasts made (and handed to the writer). */
   forecasts: number;
   /** Forecasts that failed (threw, or came back in the wrong shape). */
   forecastErrors: number;

@@ -14,8 +14,11 @@ import type { ForecastModel, ModelShape, SavedModel } from './model.js';
 export interface KindOptions {
   /** The naive baseline has no options. */
   naive: Record<string, never>;
+  /** The seasonal-naive baseline: its season. */
   seasonal_naive: SeasonalNaiveOptions;
+  /** The linear model: the ridge penalties to choose from. */
   linear: LinearOptions;
+  /** The LSTM: its network and training settings. */
   lstm: LstmOptions;
 }
 

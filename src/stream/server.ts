@@ -58,6 +58,7 @@ export function defaultRingCapacity(streams: number): number {
   return Math.max(1000, Math.min(10_000, Math.floor(100_000 / Math.max(1, streams))));
 }
 
+/** Options of `startServer`: where it listens, its store, its streams and its limits. All optional. */
 export interface ServerOptions {
   /** Default 127.0.0.1. */
   host?: string;
@@ -65,6 +66,7 @@ export interface ServerOptions {
   port?: number;
   /** An open store to use (left open on close), or options to open one (closed on close). */
   store?: Store;
+  /** How to open the server's own store when `store` is not given (default: the embedded store in `./data`). */
   storeOptions?: StoreOptions;
   /**
    * The live streams; the first is the default one (`/realtime_data` without `?stream=`). Without it, one
@@ -124,6 +126,7 @@ export interface ServerOptions {
    * (CORS). Cross-site requests from any other origin get a 403.
    */
   corsOrigins?: readonly string[];
+  /** A pino logger for the server's and the store's lines (default: none). */
   logger?: Logger;
   /**
    * More of /healthz: probes besides the store's (e.g. `bus`), each run with a short deadline, and fields added to
@@ -144,9 +147,11 @@ export interface RouteContext {
   defaultStream: string;
 }
 
+/** A listening server (`startServer`): where it is, what it streams, and `close()`. */
 export interface RunningServer {
   /** `http://host:port` */
   url: string;
+  /** The port it listens on (the one picked for `port: 0`). */
   port: number;
   /** The stream `/realtime_data` serves without `?stream=`. */
   defaultStream: string;
