@@ -87,6 +87,18 @@ describe('stopping during a mongodb outage', { skip }, () => {
     for (const remove of dirs) remove();
   });
 
+  /** A server of one synthetic stream (a tick every 20 ms, readers or not) on an embedded store in `dataDir`. */
+  const syntheticServer = async (dataDir: string) => {
+    const running = await startServer({
+      port: 0,
+      storeOptions: { dataDir },
+      streams: [{ name: 'synthetic', source: new SyntheticSource({ ...DEFAULT_SOURCE, intervalMs: 20 }) }],
+      produceAlways: true,
+    });
+    servers.push(running);
+    return running;
+  };
+
   it('serve: close() finishes within its stop deadline and reports the ticks not confirmed stored', async () => {
     ferret = await startFerretDB();
     const s = await openStore(ferret.uri, 'byner_stop_serve');
@@ -125,13 +137,7 @@ describe('stopping during a mongodb outage', { skip }, () => {
     const dir = tempDir('byner-stop-infer-');
     dirs.push(dir.remove);
     // The server's ticks live in an embedded store: only inference's store goes down.
-    const running = await startServer({
-      port: 0,
-      storeOptions: { dataDir: dir.path },
-      streams: [{ name: 'synthetic', source: new SyntheticSource({ ...DEFAULT_SOURCE, intervalMs: 20 }) }],
-      produceAlways: true,
-    });
-    servers.push(running);
+    const running = await syntheticServer(dir.path);
     const s = await openStore(ferret.uri, 'byner_stop_infer');
     store = s;
     const run = runInference({
@@ -152,82 +158,70 @@ describe('stopping during a mongodb outage', { skip }, () => {
     assert.ok(ms < STOP_MS + SLACK_MS, `stop() took ${ms.toFixed(0)} ms`);
   });
 
-  it('byner serve: SIGTERM during the outage exits 1 within the stop deadline, naming the ticks not stored', async () => {
-    ferret = await startFerretDB();
-    const dir = tempDir('byner-stop-serve-cli-');
-    dirs.push(dir.remove);
-    const args = ['serve', '--port', '0', '--interval', '20', '--produce-always', '--mongo-uri', ferret.uri];
-    const cli = byner(args, dir.path);
-    try {
-      await until(() => /streaming on (\S+)\/realtime_data/.test(cli.out.stdout), 30_000, 'serve listening');
-      const url = /streaming on (\S+)\/realtime_data/.exec(cli.out.stdout)![1];
-      const head = async () =>
-        ((await (await fetch(`${url}/api/streams`)).json()) as { streams: { head_seq: number }[] }).streams[0]
-          .head_seq;
-      await until(async () => (await head()) >= 3, 20_000, 'ticks stored before the outage');
-      await ferret.crash();
-      await sleep(1000); // the producer's next batch waits for the store
-      const { ms, code } = await stopCli(cli);
-      assert.notEqual(
-        code,
-        HUNG,
-        `serve had not exited ${CLI_STOP_MS + SLACK_MS} ms after SIGTERM:\n${cli.out.stderr}`,
-      );
-      assert.equal(code, 1, cli.out.stderr);
-      assert.match(cli.out.stderr, /stopped with [1-9]\d* live tick\(s\) not confirmed stored/);
-      assert.ok(ms < CLI_STOP_MS + SLACK_MS, `the stop took ${ms.toFixed(0)} ms`);
-    } finally {
-      cli.child.kill('SIGKILL');
-      await ferret.stop();
-      ferret = undefined;
-    }
-  });
-
-  it('byner infer: SIGTERM during the outage exits 1 within the stop deadline, naming what was not stored', async () => {
-    ferret = await startFerretDB();
-    const dir = tempDir('byner-stop-infer-cli-');
-    dirs.push(dir.remove);
-    const running = await startServer({
-      port: 0,
-      storeOptions: { dataDir: join(dir.path, 'server') },
-      streams: [{ name: 'synthetic', source: new SyntheticSource({ ...DEFAULT_SOURCE, intervalMs: 20 }) }],
-      produceAlways: true,
+  /** The CLI cases: the arguments (a server to read from is started first for infer), and when it is under way. */
+  const CLI_CASES: {
+    command: string;
+    what: string;
+    start: (uri: string, dir: string) => Promise<string[]>;
+    ready: (out: { stdout: string }) => boolean | Promise<boolean>;
+    stderr: RegExp;
+  }[] = [
+    {
+      command: 'serve',
+      what: 'the ticks not stored',
+      start: async (uri) => [
+        'serve',
+        '--port',
+        '0',
+        '--interval',
+        '20',
+        '--produce-always',
+        '--mongo-uri',
+        uri,
+      ],
+      ready: async (out) => {
+        const url = /streaming on (\S+)\/realtime_data/.exec(out.stdout)?.[1];
+        if (url === undefined) return false;
+        const body = (await (await fetch(`${url}/api/streams`)).json()) as {
+          streams: { head_seq: number }[];
+        };
+        return body.streams[0].head_seq >= 3;
+      },
+      stderr: /stopped with [1-9]\d* live tick\(s\) not confirmed stored/,
+    },
+    {
+      command: 'infer',
+      what: 'what was not stored',
+      start: async (uri, dir) => {
+        const running = await syntheticServer(join(dir, 'server'));
+        return ['infer', '--url', `${running.url}/realtime_data`, '--model', 'naive', '--mongo-uri', uri];
+      },
+      ready: (out) => out.stdout.split('\nseq ').length > 5,
+      stderr: /[1-9]\d* tick\(s\), \d+ forecast\(s\) and \d+ metrics document\(s\) not confirmed stored/,
+    },
+  ];
+  for (const c of CLI_CASES) {
+    it(`byner ${c.command}: SIGTERM during the outage exits 1 within the stop deadline, naming ${c.what}`, async () => {
+      const db = await startFerretDB();
+      ferret = db;
+      const dir = tempDir(`byner-stop-${c.command}-cli-`);
+      dirs.push(dir.remove);
+      const cli = byner(await c.start(db.uri, dir.path), dir.path);
+      try {
+        await until(() => c.ready(cli.out), 30_000, `${c.command} under way before the outage`);
+        await db.crash();
+        await sleep(1000); // its next writes wait for the store
+        const { ms, code } = await stopCli(cli);
+        const after = `${CLI_STOP_MS + SLACK_MS} ms after SIGTERM:\n${cli.out.stderr}`;
+        assert.notEqual(code, HUNG, `${c.command} had not exited ${after}`);
+        assert.equal(code, 1, cli.out.stderr);
+        assert.match(cli.out.stderr, c.stderr);
+        assert.ok(ms < CLI_STOP_MS + SLACK_MS, `the stop took ${ms.toFixed(0)} ms`);
+      } finally {
+        cli.child.kill('SIGKILL');
+        await db.stop();
+        ferret = undefined;
+      }
     });
-    servers.push(running);
-    const args = [
-      'infer',
-      '--url',
-      `${running.url}/realtime_data`,
-      '--model',
-      'naive',
-      '--mongo-uri',
-      ferret.uri,
-    ];
-    const cli = byner(args, dir.path);
-    try {
-      await until(
-        () => cli.out.stdout.split('\nseq ').length > 5,
-        30_000,
-        'ticks forecast before the outage',
-      );
-      await ferret.crash();
-      await sleep(1000); // the writer's next documents wait for the store
-      const { ms, code } = await stopCli(cli);
-      assert.notEqual(
-        code,
-        HUNG,
-        `infer had not exited ${CLI_STOP_MS + SLACK_MS} ms after SIGTERM:\n${cli.out.stderr}`,
-      );
-      assert.equal(code, 1, cli.out.stderr);
-      assert.match(
-        cli.out.stderr,
-        /[1-9]\d* tick\(s\), \d+ forecast\(s\) and \d+ metrics document\(s\) not confirmed stored/,
-      );
-      assert.ok(ms < CLI_STOP_MS + SLACK_MS, `the stop took ${ms.toFixed(0)} ms`);
-    } finally {
-      cli.child.kill('SIGKILL');
-      await ferret.stop();
-      ferret = undefined;
-    }
-  });
+  }
 });
