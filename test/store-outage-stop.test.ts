@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, afterEach, describe, it } from 'node:test';
 import { isBynerError } from '../src/errors.js';
 import { SeasonalNaiveForecaster } from '../src/features/forecaster.js';
 import { runInference } from '../src/infer/runner.js';
@@ -79,11 +79,16 @@ describe('stopping during a mongodb outage', { skip }, () => {
   let store: MongoStore | undefined;
   const servers: RunningServer[] = [];
   const dirs: (() => void)[] = [];
-  after(async () => {
+  // Each test's FerretDB comes back so that its store can store its backlog and close, then goes for good.
+  afterEach(async () => {
     await ferret?.restart().catch(() => {});
-    for (const s of servers) await s.close().catch(() => {});
     await store?.close({ timeoutMs: 10_000 }).catch(() => {});
     await ferret?.stop();
+    store = undefined;
+    ferret = undefined;
+  });
+  after(async () => {
+    for (const s of servers) await s.close().catch(() => {});
     for (const remove of dirs) remove();
   });
 
@@ -125,11 +130,6 @@ describe('stopping during a mongodb outage', { skip }, () => {
       outcome.value.unconfirmedTicks >= 1,
       `reported ${outcome.value.unconfirmedTicks} unconfirmed ticks`,
     );
-    await ferret.restart();
-    await s.close({ timeoutMs: 10_000 });
-    store = undefined;
-    await ferret.stop();
-    ferret = undefined;
   });
 
   it('infer: stop() finishes within the writer stop deadline and fails with BYNER_STORE naming what was not stored', async () => {
@@ -155,6 +155,40 @@ describe('stopping during a mongodb outage', { skip }, () => {
     const error = outcome.reason;
     assert.ok(isBynerError(error, 'BYNER_STORE'), String(error));
     assert.match(error.message, /[1-9]\d* tick\(s\).* not confirmed stored/);
+    assert.ok(ms < STOP_MS + SLACK_MS, `stop() took ${ms.toFixed(0)} ms`);
+  });
+
+  it('infer: stop() stays bounded when the outage has filled both backlogs and the reader waits for space', async () => {
+    ferret = await startFerretDB();
+    const dir = tempDir('byner-stop-full-');
+    dirs.push(dir.remove);
+    const running = await syntheticServer(dir.path);
+    const s = await openMongoStore({
+      uri: ferret.uri,
+      dbName: 'byner_stop_full',
+      serverSelectionTimeoutMS: 500,
+      backoff: { initialMs: 50, maxMs: 200 },
+      maxBacklogBytes: 2 ** 15,
+    });
+    store = s;
+    const maxPendingBytes = 2 ** 15;
+    const run = runInference({
+      url: `${running.url}/realtime_data`,
+      store: s,
+      forecaster: new SeasonalNaiveForecaster(5, 10),
+      writer: { flushDelayMs: 5, stopTimeoutMs: STOP_MS, maxPendingBytes },
+    });
+    await until(() => run.stats.writes.ticks >= 3, 20_000, 'ticks stored before the outage');
+    await ferret.crash();
+    await until(
+      () => run.stats.writes.pendingBytes > maxPendingBytes,
+      30_000,
+      'the writer full, its reader waiting for space',
+    );
+    const { ms, outcome } = await timed(run.stop());
+    assert.notEqual(outcome, HUNG, `stop() had not finished ${STOP_MS + SLACK_MS} ms into the outage`);
+    assert.ok(outcome !== HUNG && outcome.status === 'rejected', 'stop() reports the documents not stored');
+    assert.match(String(outcome.reason), /[1-9]\d* tick\(s\).* not confirmed stored/);
     assert.ok(ms < STOP_MS + SLACK_MS, `stop() took ${ms.toFixed(0)} ms`);
   });
 
@@ -212,15 +246,13 @@ describe('stopping during a mongodb outage', { skip }, () => {
         await db.crash();
         await sleep(1000); // its next writes wait for the store
         const { ms, code } = await stopCli(cli);
-        const after = `${CLI_STOP_MS + SLACK_MS} ms after SIGTERM:\n${cli.out.stderr}`;
-        assert.notEqual(code, HUNG, `${c.command} had not exited ${after}`);
+        const waited = `${CLI_STOP_MS + SLACK_MS} ms after SIGTERM:\n${cli.out.stderr}`;
+        assert.notEqual(code, HUNG, `${c.command} had not exited ${waited}`);
         assert.equal(code, 1, cli.out.stderr);
         assert.match(cli.out.stderr, c.stderr);
         assert.ok(ms < CLI_STOP_MS + SLACK_MS, `the stop took ${ms.toFixed(0)} ms`);
       } finally {
         cli.child.kill('SIGKILL');
-        await db.stop();
-        ferret = undefined;
       }
     });
   }

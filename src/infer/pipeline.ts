@@ -444,6 +444,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       stopping = true;
       stopped();
       input.stop();
+      writer.beginStop(); // bounds the stop, a reader waiting for the writer's space included
       return done;
     },
   };

@@ -7,7 +7,7 @@ import { type RefusedDocument, RefusedDocumentsError } from '../store/receipt.js
 import { DEFAULT_BACKLOG_BYTES, forecastBytes, TICK_BYTES } from '../store/size.js';
 import type { Forecast, MetricsDoc, Store, StoreLogger, WriteReceipt } from '../store/types.js';
 import type { Tick } from '../ticks/types.js';
-import { sleep, withDeadline } from '../util/backoff.js';
+import { sleep } from '../util/backoff.js';
 import { countStoredForecasts } from './meters.js';
 
 export interface WriterOptions {
@@ -22,8 +22,9 @@ export interface WriterOptions {
    */
   maxPendingBytes?: number;
   /**
-   * The most `drain()` waits for the store, default 10,000 ms (`DRAIN_TIMEOUT_MS`): during a store outage it then
-   * gives up and fails naming the documents not confirmed stored.
+   * The most a stop waits for the store, counted from `beginStop()` (or `drain()`), default 10,000 ms
+   * (`DRAIN_TIMEOUT_MS`): during a store outage the writer then gives up, `drain()` fails naming the documents not
+   * confirmed stored, and `add` no longer waits for space.
    */
   stopTimeoutMs?: number;
   /** The metrics documents that changed, asked once per flush when something was scored since the last one. */
@@ -87,8 +88,9 @@ export class InferenceWriter {
   /** Documents handed to this writer, and those the store has accounted for (stored, duplicates, refused). */
   private readonly handed = noDocs();
   private readonly settled = noDocs();
-  /** Aborted when drain() gives up: no more attempts. */
+  /** Aborted when the stop deadline passes: no more attempts, no more waiting for space. */
   private readonly givenUp = new AbortController();
+  private stopTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WriterOptions) {
     this.logger = options.logger ?? { info() {}, warn() {}, error() {} };
@@ -112,7 +114,7 @@ export class InferenceWriter {
     this.stats.pending = this.ticks.length;
     if (this.ticks.length >= (this.options.batchSize ?? 1000)) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.options.flushDelayMs ?? 20);
-    while (this.stats.pendingBytes > this.maxPendingBytes) {
+    while (this.stats.pendingBytes > this.maxPendingBytes && !this.givenUp.signal.aborted) {
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
   }
@@ -135,22 +137,26 @@ export class InferenceWriter {
    * `stopTimeoutMs` (then this writer stops trying).
    */
   async drain(): Promise<void> {
-    const ms = this.options.stopTimeoutMs ?? DRAIN_TIMEOUT_MS;
+    this.beginStop();
+    const signal = this.givenUp.signal;
+    const late = new Promise<'late'>((resolve) => {
+      if (signal.aborted) resolve('late');
+      else signal.addEventListener('abort', () => resolve('late'), { once: true });
+    });
     const written = (async () => {
       while (this.ticks.length > 0 || this.forecasts.length > 0 || this.scoredSinceFlush || this.writing) {
         this.kick();
-        await this.writing;
+        await Promise.race([this.writing, late]);
+        if (signal.aborted) return;
       }
-      while (this.unsettled.size > 0) await Promise.all(this.unsettled);
+      while (this.unsettled.size > 0 && !signal.aborted)
+        await Promise.race([Promise.all(this.unsettled), late]);
     })();
-    // Nothing above rejects (writes are retried, receipts observed): a rejection is the deadline.
-    const late = await withDeadline(written, ms, 'draining').then(
-      () => false,
-      () => true,
-    );
-    if (late) {
-      this.givenUp.abort();
-      clearTimeout(this.timer);
+    await Promise.race([written, late]);
+    clearTimeout(this.stopTimer);
+    this.stopTimer = undefined;
+    if (signal.aborted) {
+      const ms = this.options.stopTimeoutMs ?? DRAIN_TIMEOUT_MS;
       const missing = KINDS.map((kind) => this.handed[kind] - this.settled[kind]);
       const [ticks, forecasts, metrics] = missing;
       throw new BynerError(
@@ -165,6 +171,21 @@ export class InferenceWriter {
       );
     }
     if (this.lost !== undefined) throw this.lost;
+  }
+
+  /**
+   * Starts the stop deadline (drain() starts it too, if not started): `stopTimeoutMs` later, a writer the store has
+   * not caught up with gives up. Called when a run is asked to stop, so that a reader waiting for space is bounded.
+   */
+  beginStop(): void {
+    if (this.stopTimer !== undefined || this.givenUp.signal.aborted) return;
+    this.stopTimer = setTimeout(() => {
+      this.givenUp.abort();
+      clearTimeout(this.timer);
+      const waiters = this.spaceWaiters;
+      this.spaceWaiters = [];
+      for (const w of waiters) w();
+    }, this.options.stopTimeoutMs ?? DRAIN_TIMEOUT_MS);
   }
 
   private kick(): void {
