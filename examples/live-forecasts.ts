@@ -11,6 +11,8 @@ import {
   newModel,
   openStore,
   runInference,
+  type StreamConfig,
+  SyntheticSource,
   splitWindows,
   startServer,
   syntheticTicks,
@@ -31,7 +33,11 @@ const forecaster = await model.forecaster('linear-example');
 
 const dataDir = await mkdtemp(join(tmpdir(), 'byner-example-'));
 const store = await openStore({ dataDir });
-const server = await startServer({ port: 0, store, intervalMs: 10 }); // 127.0.0.1, a free port
+// One live stream, the sine with its default seed, a tick every 10 ms (more streams: more entries, each its source).
+const streams: StreamConfig[] = [
+  { name: 'synthetic', source: new SyntheticSource({ ...DEFAULT_SOURCE, intervalMs: 10 }) },
+];
+const server = await startServer({ port: 0, store, streams }); // 127.0.0.1, a free port
 console.log(`streaming on ${server.url}/realtime_data`);
 
 let printed = 0;
@@ -61,7 +67,10 @@ try {
   console.log(`${stats.forecasts} forecasts, ${stats.scored} scored; MSE per horizon ${fmt(metrics.mse)}`);
 } finally {
   clearTimeout(deadline);
-  await server.close();
+  for (const s of server.streams())
+    console.log(`stream ${s.name} (${s.source}): ${s.head_seq + 1} ticks made`);
+  const { unconfirmedTicks } = await server.close(); // within 10 s even if the store were unreachable
+  if (unconfirmedTicks > 0) console.log(`${unconfirmedTicks} ticks not confirmed stored`);
   await store.close();
   await rm(dataDir, { recursive: true, force: true });
 }

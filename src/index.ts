@@ -117,8 +117,18 @@ export type {
 export const openStore: typeof store.openStore = async (options) =>
   (await import('./store/index.js')).openStore(options);
 
+// --- price sources of live streams ------------------------------------------------------------------------------
+export { type ReplayOptions, ReplaySource } from './sources/replay.js';
+export { type SyntheticOptions, SyntheticSource } from './sources/synthetic.js';
+export type { PricePoint, PriceSource, SourceStats, StreamPosition } from './sources/types.js';
 // --- the SSE stream server -------------------------------------------------------------------------------------
-export type { RunningServer, ServerOptions } from './stream/server.js';
+export type {
+  RunningServer,
+  ServerOptions,
+  ServerStopReport,
+  StreamConfig,
+  StreamInfo,
+} from './stream/server.js';
 
 /**
  * Starts the HTTP server of `byner serve` (DESIGN §7): `GET /realtime_data` streams ticks as Server-Sent Events

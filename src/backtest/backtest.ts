@@ -44,6 +44,7 @@ export interface BacktestStep {
   fold: number;
   /** Number of folds. */
   folds: number;
+  /** What was done: the model's fit for the fold, or its forecasts of the fold's windows. */
   step: 'fit' | 'forecast';
   /** How long the step took. */
   seconds: number;
@@ -69,6 +70,7 @@ export interface HistoricalForecasts {
   window: number;
   /** Prices forecast after each window. */
   horizon: number;
+  /** `every`: a new fit per fold on everything before it; `once`: one fit on the data before the first fold. */
   refit: 'every' | 'once';
   /** The fold layout. */
   folds: Fold[];
@@ -122,6 +124,7 @@ export interface BacktestResult {
   window: number;
   /** Prices forecast after each window. */
   horizon: number;
+  /** `every`: a new fit per fold on everything before it; `once`: one fit on the data before the first fold. */
   refit: 'every' | 'once';
   /** Fold boundaries, with the MASE scale of each fold (null when 0). */
   folds: (Fold & { mase_scale: number | null })[];

@@ -163,7 +163,7 @@ export const SETTINGS = {
     flags: '--from <stream>',
     help: 'replay streams: the stored stream to replay (their from= option)',
     expected: 'letters, digits, dot, dash or underscore (1-64)',
-    schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    schema: z.string().regex(STREAM_NAME),
   }),
   speed: setting({
     flags: '--speed <x>',

@@ -34,17 +34,25 @@ export interface ModelConfig {
 
 /** A LayerConfig with its activation filled in. */
 export interface ResolvedLayer {
+  /** Hidden units H of this LSTM layer. */
   readonly units: number;
+  /** Cell/candidate activation; the recurrent activation is always sigmoid. */
   readonly activation: Activation;
 }
 
 /** A complete, validated, frozen ModelConfig (resolveConfig; a model's `config`). */
 export interface ResolvedConfig {
+  /** Time steps T per input window. */
   readonly window: number;
+  /** Features F per time step. */
   readonly features: number;
+  /** Stacked LSTM layers, activations filled in. */
   readonly layers: readonly ResolvedLayer[];
+  /** Rate of the Dropout after each LSTM layer (training only). */
   readonly dropout: number;
+  /** Outputs of the final Dense layer (values forecast). */
   readonly horizon: number;
+  /** Seed of the weight initialisation and of the dropout masks. */
   readonly seed: number;
 }
 
@@ -132,8 +140,11 @@ export interface TensorSlot {
 
 /** A copy of one weight tensor: Keras name, shape, values (row-major). */
 export interface NamedWeight {
+  /** Keras-style name: `<layer>/<kind>`, e.g. `lstm/kernel`, `lstm_1/recurrent_kernel`, `dense/bias`. */
   name: string;
+  /** e.g. `[C, 4H]` for an LSTM kernel. */
   shape: number[];
+  /** The values, row-major. */
   data: Float32Array;
 }
 

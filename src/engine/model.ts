@@ -62,6 +62,7 @@ export interface FitOptions extends Partial<AdamSettings> {
   restoreBestWeights?: boolean;
   /** Reshuffle the training windows every epoch (default true), with this seed (default: config seed). */
   shuffle?: boolean;
+  /** Seed of the per-epoch shuffles (default: the config's seed). */
   shuffleSeed?: number;
   /** Called after each batch. */
   onBatchEnd?: (info: BatchEndInfo) => void;
@@ -84,8 +85,9 @@ export interface FitOptions extends Partial<AdamSettings> {
 export interface OptimizerState {
   /** Adam steps taken. */
   step: number;
-  /** First and second moments, laid out like the parameters. */
+  /** First moments, laid out like the parameters. */
   m: Float32Array;
+  /** Second moments, laid out like the parameters. */
   v: Float32Array;
 }
 

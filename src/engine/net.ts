@@ -11,9 +11,13 @@ const PAGE = 65536;
 const PREDICT_CHUNK = 64;
 
 export interface AdamSettings {
+  /** Step size (0.001 by default in fit). */
   learningRate: number;
+  /** Decay of the first moment (0.9). */
   beta1: number;
+  /** Decay of the second moment (0.999). */
   beta2: number;
+  /** Added to the second moment's root (1e-7, as Keras). */
   epsilon: number;
 }
 

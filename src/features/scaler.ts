@@ -4,6 +4,7 @@ import { BynerError, describe } from '../errors.js';
 
 /** A MinMaxScaler as JSON (toJSON / fromJSON), as the model registry stores it. */
 export interface ScalerJson {
+  /** The scaler's kind: always `minmax`. */
   kind: 'minmax';
   /** Per feature, the smallest training value. */
   min: number[];
@@ -19,8 +20,11 @@ export interface ScalerJson {
  */
 export class MinMaxScaler {
   private constructor(
+    /** Per feature, the smallest value of the rows fitted on. */
     readonly min: Float64Array,
+    /** Per feature, the largest value of the rows fitted on. */
     readonly max: Float64Array,
+    /** How many rows it was fitted on. */
     readonly fittedRows: number,
   ) {}
 

@@ -35,7 +35,9 @@ export const DEFAULT_SPLIT: SplitFractions = { train: 0.7, validation: 0.1, test
 export interface Split {
   /** Window index ranges [from, to) of each part, in time order. */
   train: [number, number];
+  /** Windows that pick the best epoch (early stopping), after the training ones. */
   validation: [number, number];
+  /** Windows scored at the end, the last ones. */
   test: [number, number];
 }
 

@@ -10,9 +10,11 @@ export interface IndicatorParams {
   bbDeviations: number;
   /** Wilder RSI period (14). */
   rsiPeriod: number;
-  /** MACD fast, slow and signal EMA periods (8, 17, 9). */
+  /** MACD fast EMA period (8). */
   macdFast: number;
+  /** MACD slow EMA period (17). */
   macdSlow: number;
+  /** MACD signal EMA period (9). */
   macdSignal: number;
 }
 

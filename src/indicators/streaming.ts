@@ -14,7 +14,9 @@ import {
 
 /** An IndicatorStream's state as plain JSON (getState / fromState): where a server resumes a stream. */
 export interface IndicatorState {
+  /** The state's format version. */
   version: 1;
+  /** The periods the state was computed with. */
   params: IndicatorParams;
   /** Prices pushed so far. */
   count: number;

@@ -3,7 +3,7 @@
 // model is loaded in the background and takes over between two batches. Forecasting itself is forecasting.ts's.
 import type { Forecaster } from '../features/forecaster.js';
 import type { ServingPointer, StoreLogger } from '../store/types.js';
-import { sleep, withDeadline } from './wait.js';
+import { sleep, withDeadline } from '../util/backoff.js';
 
 /** A loaded model and how to release it (its forecast thread) once no batch uses it. */
 export interface LoadedForecaster {

@@ -15,10 +15,11 @@ import { type ScoreSnapshot, StreamScores } from './scoring.js';
 import type { StreamList } from './stream-list.js';
 import { type Accepted, StreamWindows, type WindowCounts } from './stream-windows.js';
 import { TurnBatcher } from './turns.js';
-import { InferenceWriter, type WriterStats } from './writer.js';
+import { InferenceWriter, type WriterOptions, type WriterStats } from './writer.js';
 
 /** One stream's counters. */
 export interface StreamStats extends InputCounts, WindowCounts {
+  /** Forecasts made (and handed to the writer). */
   forecasts: number;
   /** Forecasts that failed (threw, or came back in the wrong shape). */
   forecastErrors: number;
@@ -73,7 +74,7 @@ export interface PipelineOptions {
   /** Start each printed line with `[stream] ` (several streams). */
   labelLines?: boolean;
   logger?: StoreLogger;
-  writer?: { flushDelayMs?: number; batchSize?: number; maxPendingBytes?: number };
+  writer?: Omit<WriterOptions, 'store' | 'metrics' | 'logger'>;
   /** Called after each accepted tick (tests, benchmarks). */
   onTick?: (tick: Tick, forecast: readonly number[] | null) => void;
 }
@@ -443,6 +444,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       stopping = true;
       stopped();
       input.stop();
+      writer.beginStop(); // bounds the stop, a reader waiting for the writer's space included
       return done;
     },
   };

@@ -1,5 +1,5 @@
-// What `byner infer` prints per tick (the original's output plus an accuracy line): the recent sequence, the
-// forecast, after how many steps the last value is forecast to appear again. Deciding when to print is the pipeline's.
+// What `byner infer` prints per tick: the recent sequence, the forecast, after how many steps the last value is
+// forecast to appear again, and an accuracy line. Deciding when to print is the pipeline's.
 import { roundHalfEven } from '../ticks/generator.js';
 import type { ScoreSnapshot } from './scoring.js';
 

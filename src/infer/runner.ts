@@ -9,12 +9,15 @@ import { type PipelineOptions, runPipeline, type StreamStats } from './pipeline.
 import { Scorer, type ScoreSnapshot } from './scoring.js';
 import { noSseStats, type SseClientStats } from './sse-client.js';
 import { SseInput } from './sse-input.js';
-import type { WriterStats } from './writer.js';
+import type { WriterOptions, WriterStats } from './writer.js';
 
+/** Options of `runInference`: the stream's URL, the store, the forecaster; the rest optional. */
 export interface InferenceOptions {
   /** The stream's URL, e.g. http://127.0.0.1:5000/realtime_data */
   url: string;
+  /** Where ticks, forecasts and metrics documents are written (and where a resume starts from). */
   store: Store;
+  /** What forecasts each window, e.g. a loaded model's `forecaster()` or a baseline. */
   forecaster: Forecaster;
   /** The name the stream's ticks carry and are stored under (its resume point). Default "synthetic". */
   stream?: string;
@@ -35,20 +38,31 @@ export interface InferenceOptions {
   drift?: PipelineOptions['drift'];
   /** Where the per-tick lines go; null prints nothing (--quiet). */
   out?: { write(text: string): unknown } | null;
+  /** Where connection problems and store outages are reported (default: nowhere). */
   logger?: StoreLogger;
+  /** A connection that has sent nothing (not even a heartbeat) for this long is reopened. Default 45,000 ms. */
   idleTimeoutMs?: number;
+  /** Reconnect delays: doubling from `initialMs` (or the server's `retry:`) to `maxMs`, with jitter. */
   backoff?: { initialMs: number; maxMs: number };
-  writer?: { flushDelayMs?: number; batchSize?: number; maxPendingBytes?: number };
+  /**
+   * Writing: batching (`flushDelayMs`, `batchSize`), the bytes held while the store is slow (`maxPendingBytes`, 64
+   * MiB), and how long a stop waits for the store (`stopTimeoutMs`, 10 s; then `stop()` fails with BYNER_STORE
+   * naming what was not stored).
+   */
+  writer?: Omit<WriterOptions, 'store' | 'metrics' | 'logger'>;
   /** Called after each accepted tick (tests, benchmarks). */
   onTick?: (tick: Tick, forecast: readonly number[] | null) => void;
 }
 
 /** The stream's counters, the writer's, and its connection's. */
 export interface InferenceStats extends Omit<StreamStats, 'connection'> {
+  /** What was written: documents stored, retries, what is still held. */
   writes: WriterStats;
+  /** The SSE connection's counters: events, reconnects, bytes. */
   stream: SseClientStats;
 }
 
+/** A running inference (`runInference`): its live counters and scores, and `stop()`. */
 export interface InferenceRun {
   /** Stops reading, writes everything still held, resolves with the final stats. */
   stop(): Promise<InferenceStats>;

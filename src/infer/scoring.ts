@@ -44,12 +44,15 @@ class Window {
   }
 }
 
+/** A forecaster's scores on one stream so far: running and over the last `window` forecasts. */
 export interface ScoreSnapshot {
   /** Per horizon: running `mse`, `mae`, `accuracy` (0..1), and the same over the window as `*_window`. */
   metrics: MetricValues;
   /** Scored forecasts per horizon, in total and in the window. */
   scored: number[];
+  /** Scored forecasts per horizon within the window. */
   scoredWindow: number[];
+  /** Forecasts the windowed metrics cover (at most). */
   window: number;
 }
 

@@ -7,8 +7,11 @@ import { TickWindow } from './window.js';
 
 /** The windows' counters for one stream (part of the stream's stats). */
 export interface WindowCounts {
+  /** Ticks taken into the window (each forecast after, once the window is full). */
   accepted: number;
+  /** Ticks skipped because their seq repeats the last one accepted (e.g. sent again after a reconnect). */
   duplicates: number;
+  /** Ticks skipped because their seq is below the last one accepted. */
   outOfOrder: number;
   /** Seq ranges that never arrived (the window restarts after each). */
   gaps: Gap[];

@@ -132,4 +132,27 @@ describe('inference writer', () => {
     assert.equal(writer.stats.pendingBytes, 0);
     assert.equal(writer.stats.ticks, 40);
   });
+
+  it('gives up drain() at its stop deadline while the store holds the writes, naming what is not stored', async () => {
+    const s = backlogStore();
+    s.hold();
+    const writer = new InferenceWriter({
+      store: s.store,
+      metrics: () => [],
+      flushDelayMs: 1,
+      stopTimeoutMs: 50,
+    });
+    for (let seq = 0; seq < 3; seq++) await writer.add(makeTick(seq), forecast(seq), false);
+    await assert.rejects(writer.drain(), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'BYNER_STORE');
+      assert.match(
+        e.message,
+        /^3 tick\(s\), 3 forecast\(s\) and 0 metrics document\(s\) not confirmed stored 50 ms/,
+      );
+      return true;
+    });
+    assert.equal(writer.stats.ticks, 0);
+    s.release(); // the held writes are stored late; the writer, which gave up, adds no attempt
+    await s.queue.drained();
+  });
 });

@@ -2,11 +2,12 @@
 // version whose numbers changed) per flush, retries every failed write (keeping the documents), makes the caller
 // wait when too many bytes are held, and counts documents once the store's receipts say they are stored. Storing
 // them is the Store's job.
-import { isBynerError } from '../errors.js';
+import { BynerError, isBynerError } from '../errors.js';
 import { type RefusedDocument, RefusedDocumentsError } from '../store/receipt.js';
 import { DEFAULT_BACKLOG_BYTES, forecastBytes, TICK_BYTES } from '../store/size.js';
 import type { Forecast, MetricsDoc, Store, StoreLogger, WriteReceipt } from '../store/types.js';
 import type { Tick } from '../ticks/types.js';
+import { sleep } from '../util/backoff.js';
 import { countStoredForecasts } from './meters.js';
 
 export interface WriterOptions {
@@ -20,6 +21,12 @@ export interface WriterOptions {
    * `add` waits (a long store outage slows the reader, never drops). Default 64 MiB.
    */
   maxPendingBytes?: number;
+  /**
+   * The most a stop waits for the store, counted from `beginStop()` (or `drain()`), default 10,000 ms
+   * (`DRAIN_TIMEOUT_MS`): during a store outage the writer then gives up, `drain()` fails naming the documents not
+   * confirmed stored, and `add` no longer waits for space.
+   */
+  stopTimeoutMs?: number;
   /** The metrics documents that changed, asked once per flush when something was scored since the last one. */
   metrics: () => MetricsDoc[];
   logger?: StoreLogger;
@@ -45,7 +52,11 @@ type Kind = 'ticks' | 'forecasts' | 'metrics';
 /** Told, once a write's receipt settles, which of its documents the store refused (the others are stored). */
 type Counted = (refused: readonly RefusedDocument[]) => void;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** How long `drain()` waits for the store by default. */
+export const DRAIN_TIMEOUT_MS = 10_000;
+
+const KINDS: readonly Kind[] = ['ticks', 'forecasts', 'metrics'];
+const noDocs = (): Record<Kind, number> => ({ ticks: 0, forecasts: 0, metrics: 0 });
 
 export class InferenceWriter {
   readonly stats: WriterStats = {
@@ -74,6 +85,12 @@ export class InferenceWriter {
   private lost: unknown;
   private readonly maxPendingBytes: number;
   private readonly logger: StoreLogger;
+  /** Documents handed to this writer, and those the store has accounted for (stored, duplicates, refused). */
+  private readonly handed = noDocs();
+  private readonly settled = noDocs();
+  /** Aborted when the stop deadline passes: no more attempts, no more waiting for space. */
+  private readonly givenUp = new AbortController();
+  private stopTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WriterOptions) {
     this.logger = options.logger ?? { info() {}, warn() {}, error() {} };
@@ -83,6 +100,8 @@ export class InferenceWriter {
   /** Queues one tick (and its forecast); `scored` says the metrics changed. Waits while too many bytes are held. */
   async add(tick: Tick, forecast: Forecast | null, scored: boolean): Promise<void> {
     this.ticks.push(tick);
+    this.handed.ticks += 1;
+    if (forecast !== null) this.handed.forecasts += 1;
     this.stats.pendingBytes += TICK_BYTES;
     if (forecast !== null) {
       this.forecasts.push(forecast);
@@ -95,7 +114,7 @@ export class InferenceWriter {
     this.stats.pending = this.ticks.length;
     if (this.ticks.length >= (this.options.batchSize ?? 1000)) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.options.flushDelayMs ?? 20);
-    while (this.stats.pendingBytes > this.maxPendingBytes) {
+    while (this.stats.pendingBytes > this.maxPendingBytes && !this.givenUp.signal.aborted) {
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
   }
@@ -113,21 +132,66 @@ export class InferenceWriter {
 
   /**
    * Writes everything queued so far and resolves once the store has stored it (or refused documents for good:
-   * counted in `rejected`). Rejects when the store gave up on some of this writer's documents (closed first).
+   * counted in `rejected`). Rejects when the store gave up on some of this writer's documents (closed first), and
+   * with BYNER_STORE naming the documents not confirmed stored when the store has not taken them all within
+   * `stopTimeoutMs` (then this writer stops trying).
    */
   async drain(): Promise<void> {
-    while (this.ticks.length > 0 || this.forecasts.length > 0 || this.scoredSinceFlush || this.writing) {
-      this.kick();
-      await this.writing;
+    this.beginStop();
+    const signal = this.givenUp.signal;
+    const late = new Promise<'late'>((resolve) => {
+      if (signal.aborted) resolve('late');
+      else signal.addEventListener('abort', () => resolve('late'), { once: true });
+    });
+    const written = (async () => {
+      while (this.ticks.length > 0 || this.forecasts.length > 0 || this.scoredSinceFlush || this.writing) {
+        this.kick();
+        await Promise.race([this.writing, late]);
+        if (signal.aborted) return;
+      }
+      while (this.unsettled.size > 0 && !signal.aborted)
+        await Promise.race([Promise.all(this.unsettled), late]);
+    })();
+    await Promise.race([written, late]);
+    clearTimeout(this.stopTimer);
+    this.stopTimer = undefined;
+    if (signal.aborted) {
+      const ms = this.options.stopTimeoutMs ?? DRAIN_TIMEOUT_MS;
+      const missing = KINDS.map((kind) => this.handed[kind] - this.settled[kind]);
+      const [ticks, forecasts, metrics] = missing;
+      throw new BynerError(
+        'BYNER_STORE',
+        `${ticks} tick(s), ${forecasts} forecast(s) and ${metrics} metrics document(s) not confirmed stored ` +
+          `${ms} ms into the stop`,
+        {
+          hint:
+            'the store stayed unreachable (see the log). Inference resumes after the last stored tick: ' +
+            'run it again once the store is back to forecast and store them (while the server still has them)',
+        },
+      );
     }
-    while (this.unsettled.size > 0) await Promise.all(this.unsettled);
     if (this.lost !== undefined) throw this.lost;
+  }
+
+  /**
+   * Starts the stop deadline (drain() starts it too, if not started): `stopTimeoutMs` later, a writer the store has
+   * not caught up with gives up. Called when a run is asked to stop, so that a reader waiting for space is bounded.
+   */
+  beginStop(): void {
+    if (this.stopTimer !== undefined || this.givenUp.signal.aborted) return;
+    this.stopTimer = setTimeout(() => {
+      this.givenUp.abort();
+      clearTimeout(this.timer);
+      const waiters = this.spaceWaiters;
+      this.spaceWaiters = [];
+      for (const w of waiters) w();
+    }, this.options.stopTimeoutMs ?? DRAIN_TIMEOUT_MS);
   }
 
   private kick(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.writing !== undefined) return;
+    if (this.writing !== undefined || this.givenUp.signal.aborted) return;
     this.writing = this.writeAll().finally(() => {
       this.writing = undefined;
       if (this.ticks.length > 0 || this.forecasts.length > 0) this.kick();
@@ -144,6 +208,7 @@ export class InferenceWriter {
     this.forecastTickTimes = [];
     this.forecastsBytes = 0;
     const metrics = this.scoredSinceFlush ? this.options.metrics() : [];
+    this.handed.metrics += metrics.length;
     this.scoredSinceFlush = false;
     const { store } = this.options;
     // Ticks first: a forecast or a score never refers to a tick that is not stored.
@@ -186,6 +251,7 @@ export class InferenceWriter {
       .then(
         (outcome) => {
           this.stats[kind] += outcome.stored + outcome.duplicates;
+          this.settled[kind] += outcome.stored + outcome.duplicates;
           onStored?.([]);
         },
         (error: unknown) => {
@@ -193,6 +259,7 @@ export class InferenceWriter {
             // The store logged the refused documents with their keys; the others are stored.
             this.stats[kind] += error.outcome.stored + error.outcome.duplicates;
             this.stats.rejected += error.refused.length;
+            this.settled[kind] += error.outcome.stored + error.outcome.duplicates + error.refused.length;
             onStored?.(error.refused);
             return;
           }
@@ -209,7 +276,7 @@ export class InferenceWriter {
 
   /**
    * Retries `write` (idempotent: ticks and forecasts are unique by key) until the store acknowledges it, then
-   * tracks its receipt.
+   * tracks its receipt; stops trying once drain() has given up.
    */
   private async retrying(
     kind: Kind,
@@ -218,7 +285,7 @@ export class InferenceWriter {
     onStored?: Counted,
   ): Promise<void> {
     let delay = 100;
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; !this.givenUp.signal.aborted; attempt++) {
       try {
         this.track(kind, await write(), onStored);
         if (attempt > 1) this.logger.info({ what: kind, attempts: attempt }, 'store writes resumed');
@@ -226,6 +293,7 @@ export class InferenceWriter {
       } catch (error) {
         if (isBynerError(error, 'BYNER_INVALID_DOCUMENT')) {
           this.stats.rejected += documents;
+          this.settled[kind] += documents;
           this.logger.error(
             { what: kind, err: error.message },
             'the store rejected a batch as invalid; skipping it',
@@ -244,7 +312,7 @@ export class InferenceWriter {
             'store write failed; keeping the documents and retrying',
           );
         }
-        await sleep(delay);
+        await sleep(delay, this.givenUp.signal);
         delay = Math.min(delay * 2, 5000);
       }
     }

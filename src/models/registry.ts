@@ -16,8 +16,11 @@ import { type StoredScalerJson, scalerForStream } from './scalers.js';
 export interface KindOptions {
   /** The naive baseline has no options. */
   naive: Record<string, never>;
+  /** The seasonal-naive baseline: its season. */
   seasonal_naive: SeasonalNaiveOptions;
+  /** The linear model: the ridge penalties to choose from. */
   linear: LinearOptions;
+  /** The LSTM: its network and training settings. */
   lstm: LstmOptions;
 }
 

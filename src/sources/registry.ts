@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { BynerError, describe } from '../errors.js';
 import { DEFAULT_SOURCE } from '../ticks/generator.js';
+import { STREAM_NAME } from '../ticks/types.js';
 import { FeedSource } from './feed.js';
 import { ReplaySource } from './replay.js';
 import { SyntheticSource } from './synthetic.js';
@@ -41,7 +42,6 @@ const number = (min: number, max: number, exclusiveMin = false) =>
     .pipe(z.number().refine((x) => Number.isFinite(x) && (exclusiveMin ? x > min : x >= min) && x <= max));
 const integer = (min: number, max: number) => number(min, max).pipe(z.number().int());
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
-export const STREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const streamName = z.string().regex(STREAM_NAME);
 const httpUrl = z
   .string()

@@ -7,6 +7,7 @@ import type { Tick } from '../ticks/types.js';
 import { sleep } from '../util/backoff.js';
 import type { PricePoint, PriceSource, SourceStats, StreamPosition } from './types.js';
 
+/** Which stored stream a ReplaySource replays, and at what pace. */
 export interface ReplayOptions {
   /** The stream whose stored ticks (`historical_data`) are replayed. */
   from: string;
@@ -32,6 +33,10 @@ export function replayDelay(
   return Math.max(0, (time - previous) / (pace.speed ?? 1));
 }
 
+/**
+ * A stored stream (`historical_data`) replayed as a live one, on demand, at its recorded pace × `speed` or every
+ * `intervalMs`; with `loop`, again from the start. Made by `ReplaySource.open(store, options, stream)`.
+ */
 export class ReplaySource implements PriceSource {
   readonly kind = 'replay';
   readonly onDemand = true;

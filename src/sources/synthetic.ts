@@ -5,11 +5,16 @@ import { SinePriceSource, type SineSource } from '../ticks/generator.js';
 import { sleep } from '../util/backoff.js';
 import type { PricePoint, PriceSource, SourceStats, StreamPosition } from './types.js';
 
+/** The sine (DEFAULT_SOURCE's parameters, any seed) and the pace of a SyntheticSource. */
 export interface SyntheticOptions extends SineSource {
   /** Milliseconds between points; 0 = each point as soon as it is asked for. */
   intervalMs: number;
 }
 
+/**
+ * The synthetic sine of DESIGN §2 as a live source: one point every `intervalMs` while the stream has a reader
+ * (on demand), continuing the sine's phase from the stream's next seq. Throws BYNER_CONFIG for a bad interval.
+ */
 export class SyntheticSource implements PriceSource {
   readonly kind = 'synthetic';
   readonly onDemand = true;

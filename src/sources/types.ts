@@ -5,10 +5,13 @@ import type { Store, StoreLogger } from '../store/types.js';
 
 /** One price from a source; timestamp defaults to "now" (live). Feeds carry their own (or are stamped on arrival). */
 export interface PricePoint {
+  /** A finite number. */
   price: number;
+  /** When it was made; the producer keeps the stream's timestamps non-decreasing. */
   timestamp?: Date;
 }
 
+/** A source's counters, shown by `GET /api/streams`. */
 export interface SourceStats {
   /** Points yielded. */
   points: number;
@@ -20,10 +23,16 @@ export interface SourceStats {
 
 /** Where the stream stands: the seq the next point will get, and the last stored tick's time (ms; null if none). */
 export interface StreamPosition {
+  /** The seq the next point will get. */
   seq: number;
+  /** The stream's last stored tick's timestamp (ms), or null for an empty stream. */
   lastTime: number | null;
 }
 
+/**
+ * Where the prices of one live stream come from (a `StreamConfig`'s `source`): SyntheticSource, ReplaySource, or
+ * your own object with these members. The server gives the points their seqs and indicators, stores and sends them.
+ */
 export interface PriceSource {
   /** Its name in the registry (src/sources/registry.ts). */
   readonly kind: string;
@@ -32,6 +41,7 @@ export interface PriceSource {
    * false: points arrive on their own (feed) and are stored whether or not anyone reads.
    */
   readonly onDemand: boolean;
+  /** Its counters (points, malformed input, reconnects). */
   readonly stats: SourceStats;
   /** The fixed pace in ms when the source has one (synthetic, replay with `interval`), for /healthz. */
   readonly intervalMs?: number;

@@ -16,6 +16,7 @@ export * from './types.js';
 
 export const DEFAULT_DATA_DIR = './data';
 
+/** Which store `openStore` opens, and how: MongoDB when `mongoUri` is given, else the embedded SQLite file. */
 export interface StoreOptions {
   /** MongoDB connection string; when absent the embedded store is used. */
   mongoUri?: string;
@@ -25,6 +26,7 @@ export interface StoreOptions {
   dataDir?: string;
   /** Embedded store only: sync every write to disk (SQLite synchronous=FULL), surviving a power loss. */
   durable?: boolean;
+  /** Where the store reports outages, retries and refused documents (default: nowhere). */
   logger?: StoreLogger;
   /** MongoDB tuning: server selection timeout, backlog bytes, batch size, retry backoff, read deadline. */
   mongo?: Omit<MongoStoreOptions, 'uri' | 'dbName' | 'logger'>;

@@ -5,9 +5,12 @@ import type { Tick } from '../ticks/types.js';
 
 /** Tick collections: `historical_data` (generated / served ticks), `inf_historical_db` (as received live). */
 export const TICK_COLLECTIONS = ['historical_data', 'inf_historical_db'] as const;
+/** One of TICK_COLLECTIONS. */
 export type TickCollection = (typeof TICK_COLLECTIONS)[number];
 
+/** Metrics collections: `tr_metrics` (one document per training run), `inf_metrics` (live scores). */
 export const METRICS_COLLECTIONS = ['tr_metrics', 'inf_metrics'] as const;
+/** One of METRICS_COLLECTIONS. */
 export type MetricsCollection = (typeof METRICS_COLLECTIONS)[number];
 
 /** Every collection of DESIGN §4, in `db stats` order. `models` is the registry (artifacts in GridFS on MongoDB). */
@@ -20,14 +23,17 @@ export const COLLECTIONS = [
   'inf_metrics',
   'models',
 ] as const;
+/** One of COLLECTIONS. */
 export type CollectionName = (typeof COLLECTIONS)[number];
 
 /** JSON-compatible value: what config, scaler, metrics and extra fields may hold (both stores round-trip it). */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON object (config, scaler and metrics of a registry entry). */
 export type JsonObject = { [key: string]: JsonValue };
 
 /** One test window of training (`tr_predictions`). */
 export interface TrainingPrediction {
+  /** When the window's last tick was made. */
   timestamp: Date;
   /** (window, 7): price then the six indicators, raw (unscaled) values. */
   input_sequence: number[][];
@@ -35,26 +41,33 @@ export interface TrainingPrediction {
   true_next_sequence: number[];
   /** (horizon) */
   predicted_next_sequence: number[];
+  /** The version of the model that made the forecast. */
   model_version: string;
 }
 
 /** One live forecast (`inf_predictions`); unique on (stream, seq, model_version). */
 export interface Forecast {
+  /** When the forecast was made. */
   timestamp: Date;
   /** (window, 7) */
   input_sequence: number[][];
   /** (horizon): the next values after tick `seq`. */
   forecast: number[];
+  /** The version of the model (or the baseline's name) that made it. */
   model_version: string;
   /** Seq of the last input tick. */
   seq: number;
+  /** The stream of the tick. */
   stream: string;
 }
 
 /** Per-horizon metrics; `null` where nothing has been scored yet for that horizon. */
 export interface MetricValues {
+  /** Mean squared error per horizon. */
   mse: (number | null)[];
+  /** Mean absolute error per horizon. */
   mae: (number | null)[];
+  /** Fraction (0..1) of rounded forecasts equal to the actual value, per horizon. */
   accuracy: (number | null)[];
   /** Further per-horizon arrays (e.g. `mse_rounded`) are allowed. */
   [name: string]: (number | null)[];
@@ -62,27 +75,40 @@ export interface MetricValues {
 
 /** A metrics document (`tr_metrics`, `inf_metrics`); extra top-level JSON fields (baselines, counts) allowed. */
 export interface MetricsDoc {
+  /** When the metrics were computed. */
   timestamp: Date;
+  /** The per-horizon numbers. */
   metrics: MetricValues;
+  /** How many values ahead each forecast goes (the length of each metrics array). */
   forecast_horizon: number;
+  /** The model the metrics are about. */
   model_version: string;
   [extra: string]: JsonValue | Date | MetricValues | undefined;
 }
 
 /** Which ticks a model was trained on (inclusive seq range of one stream). */
 export interface DataRange {
+  /** The stream trained on. */
   stream: string;
+  /** Seq of its first tick used. */
   from_seq: number;
+  /** Seq of its last tick used. */
   to_seq: number;
 }
 
 /** A registry entry with its artifact files (e.g. `model.json`, `weights.bin`), as saved. */
 export interface ModelEntry {
+  /** Unique and immutable, e.g. `lstm-20261127T180512.345Z-co2`. */
   version: string;
+  /** When it was registered. */
   created_at: Date;
+  /** The model's kind and settings (its network, for an LSTM). */
   config: JsonObject;
+  /** The fitted scaler (ScalerJson). */
   scaler: JsonObject;
+  /** Test scores, baselines and the serving decision with its reason. */
   metrics: JsonObject;
+  /** Which ticks it was trained on. */
   data_range: DataRange;
   /**
    * The streams the model is registered for: the ones it may serve. Default `[data_range.stream]`; a global model
@@ -97,6 +123,7 @@ export interface ModelEntry {
 
 /** A registry entry as stored (`getModel`, `servingModel`): its streams, and the ones it serves now. */
 export interface StoredModel extends Omit<ModelEntry, 'streams' | 'serving'> {
+  /** The streams it is registered for (may serve). */
   streams: string[];
   /** The streams whose serving pointer names this model, sorted. */
   serving_streams: string[];
@@ -106,6 +133,7 @@ export interface StoredModel extends Omit<ModelEntry, 'streams' | 'serving'> {
 
 /** A registry entry without its bytes, as `listModels()` returns it. */
 export interface ModelSummary extends Omit<StoredModel, 'artifact'> {
+  /** Its artifact files, by name, with their sizes. */
   files: { name: string; bytes: number }[];
 }
 
@@ -117,6 +145,7 @@ export interface ServingPointer {
   since: Date;
 }
 
+/** Document count per collection (`stats()`). */
 export type StoreStats = Record<CollectionName, number>;
 
 /** One stream of a tick collection, as `listStreams` reports it. */
@@ -200,6 +229,7 @@ export interface ReadOptions {
  * - Lists come back in chronological order (ascending seq for ticks and forecasts, oldest first otherwise).
  */
 export interface Store {
+  /** `sqlite` (the embedded store) or `mongo`. */
   readonly kind: 'sqlite' | 'mongo';
   /** Which store this is, for the start-up line: "embedded SQLite at data/byner.db", "MongoDB at …" (no password). */
   readonly description: string;
@@ -233,6 +263,7 @@ export interface Store {
   listStreams(collection: TickCollection, options?: ReadOptions): Promise<StreamSummary[]>;
 
   // --- predictions and metrics -------------------------------------------------------------------------------
+  /** Stores the test windows of a training run (each write call's documents once). */
   writeTrainingPredictions(docs: readonly TrainingPrediction[]): Promise<WriteReceipt>;
   /** Training predictions of one model, in write order; the first `limit` of them (all when 0 or omitted). */
   trainingPredictions(
@@ -249,6 +280,7 @@ export interface Store {
     modelVersion?: string,
     options?: ReadOptions,
   ): Promise<Forecast[]>;
+  /** Stores metrics documents (each write call's documents once). */
   writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<WriteReceipt>;
   /** The last `limit` metrics documents by timestamp (optionally of one model and/or stream), oldest first. */
   recentMetrics(
@@ -285,6 +317,7 @@ export interface Store {
   // --- housekeeping ------------------------------------------------------------------------------------------
   /** Document count per collection. */
   stats(options?: ReadOptions): Promise<StoreStats>;
+  /** Counters of the write path since the store was opened (no I/O). */
   writeStats(): WriteStats;
   /**
    * Resolves when every write acknowledged before the call has been through the store (stored, or refused and
@@ -298,8 +331,11 @@ export interface Store {
 
 /** Minimal logger (pino-compatible): the store reports outages and retries through it. */
 export interface StoreLogger {
+  /** Start-up and recovery lines. */
   info(obj: object, msg?: string): void;
+  /** An outage, a retry. */
   warn(obj: object, msg?: string): void;
+  /** Documents refused or given up. */
   error(obj: object, msg?: string): void;
 }
 

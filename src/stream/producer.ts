@@ -9,7 +9,7 @@ import type { PricePoint, PriceSource } from '../sources/types.js';
 import type { Store, StoreLogger } from '../store/types.js';
 import { tickToJson } from '../ticks/json.js';
 import type { Tick } from '../ticks/types.js';
-import { sleep } from '../util/backoff.js';
+import { sleep, withDeadline } from '../util/backoff.js';
 import type { TickFeed } from './hub.js';
 import { TickRing } from './ring.js';
 import { sseFrame } from './sse.js';
@@ -138,6 +138,11 @@ export class StreamProducer implements TickFeed {
   private lastTime: number;
   private readonly listeners = new Set<() => void>();
   private readonly stopper = new AbortController();
+  /** Aborted when stop()'s deadline passes: the batch being stored is given up on (counted, never sent). */
+  private readonly giveUp = new AbortController();
+  private readonly gaveUp: Promise<typeof DONE>;
+  /** Ticks of batches given up on at stop: handed to the store, not confirmed stored, never sent. */
+  private unconfirmed = 0;
   private readonly logger: StoreLogger;
   private readonly now: () => number;
   private readonly rate = new RateWindow();
@@ -161,6 +166,10 @@ export class StreamProducer implements TickFeed {
     this.now = options.now ?? Date.now;
     this.produced = metrics.ticksProduced.labels({ stream: options.stream });
     this.produced.inc(0);
+    const signal = this.giveUp.signal;
+    this.gaveUp = new Promise((resolve) =>
+      signal.addEventListener('abort', () => resolve(DONE), { once: true }),
+    );
   }
 
   /**
@@ -229,11 +238,21 @@ export class StreamProducer implements TickFeed {
     this.wakeUp();
   }
 
-  /** Stops reading the source; resolves once the batch being stored (if any) is stored and published. */
-  async stop(): Promise<void> {
+  /**
+   * Stops reading the source; resolves once the batch being stored (if any) is stored and published, or, after
+   * `timeoutMs` (a store outage), at once with that batch given up: its ticks are counted in `unconfirmedTicks`
+   * (handed to the store, not confirmed stored, never sent). Without `timeoutMs` it waits as long as the store does.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<{ unconfirmedTicks: number }> {
     this.stopper.abort();
     this.wakeUp();
-    await this.loop;
+    const loop = this.loop ?? Promise.resolve();
+    if (options.timeoutMs !== undefined) {
+      // run() never rejects: a rejection here is the deadline.
+      await withDeadline(loop, options.timeoutMs, 'stopping').catch(() => this.giveUp.abort());
+    }
+    await loop;
+    return { unconfirmedTicks: this.unconfirmed };
   }
 
   private get stopped(): boolean {
@@ -353,11 +372,20 @@ export class StreamProducer implements TickFeed {
    */
   private async persistAndPublish(points: readonly PricePoint[]): Promise<void> {
     const batch = this.makeTicks(points);
+    const store = this.options.store;
     let delay = 100;
     for (let attempt = 1; ; attempt++) {
       try {
         // Stored, not just queued; the receipt reports this batch alone, never another writer's failure.
-        await (await this.options.store.writeTicks(COLLECTION, batch)).stored();
+        const stored = (async () => (await store.writeTicks(COLLECTION, batch)).stored())();
+        if ((await Promise.race([stored, this.gaveUp])) === DONE) {
+          this.unconfirmed += batch.length;
+          this.logger.error(
+            { seq: batch[0].seq, ticks: batch.length, stream: this.stream },
+            `stopping: ${batch.length} live tick(s) not confirmed stored by the stop deadline were not sent`,
+          );
+          return;
+        }
         break;
       } catch (error) {
         // A tick the store refuses (or that is not a valid document) would be refused again: the stream stops
@@ -372,13 +400,14 @@ export class StreamProducer implements TickFeed {
           );
         }
         if (this.stopped && attempt >= 3) {
+          this.unconfirmed += batch.length;
           this.logger.error(
             { err: error, seq: batch[0].seq, stream: this.stream },
             'stopping: live ticks not stored were not sent',
           );
           return;
         }
-        await sleep(delay);
+        await sleep(delay, this.giveUp.signal);
         delay = Math.min(delay * 2, 5000);
       }
     }

@@ -19,7 +19,8 @@ import { openStore, type StoreOptions } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { DEFAULT_SOURCE, type SineSource } from '../ticks/generator.js';
 import { tickToJson } from '../ticks/json.js';
-import { DEFAULT_STREAM } from '../ticks/types.js';
+import { DEFAULT_STREAM, STREAM_NAME } from '../ticks/types.js';
+import { withDeadline } from '../util/backoff.js';
 import { type HealthCheck, HealthChecks, healthStatus, storeCheck } from './health.js';
 import { ClientSlots, type HubStats, SOCKET_HIGH_WATER_MARK, SseHub } from './hub.js';
 import { corsHeaders, OriginPolicy, type Refusal } from './origin.js';
@@ -57,6 +58,7 @@ export function defaultRingCapacity(streams: number): number {
   return Math.max(1000, Math.min(10_000, Math.floor(100_000 / Math.max(1, streams))));
 }
 
+/** Options of `startServer`: where it listens, its store, its streams and its limits. All optional. */
 export interface ServerOptions {
   /** Default 127.0.0.1. */
   host?: string;
@@ -64,6 +66,7 @@ export interface ServerOptions {
   port?: number;
   /** An open store to use (left open on close), or options to open one (closed on close). */
   store?: Store;
+  /** How to open the server's own store when `store` is not given (default: the embedded store in `./data`). */
   storeOptions?: StoreOptions;
   /**
    * The live streams; the first is the default one (`/realtime_data` without `?stream=`). Without it, one
@@ -109,6 +112,11 @@ export interface ServerOptions {
   /** A connection must have sent its request headers this long after it opened, default 10,000 ms (then 408). */
   headersTimeoutMs?: number;
   /**
+   * The most `close()` waits for the ticks being stored (and an owned store's backlog), default 10,000 ms: during a
+   * store outage, the ticks still unconfirmed then are given up (never sent) and counted in its report.
+   */
+  stopTimeoutMs?: number;
+  /**
    * Host names answered besides 127.0.0.1, localhost, [::1], the listen address and the address a connection
    * arrived at; any other Host gets a 421 (DNS-rebinding protection).
    */
@@ -118,6 +126,7 @@ export interface ServerOptions {
    * (CORS). Cross-site requests from any other origin get a 403.
    */
   corsOrigins?: readonly string[];
+  /** A pino logger for the server's and the store's lines (default: none). */
   logger?: Logger;
   /**
    * More of /healthz: probes besides the store's (e.g. `bus`), each run with a short deadline, and fields added to
@@ -138,9 +147,11 @@ export interface RouteContext {
   defaultStream: string;
 }
 
+/** A listening server (`startServer`): where it is, what it streams, and `close()`. */
 export interface RunningServer {
   /** `http://host:port` */
   url: string;
+  /** The port it listens on (the one picked for `port: 0`). */
   port: number;
   /** The stream `/realtime_data` serves without `?stream=`. */
   defaultStream: string;
@@ -156,8 +167,17 @@ export interface RunningServer {
   limits: Readonly<ServerLimits>;
   /** Open TCP connections (event streams and REST keep-alives). */
   connections(): Promise<number>;
-  /** Stops accepting, ends every stream cleanly, waits for the tick being stored, closes an owned store. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, ends every stream cleanly, waits for the ticks being stored, closes an owned store; within
+   * `stopTimeoutMs` (plus the moments closing sockets takes), even while the store is unreachable.
+   */
+  close(): Promise<ServerStopReport>;
+}
+
+/** What `close()` could not finish by its deadline. */
+export interface ServerStopReport {
+  /** Ticks handed to the store but not confirmed stored by the stop deadline (never sent to clients). */
+  unconfirmedTicks: number;
 }
 
 /** Defaults of the server's limits (README, `byner serve`). */
@@ -168,6 +188,7 @@ export const SERVER_DEFAULTS = {
   maxClientBytes: 256 * 1024,
   connectionTimeoutMs: 60_000,
   headersTimeoutMs: 10_000,
+  stopTimeoutMs: 10_000,
 } as const;
 
 /** The smallest per-client byte bound: the socket's 16 KiB high-water mark and room for replay pages. */
@@ -300,7 +321,7 @@ export function parseLastEventId(
   return { seq };
 }
 
-/** The streams to serve: `options.streams`, or the single synthetic stream of the older options. */
+/** The streams to serve: `options.streams`, or the one synthetic stream of `stream`, `source` and `intervalMs`. */
 function streamsOf(options: ServerOptions): readonly StreamConfig[] {
   if (options.streams === undefined) {
     return [
@@ -328,7 +349,7 @@ function streamsOf(options: ServerOptions): readonly StreamConfig[] {
   }
   const names = new Set<string>();
   for (const { name } of options.streams) {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || names.has(name)) {
+    if (!STREAM_NAME.test(name) || names.has(name)) {
       throw new BynerError('BYNER_CONFIG', `bad or repeated stream name ${describe(name)}`, {
         expected: 'unique names of letters, digits, dot, dash or underscore (1-64)',
         received: options.streams.map((st) => st.name).join(', '),
@@ -364,9 +385,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = options.store ?? (await openStore({ ...options.storeOptions, logger }));
   const slots = new ClientSlots(limits.maxClients);
   const live: LiveStream[] = [];
-  const stopAll = async () => {
-    await Promise.all(live.map((l) => l.producer.stop()));
+  /** Stops every stream (within `timeoutMs` when given); the ticks not confirmed stored by then. */
+  const stopAll = async (timeoutMs?: number) => {
+    const stopped = await Promise.all(live.map((l) => l.producer.stop({ timeoutMs })));
     await Promise.all(live.map((l) => l.hub.close()));
+    return stopped.reduce((sum, r) => sum + r.unconfirmedTicks, 0);
   };
   try {
     for (const config of configs) {
@@ -602,7 +625,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     `serving on ${url}`,
   );
 
-  let closing: Promise<void> | undefined;
+  let closing: Promise<ServerStopReport> | undefined;
   return {
     url,
     port,
@@ -632,10 +655,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ),
     close() {
       closing ??= (async () => {
-        await stopAll();
+        const end = Date.now() + limits.stopTimeoutMs;
+        const unconfirmedTicks = await stopAll(limits.stopTimeoutMs);
         await app.close();
-        if (ownStore) await store.close({ timeoutMs: 10_000 });
-        else await store.flush();
+        const left = Math.max(0, end - Date.now());
+        // What the store could not take by now is counted already (the given-up batches): it is logged, not thrown.
+        const stored = ownStore
+          ? store.close({ timeoutMs: left })
+          : withDeadline(store.flush(), left, 'storing');
+        await stored.catch((error: unknown) =>
+          logger?.error({ err: error, unconfirmedTicks }, 'stopped with live ticks not confirmed stored'),
+        );
+        return { unconfirmedTicks };
       })();
       return closing;
     },

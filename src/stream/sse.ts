@@ -1,5 +1,5 @@
 // The one SSE frame encoder (WHATWG "server-sent events" wire format): every byte the server sends on an event
-// stream comes from `sseFrame`. Writing frames to sockets, pacing and backpressure are connection.ts's job.
+// stream comes from `sseFrame`. Writing frames to sockets, pacing and backpressure are hub.ts's job.
 import { BynerError, describe } from '../errors.js';
 
 export interface SseFrame {

@@ -109,13 +109,13 @@ describe('training checkpoints', () => {
       /CURRENT is not JSON/,
     ],
     [
-      'the layout of an older byner',
+      'a manifest without a CURRENT pointer',
       (dir) => {
         rmSync(dir, { recursive: true });
         mkdirSync(dir);
         writeFileSync(join(dir, 'checkpoint.json'), '{"version": "lstm-run", "epochsDone": 2}');
       },
-      /an older checkpoint layout/,
+      /no CURRENT pointer \(a checkpoint\.json without it\)/,
     ],
   ];
   for (const [name, harm, message] of damage) {

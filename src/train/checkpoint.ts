@@ -259,12 +259,12 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
     throw refuse(dir, `${POINTER} is unreadable`, 'a readable file', (e as Error).message);
   });
   if (pointer === null) {
-    const legacy = await readFile(join(dir, MANIFEST)).then(
+    const manifestOnly = await readFile(join(dir, MANIFEST)).then(
       () => true,
       () => false,
     );
-    if (legacy)
-      throw refuse(dir, `no ${POINTER} pointer (an older checkpoint layout)`, POINTER, `${MANIFEST} only`);
+    if (manifestOnly)
+      throw refuse(dir, `no ${POINTER} pointer (a ${MANIFEST} without it)`, POINTER, `${MANIFEST} only`);
     return null;
   }
   const at = join(dir, pointer.dir);

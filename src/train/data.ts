@@ -72,7 +72,7 @@ export async function prepareStream(
       hint: `store its ticks first (byner import … --stream ${opts.stream}, or byner generate --stream ${opts.stream})`,
     });
   }
-  // Seeding is for new names, like the original's training job; never under a name that holds other data.
+  // Seeding is for new names only, never under a name that holds other data.
   if (empty) await refuseForeignName(store, opts);
   const seeded = await seedTicks(store, {
     stream: opts.stream,

@@ -1,4 +1,3 @@
-// The training job of DESIGN §5-6 (the original's training.py, done right): seed ticks if the stream is empty,
 // The training job of DESIGN §5-6: seed ticks if the stream is empty, leak-free windows and scaler, the LSTM fitted
 // with checkpoints, evaluation against baselines, stored results, registry entry, plots. Progress display and exit
 // codes are the CLI's; the network itself is src/engine; other kinds and several streams are ladder.ts.
@@ -138,7 +137,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
   const checkpoints = opts.checkpoints ?? diskCheckpoints(checkpointDir(opts.workDir, [opts.stream]));
   const ckpt = await openCheckpoint(checkpoints, opts.resume);
 
-  // 1. Ticks (the stream seeded like the original when it is empty), windows, split.
+  // 1. Ticks (the synthetic series seeded into the stream when it is empty), windows, split.
   const window = opts.model.window ?? 60;
   const horizon = opts.model.horizon ?? 5;
   const { ticks, set, split, dataRange, synthetic } = await prepareStream(

@@ -1,5 +1,6 @@
-// Waiting with deadlines: an abortable sleep and the reconnect delay (exponential backoff with jitter) shared by
-// every client that reconnects (the SSE client of `byner infer`, the HTTP feed source). What to retry is theirs.
+// Waiting with deadlines: an abortable sleep, a deadline on a promise, and the reconnect delay (exponential backoff
+// with jitter) shared by every client that reconnects (the SSE client of `byner infer`, the HTTP feed source) and
+// the forecaster set's registry polling. What to retry is theirs.
 
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -16,6 +17,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/** `promise`, or a rejection naming `what` when it has not settled after `ms`. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 export interface Backoff {

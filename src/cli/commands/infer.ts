@@ -9,6 +9,7 @@ import { runPipeline } from '../../infer/pipeline.js';
 import { SseInput, streamUrl } from '../../infer/sse-input.js';
 import { startInferStatus } from '../../infer/status.js';
 import { serverStreams } from '../../infer/stream-list.js';
+import { DRAIN_TIMEOUT_MS } from '../../infer/writer.js';
 import type { Logger } from '../../log/logger.js';
 import { isBaselineKind } from '../../models/kinds.js';
 import type { Store } from '../../store/types.js';
@@ -130,9 +131,10 @@ export function inferCommand(program: Command): Command {
     const url = s.url!;
     const list = all ? serverStreams(url) : null;
     const streams = list !== null ? await list.names() : (s.streams ?? [s.stream!]);
-    // Without a stream named, the URL as given: the server's default stream (the original server has only one).
+    // Without a stream named, the URL as given: the server's default stream (or a server's only one).
     const named = all || s.streams !== undefined || streamGiven === 'cli' || streamGiven === 'env';
     const store = await openStoreFor(s, logger);
+    let failed = false;
     try {
       const forecasters = await chooseForecasters(store, s, logger);
       const run = runPipeline({
@@ -209,8 +211,15 @@ export function inferCommand(program: Command): Command {
         )}\n`;
       }
       process.stdout.write(summary);
+    } catch (error) {
+      failed = true;
+      throw error;
     } finally {
-      await store.close({ timeoutMs: 10_000 });
+      // After a failed run (a stop that gave up on an unreachable store: its error counts what was not stored),
+      // what the store still holds is given up at once.
+      await store.close({ timeoutMs: failed ? 0 : DRAIN_TIMEOUT_MS }).catch((error: unknown) => {
+        if (!failed) throw error;
+      });
     }
   });
   return cmd;

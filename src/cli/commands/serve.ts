@@ -3,9 +3,10 @@
 // business, where prices come from src/sources'; this file turns flags into both.
 import type { Command } from 'commander';
 import { registerDashboard } from '../../dashboard/routes.js';
+import { BynerError } from '../../errors.js';
 import { describeKinds, openSources, type StreamDefinition } from '../../sources/registry.js';
 import type { Store } from '../../store/types.js';
-import { type StreamConfig, startServer } from '../../stream/server.js';
+import { SERVER_DEFAULTS, type StreamConfig, startServer } from '../../stream/server.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import {
@@ -102,8 +103,23 @@ export function serveCommand(program: Command): Command {
     );
     const signal = await nextStopSignal();
     logger.info({ signal }, `${signal}: stopping (ending streams, storing the last ticks)`);
-    await server.close();
-    await store.close({ timeoutMs: 10_000 });
+    // Bounded by SERVER_DEFAULTS.stopTimeoutMs even while the store is unreachable; what it could not store by then
+    // is still in the store's backlog, given up at once.
+    const { unconfirmedTicks } = await server.close();
+    await store
+      .close({ timeoutMs: unconfirmedTicks > 0 ? 0 : SERVER_DEFAULTS.stopTimeoutMs })
+      .catch(() => {});
+    if (unconfirmedTicks > 0) {
+      throw new BynerError(
+        'BYNER_STORE',
+        `stopped with ${unconfirmedTicks} live tick(s) not confirmed stored`,
+        {
+          hint:
+            `the store stayed unreachable ${SERVER_DEFAULTS.stopTimeoutMs} ms into the stop; those ticks were never ` +
+            'sent, and the stream continues after the last stored tick when serve starts again',
+        },
+      );
+    }
     logger.info({ headSeq: server.headSeq(), ...server.stats() }, 'stopped');
   });
   return cmd;

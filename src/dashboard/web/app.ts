@@ -522,7 +522,7 @@ async function loadStreams(): Promise<void> {
   try {
     streams = listOf(await getJson('/api/streams'), 'streams', parseStreamEntry);
   } catch {
-    // An older server: its one stream, without a selector.
+    // No stream list (a server without /api/streams, or it failed): the stream of /realtime_data, no selector.
   }
   const wanted = new URLSearchParams(location.search).get('stream');
   const chosen = streams.find((st) => st.name === wanted) ?? streams.find((st) => st.default) ?? streams[0];
