@@ -23,6 +23,8 @@ export const BYNER_ERROR_CODES = {
   BYNER_NOT_FITTED: 'predict, save or forecaster was called on a model that was never fitted',
   BYNER_STREAM:
     'the event stream is unusable: not an SSE response, refused by the server, invalid SSE fields',
+  BYNER_BUS_UNREACHABLE: 'the bus (Redis, --bus) cannot be reached at start',
+  BYNER_BUS: 'the bus (Redis) failed an operation, or answered something unexpected',
 } as const;
 
 /** One of the stable codes of {@link BYNER_ERROR_CODES}. */

@@ -1,0 +1,210 @@
+// Sharing named work (streams) among the live members of a role: each name is worked on by the one member holding
+// its lease (lease.ts). Every round a member beats its heartbeat (members.ts), takes free leases up to its fair share
+// (ceil(names / live members)) and gives back the ones above it, so a dead member's names are taken over within
+// the lease ttl and a new member gets its share. What the work is (producing, forecasting) is the caller's.
+import type { Redis } from 'ioredis';
+import type { StoreLogger } from '../store/types.js';
+import { Lease, type LostReason } from './lease.js';
+import { fairShare, ROSTER_KEYS, Roster } from './members.js';
+
+/** Why a name's work stops: its lease was lost (stop at once), given back to balance, or the pool closes. */
+export type StopReason = 'lost' | 'released' | 'closing';
+
+export interface LeasePoolOptions {
+  redis: Redis;
+  /** The members' role: `serve`, `infer:<group>`. */
+  role: string;
+  /** This process's unique name among the members. */
+  owner: string;
+  /** Lease and heartbeat ttl: a dead member's names are taken over this long (and a round) after it died. */
+  ttlMs: number;
+  /** The lease key of a name. */
+  keyOf: (name: string) => string;
+  /** The names to share out, read every round. */
+  names: () => Promise<readonly string[]> | readonly string[];
+  /** Starts the work of a name just leased. Throwing gives the lease back (tried again in a later round). */
+  start: (name: string, lease: Lease) => Promise<void>;
+  /**
+   * Stops the work of a name. `lost`: another member may own it already, stop at once; `released`/`closing`:
+   * finish what is under way (the lease is released after this resolves).
+   */
+  stop: (name: string, why: StopReason) => Promise<void>;
+  /** How often a round runs. Default ttl / 5. */
+  everyMs?: number;
+  logger?: StoreLogger;
+}
+
+export interface PoolStats {
+  acquired: number;
+  released: number;
+  lost: number;
+  /** Rounds that could not reach Redis. */
+  failedRounds: number;
+  /** Live members of the role at the last round. */
+  members: number;
+}
+
+export class LeasePool {
+  readonly stats: PoolStats = { acquired: 0, released: 0, lost: 0, failedRounds: 0, members: 0 };
+  private readonly leases = new Map<string, Lease>();
+  /** Per name: its start and stop, one after the other. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly roster: Roster;
+  private readonly logger: StoreLogger;
+  private closed = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: LeasePoolOptions) {
+    this.roster = new Roster(options.redis, ROSTER_KEYS.members(options.role));
+    this.logger = options.logger ?? { info() {}, warn() {}, error() {} };
+  }
+
+  /** Starts the rounds (the first at once). */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** The names whose lease this member holds, sorted. */
+  held(): string[] {
+    return [...this.leases.keys()].sort();
+  }
+
+  /** Stops the rounds, stops every name's work ('closing'), releases the leases and leaves the roster. */
+  async close(): Promise<void> {
+    if (this.closed) return this.loop;
+    this.closed = true;
+    this.wakeUp();
+    await this.loop;
+    await Promise.all([...this.leases.keys()].map((name) => this.give(name, 'closing')));
+    await Promise.all(this.chains.values());
+    try {
+      await this.roster.remove([this.options.owner]);
+    } catch {
+      // Redis unreachable: the heartbeat expires by itself.
+    }
+  }
+
+  private get everyMs(): number {
+    return this.options.everyMs ?? Math.max(10, Math.floor(this.options.ttlMs / 5));
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private async run(): Promise<void> {
+    let failing = false;
+    while (!this.closed) {
+      try {
+        await this.round();
+        if (failing) this.logger.info({ role: this.options.role }, 'lease rounds reach the bus again');
+        failing = false;
+      } catch (error) {
+        this.stats.failedRounds += 1;
+        if (!failing) {
+          this.logger.warn(
+            { role: this.options.role, err: error instanceof Error ? error.message : String(error) },
+            'cannot reach the bus for a lease round; held leases run out unless renewed',
+          );
+        }
+        failing = true;
+      }
+      if (this.closed) break;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.timer = setTimeout(resolve, this.everyMs);
+      });
+      clearTimeout(this.timer);
+    }
+  }
+
+  private async round(): Promise<void> {
+    const { owner, ttlMs } = this.options;
+    const members = await this.roster.touch([owner], ttlMs);
+    this.stats.members = members;
+    const names = [...(await this.options.names())].sort();
+    const share = fairShare(names.length, members);
+    // Give back the names above the fair share (the last ones of this member's, in name order).
+    const extra = this.held().slice(share);
+    await Promise.all(extra.map((name) => this.give(name, 'released')));
+    if (this.leases.size >= share || this.closed) return;
+    // Try the free names, starting at a place of this member's own so that members do not all race for the same.
+    const offset = names.length === 0 ? 0 : hash(owner) % names.length;
+    const order = [...names.slice(offset), ...names.slice(0, offset)].filter((n) => !this.leases.has(n));
+    for (const name of order) {
+      if (this.leases.size >= share || this.closed) break;
+      if (this.chains.has(name)) continue; // still stopping after a loss
+      const lease = await Lease.acquire(this.options.redis, this.options.keyOf(name), owner, {
+        ttlMs,
+        onLost: (why) => this.onLost(name, lease, why),
+      });
+      if (lease === null) continue;
+      this.leases.set(name, lease);
+      this.stats.acquired += 1;
+      this.logger.info({ role: this.options.role, name, owner }, `took the lease of ${name}`);
+      await this.chain(name, async () => {
+        try {
+          await this.options.start(name, lease);
+        } catch (error) {
+          this.logger.error(
+            { role: this.options.role, name, err: error instanceof Error ? error.message : String(error) },
+            `could not start ${name}; giving its lease back`,
+          );
+          this.leases.delete(name);
+          await lease.release();
+        }
+      });
+    }
+  }
+
+  private onLost(name: string, lease: Lease | null, why: LostReason): void {
+    if (lease === null || this.leases.get(name) !== lease) return;
+    this.leases.delete(name);
+    this.stats.lost += 1;
+    this.logger.warn(
+      { role: this.options.role, name, why },
+      `lost the lease of ${name} (${why === 'taken' ? 'another member holds it' : 'not renewed within its ttl'}); stopping it`,
+    );
+    void this.chain(name, () => this.options.stop(name, 'lost'));
+    this.wakeUp();
+  }
+
+  /** Stops a held name's work, then releases its lease. */
+  private async give(name: string, why: StopReason): Promise<void> {
+    const lease = this.leases.get(name);
+    if (lease === undefined) return;
+    this.leases.delete(name);
+    await this.chain(name, async () => {
+      await this.options.stop(name, why);
+      await lease.release();
+    });
+    this.stats.released += 1;
+    this.logger.info({ role: this.options.role, name, why }, `gave the lease of ${name} back (${why})`);
+  }
+
+  /** Runs `step` after the name's previous start/stop; a failing stop is logged. */
+  private chain(name: string, step: () => Promise<void>): Promise<void> {
+    const next = (this.chains.get(name) ?? Promise.resolve()).then(step).catch((error) => {
+      this.logger.error(
+        { role: this.options.role, name, err: error instanceof Error ? error.message : String(error) },
+        `stopping ${name} failed`,
+      );
+    });
+    this.chains.set(name, next);
+    void next.then(() => {
+      if (this.chains.get(name) === next) this.chains.delete(name);
+    });
+    return next;
+  }
+}
+
+/** A small stable hash of a string (FNV-1a). */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
