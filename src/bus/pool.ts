@@ -71,6 +71,11 @@ export class LeasePool {
     return [...this.leases.keys()].sort();
   }
 
+  /** Stops a name's work and gives its lease back (its work failed): a later round, here or elsewhere, retakes it. */
+  async giveBack(name: string): Promise<void> {
+    await this.give(name, 'released');
+  }
+
   /** Stops the rounds, stops every name's work ('closing'), releases the leases and leaves the roster. */
   async close(): Promise<void> {
     if (this.closed) return this.loop;

@@ -552,6 +552,35 @@ export const SETTINGS = {
     expected: `one of latest, ${BASELINE_KINDS.join(', ')}`,
     schema: z.enum(['latest', ...BASELINE_KINDS]),
   }),
+  // Scale-out (serve, infer): many processes sharing the streams over Redis.
+  bus: setting({
+    flags: '--bus <url>',
+    env: 'BYNER_BUS',
+    help:
+      'run as one of many processes sharing the streams over Redis (redis://HOST:PORT); needs --mongo-uri. ' +
+      'serve: each stream is produced by one process (a lease) and served by all; infer: see --group',
+    expected: 'redis://HOST[:PORT][/DB] or rediss://…',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^rediss?:\/\/[^\s/?#]+(\/\d{1,2})?$/),
+  }),
+  leaseMs: setting({
+    flags: '--lease-ms <ms>',
+    env: 'BYNER_LEASE_MS',
+    default: '5000',
+    help: "with --bus: a stream's lease ttl; a dead process's streams are taken over within about this long",
+    expected: 'an integer between 300 and 600,000',
+    schema: int(300, 600_000),
+  }),
+  group: setting({
+    flags: '--group <name>',
+    env: 'BYNER_GROUP',
+    default: 'default',
+    help: 'with --bus: the infer workers of one group share the streams (each forecast by one of them at a time)',
+    expected: 'letters, digits, dot, dash or underscore (1-64)',
+    schema: z.string().regex(STREAM_NAME),
+  }),
   idleTimeout: setting({
     flags: '--idle-timeout <ms>',
     env: 'BYNER_IDLE_TIMEOUT',

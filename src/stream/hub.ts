@@ -4,7 +4,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Store, StoreLogger } from '../store/types.js';
 import { tickFrame } from './producer.js';
-import type { TickRing } from './ring.js';
+import type { RingEntry, TickRing } from './ring.js';
 import { sseFrame } from './sse.js';
 
 /**
@@ -23,6 +23,16 @@ export interface TickFeed {
   setActive(active: boolean): void;
   /** A client has read everything. */
   demand(): void;
+  /**
+   * Up to `limit` consecutive ticks after `afterSeq` that are older than the ring, with their frames. Without it,
+   * the hub reads them from the store (historical_data).
+   */
+  older?(afterSeq: number, limit: number): Promise<RingEntry[]>;
+  /**
+   * Waits (at most `ms`) until the feed has `seq`: a client that resumes here after reading another process's
+   * feed of the same stream may be a little ahead of this one.
+   */
+  reach?(seq: number, ms: number): Promise<void>;
 }
 
 /** The event streams of every hub of a server, counted together against one limit (`--max-clients`). */
@@ -205,9 +215,13 @@ class Client {
       Math.min(STORE_PAGE, Math.floor(budget / FRAME_GUESS), source.ring.firstSeq - this.next),
     );
     this.reading = true;
-    let page: Awaited<ReturnType<Store['ticksAfter']>>;
+    let page: RingEntry[];
     try {
-      page = await this.hub.store.ticksAfter('historical_data', source.stream, this.next - 1, limit);
+      page = source.older
+        ? await source.older(this.next - 1, limit)
+        : (await this.hub.store.ticksAfter('historical_data', source.stream, this.next - 1, limit)).map(
+            (tick) => ({ seq: tick.seq, frame: tickFrame(tick) }),
+          );
     } catch (error) {
       this.hub.logger.warn(
         { err: error },
@@ -221,14 +235,13 @@ class Client {
     if (this.closed) return;
     const frames: Buffer[] = [];
     let bytes = 0;
-    for (const tick of page) {
-      if (tick.seq >= source.ring.firstSeq) break;
-      const frame = tickFrame(tick);
+    for (const { seq, frame } of page) {
+      if (seq >= source.ring.firstSeq) break;
       // Always at least one frame, so that a replay makes progress.
       if (frames.length > 0 && bytes + frame.length > budget) break;
       frames.push(frame);
       bytes += frame.length;
-      this.next = tick.seq + 1;
+      this.next = seq + 1;
     }
     // Seqs missing from the store (never stored) cannot be replayed: skip to what exists.
     if (frames.length === 0) this.next = Math.max(this.next, source.ring.firstSeq);

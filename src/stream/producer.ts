@@ -5,7 +5,7 @@ import { isBynerError } from '../errors.js';
 import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams } from '../indicators/params.js';
 import { IndicatorStream } from '../indicators/streaming.js';
 import type { PricePoint, PriceSource } from '../sources/types.js';
-import type { Store, StoreLogger } from '../store/types.js';
+import type { Store, StoreLogger, WriteOutcome } from '../store/types.js';
 import { tickToJson } from '../ticks/json.js';
 import type { Tick } from '../ticks/types.js';
 import { sleep } from '../util/backoff.js';
@@ -27,6 +27,11 @@ export interface ProducerOptions {
   logger?: StoreLogger;
   /** Clock of the tick timestamps (tests). */
   now?: () => number;
+  /**
+   * Called with each batch once the store has stored it, before it is published (the bus appends it to the
+   * stream's tick log). Throwing stops the stream (it is marked failed, the batch is not published).
+   */
+  onStored?: (ticks: readonly Tick[], outcome: WriteOutcome) => Promise<void>;
 }
 
 /** Encodes a tick as its SSE event: `id: <seq>` and the tick's JSON (DESIGN §7). */
@@ -319,7 +324,9 @@ export class StreamProducer implements TickFeed {
       this.status = 'failed';
       this.logger.error(
         { err: error, stream: this.stream },
-        `stream ${this.stream}: its ${source.kind} source failed; no more ticks (the stream stays readable)`,
+        isBynerError(error, 'BYNER_BUS')
+          ? `stream ${this.stream}: ${error.message.split('\n')[0]}; this process stops producing it`
+          : `stream ${this.stream}: its ${source.kind} source failed; no more ticks (the stream stays readable)`,
       );
     } finally {
       // Ends the source's generator (and what it holds: a connection, a reader); not awaited: it may be waiting.
@@ -350,10 +357,11 @@ export class StreamProducer implements TickFeed {
   private async persistAndPublish(points: readonly PricePoint[]): Promise<void> {
     const batch = this.makeTicks(points);
     let delay = 100;
+    let outcome: WriteOutcome;
     for (let attempt = 1; ; attempt++) {
       try {
         // Stored, not just queued; the receipt reports this batch alone, never another writer's failure.
-        await (await this.options.store.writeTicks(COLLECTION, batch)).stored();
+        outcome = await (await this.options.store.writeTicks(COLLECTION, batch)).stored();
         break;
       } catch (error) {
         // A tick the store refuses (or that is not a valid document) would be refused again: the stream stops
@@ -378,6 +386,7 @@ export class StreamProducer implements TickFeed {
         delay = Math.min(delay * 2, 5000);
       }
     }
+    await this.options.onStored?.(batch, outcome);
     for (const tick of batch) this.ring.push({ seq: tick.seq, frame: tickFrame(tick) });
     this.head = batch[batch.length - 1].seq;
     this.rate.add(batch.length);

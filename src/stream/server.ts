@@ -10,6 +10,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { Bus } from '../bus/redis.js';
 import { BynerError, describe } from '../errors.js';
 import { SyntheticSource } from '../sources/synthetic.js';
 import type { PriceSource } from '../sources/types.js';
@@ -19,6 +20,8 @@ import type { Store } from '../store/types.js';
 import { DEFAULT_SOURCE, type SineSource } from '../ticks/generator.js';
 import { tickToJson } from '../ticks/json.js';
 import { DEFAULT_STREAM } from '../ticks/types.js';
+import { type SharedStatus, SharedStreams } from './bus-streams.js';
+import type { TickFeed } from './hub.js';
 import { ClientSlots, type HubStats, SOCKET_HIGH_WATER_MARK, SseHub } from './hub.js';
 import { corsHeaders, OriginPolicy, type Refusal } from './origin.js';
 import { StreamProducer } from './producer.js';
@@ -121,6 +124,11 @@ export interface ServerOptions {
   routes?: ((app: FastifyInstance, context: RouteContext) => void | Promise<void>)[];
   /** Clock for tick timestamps (tests). */
   now?: () => number;
+  /**
+   * One of many serve processes sharing the streams over the bus (src/stream/bus-streams.ts): each stream is
+   * produced by the one process holding its lease (`leaseMs` ttl), and served by every one. Needs a MongoDB store.
+   */
+  bus?: { bus: Bus; leaseMs: number; owner?: string };
 }
 
 /** What extra routes get: the store, the deadline their reads must keep (`readWithin`), the default stream. */
@@ -149,6 +157,8 @@ export interface RunningServer {
   limits: Readonly<ServerLimits>;
   /** Open TCP connections (event streams and REST keep-alives). */
   connections(): Promise<number>;
+  /** With a bus: the streams this process produces, the bus's state and outages; null without one. */
+  bus(): SharedStatus | null;
   /** Stops accepting, ends every stream cleanly, waits for the tick being stored, closes an owned store. */
   close(): Promise<void>;
 }
@@ -334,7 +344,8 @@ function streamsOf(options: ServerOptions): readonly StreamConfig[] {
 
 interface LiveStream {
   name: string;
-  producer: StreamProducer;
+  /** This process's producer, or (with a bus) the stream's shared feed, whoever produces it. */
+  producer: TickFeed & Pick<StreamProducer, 'source' | 'state' | 'stop'>;
   hub: SseHub;
 }
 
@@ -356,23 +367,39 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = options.store ?? (await openStore({ ...options.storeOptions, logger }));
   const slots = new ClientSlots(limits.maxClients);
   const live: LiveStream[] = [];
+  // A live client at the head must never fall out of the ring because of one batch.
+  const batchSize = Math.max(1, Math.min(256, Math.floor(ringCapacity / 4)));
+  let shared: SharedStreams | null = null;
   const stopAll = async () => {
     await Promise.all(live.map((l) => l.producer.stop()));
+    await shared?.close();
     await Promise.all(live.map((l) => l.hub.close()));
   };
   try {
-    for (const config of configs) {
-      const producer = await StreamProducer.open({
+    if (options.bus !== undefined) {
+      shared = await SharedStreams.open({
+        ...options.bus,
         store,
-        stream: config.name,
-        source: config.source,
+        streams: configs,
         ringCapacity,
-        // A live client at the head must never fall out of the ring because of one batch.
-        batchSize: Math.max(1, Math.min(256, Math.floor(ringCapacity / 4))),
-        alwaysOn: options.produceAlways,
+        batchSize,
         logger,
         now: options.now,
       });
+    }
+    for (const config of configs) {
+      const producer =
+        shared?.feed(config.name) ??
+        (await StreamProducer.open({
+          store,
+          stream: config.name,
+          source: config.source,
+          ringCapacity,
+          batchSize,
+          alwaysOn: options.produceAlways,
+          logger,
+          now: options.now,
+        }));
       const hub = new SseHub(producer, store, {
         retryMs: limits.retryMs,
         heartbeatMs: limits.heartbeatMs,
@@ -471,13 +498,17 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
   });
 
-  app.get('/realtime_data', (request, reply) => {
+  app.get('/realtime_data', async (request, reply) => {
     const q = parseQuery(QUERIES.realtime, request.query);
     const target = byName.get(q.stream ?? defaultStream);
     if (target === undefined) {
       return reply
         .status(404)
         .send({ error: `no live stream ${q.stream}`, expected: known(), received: describe(q.stream) });
+    }
+    const resumeAt = request.headers['last-event-id'];
+    if (target.producer.reach && typeof resumeAt === 'string' && /^\d{1,16}$/.test(resumeAt)) {
+      await target.producer.reach(Number(resumeAt), 2000);
     }
     const last = parseLastEventId(request.headers['last-event-id'], target.producer.headSeq);
     if ('error' in last) {
@@ -549,6 +580,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         source: l.producer.source.kind,
         head_seq: l.producer.headSeq,
       })),
+      ...(shared === null ? {} : { bus: shared.status() }),
     };
   });
   // Extra routes (the dashboard) are registered by the caller: the stream knows nothing of the page.
@@ -603,6 +635,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       new Promise<number>((resolve, reject) =>
         app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
       ),
+    bus: () => shared?.status() ?? null,
     close() {
       closing ??= (async () => {
         await stopAll();
