@@ -91,6 +91,17 @@ export class LogFollower {
   }
 
   private async run(): Promise<void> {
+    // The connection is still being made at the first read: that is no outage.
+    if (this.connection.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.options.bus.timings.connectTimeoutMs);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.connection.once('ready', done);
+      });
+    }
     let failures = 0;
     while (!this.closed) {
       if (this.targets.size === 0) {
