@@ -1,9 +1,10 @@
-// Lease pools against a real redis-server: names shared out fairly among members, never worked on by two at once;
-// a member cut off from Redis loses its names after the ttl and the others take them over; a member joining gets
-// its share from the others; a start that fails gives the lease back.
+// Lease pools against a real redis-server: names shared out fairly among members, never worked on by two at once
+// while Redis answers; a member joining gets its share from the others; a member cut off from Redis has its names
+// taken over after the ttl and stops them after its outage grace; a Redis restart is waited out (every member keeps
+// its names and takes their leases again); a start that fails gives the lease back.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { redisUrlForTests } from '../../test/helpers/redis.js';
+import { ownRedisForTests, type RedisServer, redisUrlForTests } from '../../test/helpers/redis.js';
 import { LeasePool, type StopReason } from './pool.js';
 import { type Bus, connectBus } from './redis.js';
 
@@ -55,7 +56,20 @@ describe('lease pools', { skip: 'skip' in setup ? setup.skip : false }, () => {
     ttlMs: number,
     failStart?: (name: string) => boolean,
   ) {
-    const bus = await connectBus((setup as { url: string }).url, { commandTimeoutMs: 300 });
+    return join((setup as { url: string }).url, role, owner, names, work, ttlMs, { failStart });
+  }
+
+  async function join(
+    url: string,
+    role: string,
+    owner: string,
+    names: string[],
+    work: Work,
+    ttlMs: number,
+    extra: { failStart?: (name: string) => boolean; outageGraceMs?: number } = {},
+  ) {
+    const { failStart } = extra;
+    const bus = await connectBus(url, { commandTimeoutMs: 300, maxReconnectDelayMs: 100 });
     buses.push(bus);
     const pool = new LeasePool({
       redis: bus.redis,
@@ -69,6 +83,7 @@ describe('lease pools', { skip: 'skip' in setup ? setup.skip : false }, () => {
         work.start(owner, name);
       },
       stop: async (name, why) => work.stop(owner, name, why),
+      outageGraceMs: extra.outageGraceMs,
     });
     pools.push(pool);
     pool.start();
@@ -80,25 +95,31 @@ describe('lease pools', { skip: 'skip' in setup ? setup.skip : false }, () => {
   it('shares the names out fairly, gives a joining member its share, and takes a cut-off member’s over after the ttl', async () => {
     const role = `pool-${process.pid}-${Date.now()}`;
     const ttl = 600;
+    const grace = 1500;
     const work = new Work();
     const a = await member(role, 'A', names, work, ttl);
     await until('A to take every name', () => work.of('A').length === 6);
-    const b = await member(role, 'B', names, work, ttl);
+    const url = (setup as { url: string }).url;
+    const b = await join(url, role, 'B', names, work, ttl, { outageGraceMs: grace });
     await until('A and B to hold 3 each', () => work.of('A').length === 3 && work.of('B').length === 3);
     assert.ok(work.stops.filter((s) => s.member === 'A').every((s) => s.why === 'released'));
     assert.deepEqual([...a.pool.held(), ...b.pool.held()].sort(), names);
-    // B is cut off from Redis: it cannot renew; A takes its names once their ttl has passed.
+    assert.deepEqual(work.overlaps, [], 'no name worked on by two members at once');
+    // B is cut off from Redis for good: A takes its names once their ttl has passed; B, which cannot know whether
+    // Redis is down for everyone, goes on with them for its outage grace, then stops them.
     const cut = Date.now();
     b.bus.redis.disconnect();
-    await until('A to hold every name again', () => work.of('A').length === 6, ttl * 4 + 2000);
+    await until('A to take B’s names', () => a.pool.held().length === 6, ttl * 4 + 2000);
     const took = Date.now() - cut;
     assert.ok(took <= ttl + ttl / 5 + 1000, `taken over ${took} ms after B was cut off (ttl ${ttl} ms)`);
+    await until('B to stop its names', () => b.pool.held().length === 0, ttl + grace + 2000);
+    const stopped = Date.now() - cut;
+    assert.ok(stopped >= grace, `B stopped its names ${stopped} ms after it was cut off (grace ${grace} ms)`);
     assert.deepEqual(
       work.stops.filter((s) => s.member === 'B').map((s) => s.why),
       ['lost', 'lost', 'lost'],
     );
-    assert.deepEqual(work.overlaps, [], 'no name worked on by two members at once');
-    assert.equal(b.pool.held().length, 0);
+    assert.equal(work.of('A').length, 6);
   });
 
   it('a start that fails gives the lease back and is tried again later', async () => {
@@ -114,5 +135,52 @@ describe('lease pools', { skip: 'skip' in setup ? setup.skip : false }, () => {
       work.stops.map((s) => s.why),
       ['closing', 'closing'],
     );
+  });
+});
+
+describe('lease pools while Redis restarts', async () => {
+  const server = await ownRedisForTests();
+  const skip = 'skip' in server ? server.skip : false;
+  const pools: LeasePool[] = [];
+  const buses: Bus[] = [];
+  after(async () => {
+    await Promise.all(pools.map((p) => p.close().catch(() => {})));
+    await Promise.all(buses.map((b) => b.close()));
+    if (!('skip' in server)) await server.stop();
+  });
+
+  it('every member goes on with its names through the outage and takes their leases again, none stopped', {
+    skip,
+  }, async () => {
+    const redis = server as RedisServer;
+    const work = new Work();
+    const ttl = 500;
+    for (const owner of ['A', 'B']) {
+      const bus = await connectBus(redis.url, { commandTimeoutMs: 200, maxReconnectDelayMs: 100 });
+      buses.push(bus);
+      const pool = new LeasePool({
+        redis: bus.redis,
+        role: 'restart',
+        owner,
+        ttlMs: ttl,
+        keyOf: (n) => `byner:test:lease:restart:{${n}}`,
+        names: () => ['s0', 's1', 's2', 's3', 's4', 's5'],
+        start: async (name) => work.start(owner, name),
+        stop: async (name, why) => work.stop(owner, name, why),
+      });
+      pools.push(pool);
+      pool.start();
+    }
+    await until('3 names each', () => work.of('A').length === 3 && work.of('B').length === 3);
+    const before = { A: work.of('A'), B: work.of('B') };
+    const stopsBefore = work.stops.length;
+    await redis.crash();
+    await sleep(ttl * 3); // every lease runs out meanwhile
+    assert.deepEqual([...pools[0].held(), ...pools[1].held()].sort(), ['s0', 's1', 's2', 's3', 's4', 's5']);
+    await redis.restart(); // empty: no persistence
+    await until('the leases to be taken again', () => pools.every((p) => p.stats.retaken === 3), 10_000);
+    assert.deepEqual({ A: work.of('A'), B: work.of('B') }, before);
+    assert.deepEqual(work.stops.slice(stopsBefore), [], 'nothing stopped');
+    assert.deepEqual(work.overlaps, []);
   });
 });

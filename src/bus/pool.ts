@@ -1,7 +1,9 @@
 // Sharing named work (streams) among the live members of a role: each name is worked on by the one member holding
 // its lease (lease.ts). Every round a member beats its heartbeat (members.ts), takes free leases up to its fair share
 // (ceil(names / live members)) and gives back the ones above it, so a dead member's names are taken over within
-// the lease ttl and a new member gets its share. What the work is (producing, forecasting) is the caller's.
+// the lease ttl and a new member gets its share. A lease that runs out while Redis itself is unreachable does not
+// stop the work: it goes on unconfirmed and is taken again when Redis is back, or stopped if another member took it
+// (the work's storage is idempotent, so an overlap repeats work, never stores twice). The work is the caller's.
 import type { Redis } from 'ioredis';
 import type { StoreLogger } from '../store/types.js';
 import { Lease, type LostReason } from './lease.js';
@@ -22,8 +24,11 @@ export interface LeasePoolOptions {
   keyOf: (name: string) => string;
   /** The names to share out, read every round. */
   names: () => Promise<readonly string[]> | readonly string[];
-  /** Starts the work of a name just leased. Throwing gives the lease back (tried again in a later round). */
-  start: (name: string, lease: Lease) => Promise<void>;
+  /**
+   * Starts the work of a name just leased; `owned()` says whether this member may still go on with it (false once
+   * the lease is lost). Throwing gives the lease back (tried again in a later round).
+   */
+  start: (name: string, owned: () => boolean) => Promise<void>;
   /**
    * Stops the work of a name. `lost`: another member may own it already, stop at once; `released`/`closing`:
    * finish what is under way (the lease is released after this resolves).
@@ -31,6 +36,11 @@ export interface LeasePoolOptions {
   stop: (name: string, why: StopReason) => Promise<void>;
   /** How often a round runs. Default ttl / 5. */
   everyMs?: number;
+  /**
+   * How long work whose lease ran out while Redis is unreachable goes on before it is stopped anyway (Redis still
+   * unreachable: this member may be cut off while the others are not). Default max(30 s, 6 × ttl).
+   */
+  outageGraceMs?: number;
   logger?: StoreLogger;
 }
 
@@ -38,6 +48,8 @@ export interface PoolStats {
   acquired: number;
   released: number;
   lost: number;
+  /** Leases that ran out while Redis was unreachable and were taken again when it was back. */
+  retaken: number;
   /** Rounds that could not reach Redis. */
   failedRounds: number;
   /** Live members of the role at the last round. */
@@ -45,8 +57,10 @@ export interface PoolStats {
 }
 
 export class LeasePool {
-  readonly stats: PoolStats = { acquired: 0, released: 0, lost: 0, failedRounds: 0, members: 0 };
+  readonly stats: PoolStats = { acquired: 0, released: 0, lost: 0, retaken: 0, failedRounds: 0, members: 0 };
   private readonly leases = new Map<string, Lease>();
+  /** Names whose lease ran out while Redis was unreachable: their work goes on until the lease is taken again. */
+  private readonly unconfirmed = new Map<string, number>();
   /** Per name: its start and stop, one after the other. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly roster: Roster;
@@ -66,9 +80,14 @@ export class LeasePool {
     this.loop ??= this.run();
   }
 
-  /** The names whose lease this member holds, sorted. */
+  /** The names this member works on (leased, or unconfirmed while Redis is unreachable), sorted. */
   held(): string[] {
-    return [...this.leases.keys()].sort();
+    return [...this.leases.keys(), ...this.unconfirmed.keys()].sort();
+  }
+
+  /** Whether this member may go on working on `name`. */
+  owns(name: string): boolean {
+    return this.unconfirmed.has(name) || this.leases.get(name)?.held === true;
   }
 
   /** Stops a name's work and gives its lease back (its work failed): a later round, here or elsewhere, retakes it. */
@@ -82,7 +101,7 @@ export class LeasePool {
     this.closed = true;
     this.wakeUp();
     await this.loop;
-    await Promise.all([...this.leases.keys()].map((name) => this.give(name, 'closing')));
+    await Promise.all(this.held().map((name) => this.give(name, 'closing')));
     await Promise.all(this.chains.values());
     try {
       await this.roster.remove([this.options.owner]);
@@ -104,6 +123,7 @@ export class LeasePool {
   private async run(): Promise<void> {
     let failing = false;
     while (!this.closed) {
+      this.endGrace();
       try {
         await this.round();
         if (failing) this.logger.info({ role: this.options.role }, 'lease rounds reach the bus again');
@@ -127,48 +147,117 @@ export class LeasePool {
     }
   }
 
+  /** Stops the unconfirmed work whose outage grace has passed. */
+  private endGrace(): void {
+    const grace = this.options.outageGraceMs ?? Math.max(30_000, 6 * this.options.ttlMs);
+    for (const [name, since] of this.unconfirmed) {
+      if (Date.now() - since < grace) continue;
+      this.unconfirmed.delete(name);
+      this.stats.lost += 1;
+      this.logger.warn(
+        { role: this.options.role, name, graceMs: grace },
+        `the bus has been unreachable for ${grace} ms: stopping ${name} (another member may have it)`,
+      );
+      void this.chain(name, () => this.options.stop(name, 'lost'));
+    }
+  }
+
+  private acquire(name: string): Promise<Lease | null> {
+    let lease: Lease | null = null;
+    return Lease.acquire(this.options.redis, this.options.keyOf(name), this.options.owner, {
+      ttlMs: this.options.ttlMs,
+      onLost: (why) => this.onLost(name, lease, why),
+    }).then((l) => {
+      lease = l;
+      return l;
+    });
+  }
+
   private async round(): Promise<void> {
     const { owner, ttlMs } = this.options;
     const members = await this.roster.touch([owner], ttlMs);
     this.stats.members = members;
+    await this.retake();
     const names = [...(await this.options.names())].sort();
     const share = fairShare(names.length, members);
     // Give back the names above the fair share (the last ones of this member's, in name order).
-    const extra = this.held().slice(share);
+    const extra = [...this.leases.keys()].sort().slice(Math.max(0, share - this.unconfirmed.size));
     await Promise.all(extra.map((name) => this.give(name, 'released')));
     if (this.leases.size >= share || this.closed) return;
     // Try the free names, starting at a place of this member's own so that members do not all race for the same.
     const offset = names.length === 0 ? 0 : hash(owner) % names.length;
     const order = [...names.slice(offset), ...names.slice(0, offset)].filter((n) => !this.leases.has(n));
+    const taken: [string, Lease][] = [];
     for (const name of order) {
       if (this.leases.size >= share || this.closed) break;
       if (this.chains.has(name)) continue; // still stopping after a loss
-      const lease = await Lease.acquire(this.options.redis, this.options.keyOf(name), owner, {
-        ttlMs,
-        onLost: (why) => this.onLost(name, lease, why),
-      });
+      const lease = await this.acquire(name);
       if (lease === null) continue;
       this.leases.set(name, lease);
       this.stats.acquired += 1;
-      this.logger.info({ role: this.options.role, name, owner }, `took the lease of ${name}`);
-      await this.chain(name, async () => {
-        try {
-          await this.options.start(name, lease);
-        } catch (error) {
-          this.logger.error(
-            { role: this.options.role, name, err: error instanceof Error ? error.message : String(error) },
-            `could not start ${name}; giving its lease back`,
-          );
-          this.leases.delete(name);
-          await lease.release();
-        }
-      });
+      taken.push([name, lease]);
     }
+    if (taken.length > 0) {
+      this.logger.info(
+        { role: this.options.role, names: taken.map(([n]) => n), owner },
+        `took the lease of ${taken.map(([n]) => n).join(', ')}`,
+      );
+    }
+    // The names taken start together: a dead member's names are all taken over at once.
+    await Promise.all(taken.map(([name, lease]) => this.startWork(name, lease)));
+  }
+
+  /** Takes the leases that ran out during an outage again; stops the work of those another member took. */
+  private async retake(): Promise<void> {
+    for (const name of [...this.unconfirmed.keys()]) {
+      const lease = await this.acquire(name);
+      this.unconfirmed.delete(name);
+      if (lease !== null) {
+        this.leases.set(name, lease);
+        this.stats.retaken += 1;
+        this.logger.info(
+          { role: this.options.role, name },
+          `took the lease of ${name} again after the outage`,
+        );
+        continue;
+      }
+      this.stats.lost += 1;
+      this.logger.warn(
+        { role: this.options.role, name },
+        `another member took ${name} during the outage; stopping it`,
+      );
+      void this.chain(name, () => this.options.stop(name, 'lost'));
+    }
+  }
+
+  private startWork(name: string, lease: Lease): Promise<void> {
+    return this.chain(name, async () => {
+      try {
+        await this.options.start(name, () => this.owns(name));
+      } catch (error) {
+        this.logger.error(
+          { role: this.options.role, name, err: error instanceof Error ? error.message : String(error) },
+          `could not start ${name}; giving its lease back`,
+        );
+        if (this.leases.get(name) === lease) this.leases.delete(name);
+        await lease.release();
+      }
+    });
   }
 
   private onLost(name: string, lease: Lease | null, why: LostReason): void {
     if (lease === null || this.leases.get(name) !== lease) return;
     this.leases.delete(name);
+    if (why === 'expired' && this.options.redis.status !== 'ready' && !this.closed) {
+      // Redis is unreachable: nobody can take the lease meanwhile unless Redis is reachable for them; go on, and
+      // take it again (or stop) when Redis answers.
+      this.unconfirmed.set(name, Date.now());
+      this.logger.warn(
+        { role: this.options.role, name },
+        `the lease of ${name} ran out while the bus is unreachable; going on with it until the bus is back`,
+      );
+      return;
+    }
     this.stats.lost += 1;
     this.logger.warn(
       { role: this.options.role, name, why },
@@ -181,11 +270,12 @@ export class LeasePool {
   /** Stops a held name's work, then releases its lease. */
   private async give(name: string, why: StopReason): Promise<void> {
     const lease = this.leases.get(name);
-    if (lease === undefined) return;
+    const unconfirmed = this.unconfirmed.delete(name);
+    if (lease === undefined && !unconfirmed) return;
     this.leases.delete(name);
     await this.chain(name, async () => {
       await this.options.stop(name, why);
-      await lease.release();
+      await lease?.release();
     });
     this.stats.released += 1;
     this.logger.info({ role: this.options.role, name, why }, `gave the lease of ${name} back (${why})`);

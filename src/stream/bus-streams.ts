@@ -1,13 +1,13 @@
 // `serve --bus`: the streams of one of many serve processes sharing them over Redis. Each stream's source runs in
 // the one process holding its producer lease (src/bus/pool.ts), which stores every tick, then appends it to the
-// stream's tick log; every process serves every stream from a ring fed by reading the tick logs, and resumes
-// clients from the ring, the log, then the store. Leases and logs are src/bus's; SSE clients are hub.ts's.
+// stream's tick log; every process serves every stream from a ring fed by reading the tick logs (ticks a log misses,
+// e.g. after Redis lost its data, are read from the store), and resumes clients from the ring, the log, then the
+// store. Leases and logs are src/bus's; SSE clients are hub.ts's.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LogAppender } from '../bus/appender.js';
 import { LogFollower } from '../bus/follow.js';
 import { TickHistory } from '../bus/history.js';
-import type { Lease } from '../bus/lease.js';
 import { ROSTER_KEYS, Roster } from '../bus/members.js';
 import { LeasePool, type StopReason } from '../bus/pool.js';
 import type { Bus, BusStatus } from '../bus/redis.js';
@@ -183,7 +183,7 @@ export class SharedStreams {
         await this.registry.touch(names, REGISTRY_TTL_MS);
         return names;
       },
-      start: (name, lease) => this.startProducing(name, lease),
+      start: (name, owned) => this.startProducing(name, owned),
       stop: (name, why) => this.stopProducing(name, why),
       logger: this.logger,
     });
@@ -205,12 +205,12 @@ export class SharedStreams {
    */
   static async open(options: SharedStreamsOptions): Promise<SharedStreams> {
     const shared = new SharedStreams(options);
+    const stored = new Map(
+      (await options.store.listStreams('historical_data')).map((s) => [s.stream, s.last_seq]),
+    );
     for (const [name, feed] of shared.feeds) {
-      const [logged, stored] = await Promise.all([
-        shared.log.lastSeq(name),
-        options.store.lastSeq('historical_data', name),
-      ]);
-      feed.ring.reset(Math.max(logged ?? -1, stored ?? -1) + 1);
+      const logged = await shared.log.lastSeq(name);
+      feed.ring.reset(Math.max(logged ?? -1, stored.get(name) ?? -1) + 1);
       shared.follower.add(name, {
         cursor: () => feed.ring.nextSeq - 1,
         deliver: async (entries) => feed.deliver(entries),
@@ -252,10 +252,10 @@ export class SharedStreams {
     for (const a of this.appenders.values()) a.close();
   }
 
-  private async startProducing(name: string, lease: Lease): Promise<void> {
+  private async startProducing(name: string, owned: () => boolean): Promise<void> {
     const feed = this.feed(name);
     const appender = this.appenders.get(name) as LogAppender;
-    await this.backfill(name, appender);
+    const started = Date.now();
     const { store } = this.options;
     feed.producer = await StreamProducer.open({
       store,
@@ -271,16 +271,21 @@ export class SharedStreams {
       onStored: async (ticks, outcome) => {
         if (outcome.duplicates > 0) await this.checkOurs(name, ticks, outcome);
         await appender.append(ticks.map(entryOf));
-        if (!lease.held) {
+        if (!owned()) {
           throw new BynerError('BYNER_BUS', `lost the producer lease of stream ${name}`, {
             expected: `the lease ${produceLeaseKey(name)} renewed within ${this.options.leaseMs} ms`,
-            received: lease.lost ?? 'no renewal within the ttl',
+            received: 'another process holds it, or it ran out',
           });
         }
       },
     });
     this.logger.info(
-      { stream: name, owner: this.owner, headSeq: feed.producer.headSeq },
+      {
+        stream: name,
+        owner: this.owner,
+        headSeq: feed.producer.headSeq,
+        openMs: Date.now() - started,
+      },
       `producing stream ${name} from seq ${feed.producer.headSeq + 1}`,
     );
   }
@@ -290,28 +295,10 @@ export class SharedStreams {
     const producer = feed.producer;
     feed.producer = null;
     await producer?.stop();
-    // Handing over: the next producer continues a complete tick log (it appends what is missing from the store).
+    // Handing over: the stored ticks reach the tick log before the next producer appends its own (else readers
+    // read them from the store).
     if (why !== 'lost') await this.appenders.get(name)?.settled(Math.max(500, this.options.leaseMs / 2));
     this.logger.info({ stream: name, why }, `stopped producing stream ${name} (${why})`);
-  }
-
-  /**
-   * Appends the stored ticks the tick log lacks at its end (a producer died between storing and appending, or
-   * Redis lost its data), at most the log's length of them, before this process produces more.
-   */
-  private async backfill(name: string, appender: LogAppender): Promise<void> {
-    const [top, last] = await Promise.all([
-      this.log.lastSeq(name),
-      this.options.store.lastSeq('historical_data', name),
-    ]);
-    if (last === null || (top !== null && top >= last)) return;
-    let after = Math.max(top ?? -1, last - this.log.maxLen);
-    while (after < last) {
-      const page = await this.history.stored(name, after, Math.min(1000, last - after));
-      if (page.length === 0) break;
-      await appender.append(page);
-      after = page[page.length - 1].seq;
-    }
   }
 
   /**

@@ -1,0 +1,400 @@
+// The scale-out on 127.0.0.1 with real processes (the built CLI): Redis, MongoDB (FerretDB), 2 `serve --bus` and 3
+// `infer --bus` over 20 streams at 20 ticks/s, SSE clients on both servers. Then kill -9 of the serve process that
+// produces half the streams and of one infer worker: every stream goes on within the lease time, every client
+// resumes via the other server with no gap and no duplicate. Then Redis is killed for 5 s and restarted: the
+// processes reconnect, nothing stored is lost, the gap in live delivery is measured. MongoDB is checked at the end.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { inferLeaseKey } from '../src/infer/bus-leases.js';
+import { openStore } from '../src/store/index.js';
+import type { Store } from '../src/store/types.js';
+import { produceLeaseKey } from '../src/stream/bus-streams.js';
+import type { Tick } from '../src/ticks/types.js';
+import { builtCli, childEnv, ROOT } from './helpers/cli.js';
+import { freePort, mongoUriForTests } from './helpers/ferretdb.js';
+import { findRedisServer, type RedisServer, startRedis } from './helpers/redis.js';
+import { readSse, sleep } from './live-helpers.js';
+
+const STREAMS = Array.from({ length: 20 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+const LEASE_MS = 2000;
+const INTERVAL_MS = 50; // 20 ticks/s per stream
+const WINDOW = 60; // the pipeline's window: the first 59 ticks a worker reads of a stream have no forecast
+const MODEL = 'seasonal_naive';
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  out: string;
+  err: string;
+  exited: Promise<number | null>;
+}
+
+/** Polls `cond` every 50 ms; fails naming `what` (and the processes' last log lines) after `ms`. */
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms: number, procs: Proc[] = []) {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) {
+      const logs = procs.map((p) => `--- ${p.name}:\n${p.err.slice(-1500)}`).join('\n');
+      throw new Error(`timed out after ${ms} ms waiting for ${what}\n${logs}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** One SSE reader of a stream: reads from its server, moves to the next one when its server goes away. */
+class Reader {
+  readonly events: { seq: number; data: string; at: number }[] = [];
+  /** Times it moved to another server. */
+  moves = 0;
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(
+    readonly stream: string,
+    private readonly servers: string[],
+    private readonly dead: Set<string>,
+  ) {
+    this.done = this.run();
+  }
+
+  private async run(): Promise<void> {
+    let at = 0;
+    while (!this.stopped) {
+      const base = this.servers[at % this.servers.length];
+      if (this.dead.has(base)) {
+        at += 1;
+        this.moves += 1;
+        continue;
+      }
+      let seen = 0;
+      try {
+        await readSse(`${base}/realtime_data?stream=${this.stream}`, {
+          lastEventId: this.events.at(-1) === undefined ? undefined : String(this.events.at(-1)?.seq),
+          timeoutMs: 60_000,
+          until: (events) => {
+            for (; seen < events.length; seen++) {
+              this.events.push({ seq: Number(events[seen].id), data: events[seen].data, at: Date.now() });
+            }
+            return this.stopped;
+          },
+        });
+      } catch {
+        // refused: its server is gone
+      }
+      if (!this.stopped) await sleep(50);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  /** The longest time without an event between `from` and `to` (ms). */
+  longestGap(from: number, to: number): number {
+    let last = from;
+    let gap = 0;
+    for (const e of this.events) {
+      if (e.at < from) continue;
+      if (e.at > to) break;
+      gap = Math.max(gap, e.at - last);
+      last = e.at;
+    }
+    return Math.max(gap, Math.min(to, Date.now()) - last);
+  }
+}
+
+const redisBinary = findRedisServer();
+const mongo = 'path' in redisBinary ? await mongoUriForTests() : { skip: 'no redis-server' };
+const skip =
+  'reason' in redisBinary
+    ? `the cluster test needs redis-server (its own, it kills it): ${redisBinary.reason}`
+    : 'skip' in mongo
+      ? `the cluster test needs MongoDB: ${mongo.skip}`
+      : false;
+
+describe('a cluster of serve and infer processes on Redis and MongoDB', { skip }, () => {
+  const procs: Proc[] = [];
+  const readers: Reader[] = [];
+  let redis: RedisServer | undefined;
+  let peek: Redis | undefined;
+  let store: Store | undefined;
+  after(async () => {
+    await Promise.all(readers.map((r) => r.stop()));
+    // BYNER_TEST_LOGS=DIR keeps every process's log there (to see what happened in a failed run).
+    const keep = process.env.BYNER_TEST_LOGS;
+    if (keep !== undefined && keep !== '') {
+      mkdirSync(keep, { recursive: true });
+      for (const p of procs) writeFileSync(join(keep, `${p.name.replace(/\s+/g, '-')}.log`), p.out + p.err);
+    }
+    for (const p of procs)
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+    peek?.disconnect();
+    await store?.close().catch(() => {});
+    await redis?.stop();
+    if (!('skip' in mongo)) await mongo.stop();
+  });
+
+  it('survives kill -9 of a serve process, an infer worker and Redis itself: no tick lost, duplicated or unforecast', async () => {
+    const main = builtCli();
+    const { uri } = mongo as { uri: string };
+    const dbName = `byner_cluster_${randomBytes(4).toString('hex')}`;
+    redis = await startRedis({ binary: (redisBinary as { path: string }).path });
+    const bus = redis.url;
+    peek = new Redis(bus, { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
+    peek.on('error', () => {});
+    await peek.connect();
+    const common = ['--bus', bus, '--mongo-uri', uri, '--db-name', dbName, '--lease-ms', String(LEASE_MS)];
+
+    const launch = (name: string, args: string[]): Proc => {
+      const child = spawn(process.execPath, [main, ...args], {
+        cwd: ROOT,
+        env: childEnv({ BYNER_LOG_LEVEL: 'info' }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const p: Proc = {
+        name,
+        child,
+        out: '',
+        err: '',
+        exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
+      };
+      child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+        p.out = (p.out + d).slice(-20_000);
+      });
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+        p.err = (p.err + d).slice(-4_000_000);
+      });
+      procs.push(p);
+      return p;
+    };
+    const serveArgs = (port: number) => [
+      'serve',
+      ...common,
+      '--port',
+      String(port),
+      '--interval',
+      String(INTERVAL_MS),
+      '--heartbeat',
+      '1000',
+      ...STREAMS.flatMap((s) => ['--stream', s]),
+    ];
+    const health = async (base: string) => {
+      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) });
+      return (await res.json()) as {
+        streams: { name: string; head_seq: number }[];
+        bus: { producing: string[]; outages: number; outage_s: number };
+      };
+    };
+
+    // 1. Two serve processes: the streams are shared out 10 and 10.
+    const ports = [await freePort(), await freePort()];
+    const bases = ports.map((p) => `http://127.0.0.1:${p}`);
+    const serves = [launch('serve A', serveArgs(ports[0]))];
+    await until('serve A to listen', () => serves[0].out.includes('streaming on'), 60_000, procs);
+    serves.push(launch('serve B', serveArgs(ports[1])));
+    await until('serve B to listen', () => serves[1].out.includes('streaming on'), 60_000, procs);
+    await until(
+      'the streams to be shared 10 and 10',
+      async () => {
+        const [a, b] = await Promise.all(bases.map(health));
+        return a.bus.producing.length === 10 && b.bus.producing.length === 10;
+      },
+      30_000,
+      procs,
+    );
+
+    // 2. Three infer workers of one group share the streams; SSE readers of every stream on both servers.
+    const workers = [0, 1, 2].map((i) =>
+      launch(`infer ${i}`, [
+        'infer',
+        ...common,
+        '--group',
+        'g',
+        '--all-streams',
+        '--model',
+        MODEL,
+        '--quiet',
+      ]),
+    );
+    const ownerOf = (p: Proc) => /worker (\S+) of group/.exec(p.out)?.[1];
+    await until('the workers to start', () => workers.every((w) => ownerOf(w) !== undefined), 60_000, procs);
+    const inferOwners = async () =>
+      Promise.all(STREAMS.map((s) => peek?.get(inferLeaseKey('g', s)) ?? Promise.resolve(null)));
+    await until(
+      'every stream to be forecast by one of the 3 workers',
+      async () => {
+        const owners = await inferOwners();
+        const counts = workers.map((w) => owners.filter((o) => o === ownerOf(w)).length);
+        return owners.every((o) => o !== null) && counts.every((c) => c >= 6 && c <= 7);
+      },
+      30_000,
+      procs,
+    );
+    const dead = new Set<string>();
+    readers.push(
+      ...STREAMS.flatMap((s) => [new Reader(s, bases, dead), new Reader(s, [bases[1], bases[0]], dead)]),
+    );
+    await until(
+      'every reader to get ticks',
+      () => readers.every((r) => r.events.length >= 20),
+      30_000,
+      procs,
+    );
+    await sleep(3000);
+
+    // 3. kill -9 serve A (producing half the streams) and the worker with the most streams.
+    const producedByA = (await health(bases[0])).bus.producing;
+    assert.equal(producedByA.length, 10);
+    const owners = await inferOwners();
+    const victim = workers[0];
+    const victimStreams = STREAMS.filter((_, i) => owners[i] === ownerOf(victim));
+    const killedAt = Date.now();
+    serves[0].child.kill('SIGKILL');
+    victim.child.kill('SIGKILL');
+    dead.add(bases[0]);
+    await Promise.all([serves[0].exited, victim.exited]);
+    const produceTakeover = new Map<string, number>();
+    const inferTakeover = new Map<string, number>();
+    await until(
+      'serve B to produce every stream and the 2 workers to forecast every stream',
+      async () => {
+        const now = Date.now();
+        const [producers, inferers] = await Promise.all([
+          Promise.all(producedByA.map((s) => peek?.get(produceLeaseKey(s)))),
+          Promise.all(victimStreams.map((s) => peek?.get(inferLeaseKey('g', s)))),
+        ]);
+        producedByA.forEach((s, i) => {
+          if (producers[i] && !produceTakeover.has(s)) produceTakeover.set(s, now - killedAt);
+        });
+        victimStreams.forEach((s, i) => {
+          if (inferers[i] && inferers[i] !== ownerOf(victim) && !inferTakeover.has(s))
+            inferTakeover.set(s, now - killedAt);
+        });
+        return produceTakeover.size === producedByA.length && inferTakeover.size === victimStreams.length;
+      },
+      LEASE_MS * 5 + 10_000,
+      procs,
+    );
+    // Every stream goes on: ticks of A's streams arrive again at the readers of B.
+    await sleep(LEASE_MS + 3000);
+    const goneOn = readers
+      .filter((r) => producedByA.includes(r.stream))
+      .map((r) => r.longestGap(killedAt - 1000, killedAt + LEASE_MS + 3000));
+    const maxProduceGap = Math.max(...goneOn);
+    const maxLease = Math.max(...produceTakeover.values());
+    const maxInfer = Math.max(...inferTakeover.values());
+
+    // 4. kill -9 Redis for 5 s, then start it again (empty: no persistence).
+    await redis.crash();
+    const redisDownAt = Date.now();
+    await sleep(5000);
+    await redis.restart();
+    const redisUpAt = Date.now();
+    const headsAt = async () => (await health(bases[1])).streams.map((s) => s.head_seq);
+    const before = await headsAt();
+    await until(
+      'every stream to go on after the Redis outage',
+      async () => (await headsAt()).every((h, i) => h > before[i] + 20),
+      30_000,
+      procs,
+    );
+    await until(
+      'every stream to be forecast again',
+      async () => (await inferOwners()).every((o) => o !== null),
+      30_000,
+      procs,
+    );
+    const liveAgainAt = Date.now();
+    const outageGaps = readers.map((r) => r.longestGap(redisDownAt - 500, liveAgainAt));
+    const busStatus = (await health(bases[1])).bus;
+    await sleep(3000);
+
+    // 5. A clean stop: readers, workers (they store what they hold), then serve B.
+    await Promise.all(readers.map((r) => r.stop()));
+    for (const w of workers.slice(1)) w.child.kill('SIGTERM');
+    assert.deepEqual(await Promise.all(workers.slice(1).map((w) => w.exited)), [0, 0]);
+    serves[1].child.kill('SIGTERM');
+    assert.equal(await serves[1].exited, 0, serves[1].err.slice(-2000));
+
+    // 6. Every reader: consecutive seqs, no gap, no duplicate, across its moves between servers.
+    for (const r of readers) {
+      const seqs = r.events.map((e) => e.seq);
+      for (let i = 1; i < seqs.length; i++) {
+        assert.equal(
+          seqs[i],
+          seqs[i - 1] + 1,
+          `${r.stream}: seq ${seqs[i]} after ${seqs[i - 1]} (moves ${r.moves})`,
+        );
+      }
+    }
+    const moved = readers.filter((r) => r.moves > 0);
+    assert.equal(moved.length, STREAMS.length, 'the readers of serve A moved to serve B');
+
+    // 7. MongoDB: every (stream, seq) stored once, consecutive; what the readers got is what is stored; every tick a
+    // worker stored after its window filled has exactly one forecast.
+    store = await openStore({ mongoUri: uri, dbName });
+    let ticksTotal = 0;
+    let forecastsTotal = 0;
+    for (const s of STREAMS) {
+      const stored: Tick[] = [];
+      for (let after = -1; ; ) {
+        const page = await store.ticksAfter('historical_data', s, after, 5000);
+        if (page.length === 0) break;
+        stored.push(...page);
+        after = page[page.length - 1].seq;
+      }
+      ticksTotal += stored.length;
+      assert.equal(await store.countTicks('historical_data', s), stored.length, `${s}: duplicates`);
+      stored.forEach((t, i) => assert.equal(t.seq, i, `${s}: stored seq ${t.seq} at ${i}`));
+      const bySeq = new Map(stored.map((t) => [t.seq, t]));
+      for (const r of readers.filter((x) => x.stream === s)) {
+        for (const e of r.events) {
+          const t = bySeq.get(e.seq);
+          assert.ok(t, `${s}: seq ${e.seq} was sent but is not stored`);
+          assert.equal(JSON.parse(e.data).price, t.price, `${s}: seq ${e.seq} sent as stored`);
+        }
+      }
+      const inf: Tick[] = [];
+      for (let after = -1; ; ) {
+        const page = await store.ticksAfter('inf_historical_db', s, after, 5000);
+        if (page.length === 0) break;
+        inf.push(...page);
+        after = page[page.length - 1].seq;
+      }
+      assert.ok(inf.length > WINDOW, `${s}: ${inf.length} ticks forecast`);
+      inf.forEach((t, i) => assert.equal(t.seq, inf[0].seq + i, `${s}: inference skipped to seq ${t.seq}`));
+      const forecasts = await store.recentForecasts(s, 100_000, MODEL);
+      forecastsTotal += forecasts.length;
+      const fSeqs = forecasts.map((f) => f.seq);
+      assert.equal(new Set(fSeqs).size, fSeqs.length, `${s}: a tick forecast twice`);
+      const expected = inf.slice(WINDOW - 1).map((t) => t.seq);
+      const have = new Set(fSeqs);
+      const missing = expected.filter((q) => !have.has(q));
+      assert.deepEqual(missing, [], `${s}: ticks without a forecast`);
+    }
+
+    const report = {
+      ticks: ticksTotal,
+      forecasts: forecastsTotal,
+      produce_takeover_ms: maxLease,
+      longest_tick_gap_at_serve_kill_ms: maxProduceGap,
+      infer_takeover_ms: maxInfer,
+      redis_down_ms: redisUpAt - redisDownAt,
+      longest_tick_gap_at_redis_outage_ms: Math.max(...outageGaps),
+      serve_B_recorded_outage_s: busStatus.outage_s,
+    };
+    process.stdout.write(`# cluster: ${JSON.stringify(report)}\n`);
+    // Taken over within the lease time (and a round, on a loaded machine some slack).
+    assert.ok(maxLease <= LEASE_MS + 3000, `producer leases taken over after ${maxLease} ms`);
+    assert.ok(maxProduceGap <= LEASE_MS + 4000, `a stream stopped for ${maxProduceGap} ms`);
+    assert.ok(maxInfer <= LEASE_MS + 3000, `inference leases taken over after ${maxInfer} ms`);
+    assert.ok(busStatus.outages >= 1 && busStatus.outage_s >= 4, JSON.stringify(busStatus));
+  });
+});
