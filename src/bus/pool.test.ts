@@ -122,6 +122,32 @@ describe('lease pools', { skip: 'skip' in setup ? setup.skip : false }, () => {
     assert.equal(work.of('A').length, 6);
   });
 
+  it('keeps the names it works on while the list of names misses them (a registry being refilled)', async () => {
+    const role = `pool-list-${process.pid}-${Date.now()}`;
+    const work = new Work();
+    const listed = ['p', 'q'];
+    const url = (setup as { url: string }).url;
+    const bus = await connectBus(url, { commandTimeoutMs: 300 });
+    buses.push(bus);
+    const pool = new LeasePool({
+      redis: bus.redis,
+      role,
+      owner: 'A',
+      ttlMs: 400,
+      keyOf: (n) => `byner:test:lease:${role}:{${n}}`,
+      names: () => listed,
+      start: async (name) => work.start('A', name),
+      stop: async (name, why) => work.stop('A', name, why),
+    });
+    pools.push(pool);
+    pool.start();
+    await until('A to take both', () => work.of('A').length === 2);
+    listed.splice(0); // e.g. Redis lost the registry of streams and the serve processes have not refilled it yet
+    await sleep(600); // several rounds
+    assert.deepEqual(work.stops, []);
+    assert.deepEqual(pool.held(), ['p', 'q']);
+  });
+
   it('a start that fails gives the lease back and is tried again later', async () => {
     const role = `pool-fail-${process.pid}-${Date.now()}`;
     const work = new Work();

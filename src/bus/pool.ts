@@ -22,7 +22,7 @@ export interface LeasePoolOptions {
   ttlMs: number;
   /** The lease key of a name. */
   keyOf: (name: string) => string;
-  /** The names to share out, read every round. */
+  /** The names to share out, read every round (the names this member works on count too). */
   names: () => Promise<readonly string[]> | readonly string[];
   /**
    * Starts the work of a name just leased; `owned()` says whether this member may still go on with it (false once
@@ -178,7 +178,8 @@ export class LeasePool {
     const members = await this.roster.touch([owner], ttlMs);
     this.stats.members = members;
     await this.retake();
-    const names = [...(await this.options.names())].sort();
+    // The names held count even when the list misses them (a registry that Redis lost and is being refilled).
+    const names = [...new Set([...(await this.options.names()), ...this.held()])].sort();
     const share = fairShare(names.length, members);
     // Give back the names above the fair share (the last ones of this member's, in name order).
     const extra = [...this.leases.keys()].sort().slice(Math.max(0, share - this.unconfirmed.size));
