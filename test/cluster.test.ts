@@ -394,17 +394,25 @@ describe('a cluster of serve and infer processes on Redis and MongoDB', { skip }
     store = await openStore({ mongoUri: uri, dbName });
     let ticksTotal = 0;
     let forecastsTotal = 0;
-    for (const s of STREAMS) {
-      const stored: Tick[] = [];
+    const all = async (collection: 'historical_data' | 'inf_historical_db', s: string) => {
+      const ticks: Tick[] = [];
       for (let after = -1; ; ) {
-        const page = await store.ticksAfter('historical_data', s, after, 5000);
-        if (page.length === 0) break;
-        stored.push(...page);
+        const page = await (store as Store).ticksAfter(collection, s, after, 5000);
+        if (page.length === 0) return ticks;
+        ticks.push(...page);
         after = page[page.length - 1].seq;
       }
+    };
+    const consecutive = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+    for (const s of STREAMS) {
+      const stored = await all('historical_data', s);
       ticksTotal += stored.length;
       assert.equal(await store.countTicks('historical_data', s), stored.length, `${s}: duplicates`);
-      stored.forEach((t, i) => assert.equal(t.seq, i, `${s}: stored seq ${t.seq} at ${i}`));
+      assert.deepEqual(
+        stored.map((t) => t.seq),
+        consecutive(0, stored.length),
+        `${s}: stored seqs`,
+      );
       const bySeq = new Map(stored.map((t) => [t.seq, t]));
       for (const r of readers.filter((x) => x.stream === s)) {
         for (const e of r.events) {
@@ -413,15 +421,13 @@ describe('a cluster of serve and infer processes on Redis and MongoDB', { skip }
           assert.equal(JSON.parse(e.data).price, t.price, `${s}: seq ${e.seq} sent as stored`);
         }
       }
-      const inf: Tick[] = [];
-      for (let after = -1; ; ) {
-        const page = await store.ticksAfter('inf_historical_db', s, after, 5000);
-        if (page.length === 0) break;
-        inf.push(...page);
-        after = page[page.length - 1].seq;
-      }
+      const inf = await all('inf_historical_db', s);
       assert.ok(inf.length > WINDOW, `${s}: ${inf.length} ticks forecast`);
-      inf.forEach((t, i) => assert.equal(t.seq, inf[0].seq + i, `${s}: inference skipped to seq ${t.seq}`));
+      assert.deepEqual(
+        inf.map((t) => t.seq),
+        consecutive(inf[0].seq, inf.length),
+        `${s}: the seqs inference stored`,
+      );
       const forecasts = await store.recentForecasts(s, 100_000, MODEL);
       forecastsTotal += forecasts.length;
       const fSeqs = forecasts.map((f) => f.seq);

@@ -6,20 +6,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT } from '../../test/helpers/cli.js';
 import { ownRedisForTests, type RedisServer, redisUrlForTests } from '../../test/helpers/redis.js';
+import { sleep, waitFor as until } from '../../test/live-helpers.js';
 import { Lease, type LostReason, leaseOwner, releaseLease, tryAcquire } from './lease.js';
 import { type Bus, connectBus } from './redis.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const unique = (what: string) => `byner:test:${what}:${process.pid}:${Math.random().toString(36).slice(2)}`;
-
-/** Polls `cond` every 10 ms; fails naming `what` after `ms`. */
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 interface Holder {
   child: ChildProcess;

@@ -5,18 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ownRedisForTests, type RedisServer, redisUrlForTests } from '../../test/helpers/redis.js';
+import { sleep, waitFor as until } from '../../test/live-helpers.js';
 import { LeasePool, type StopReason } from './pool.js';
 import { type Bus, connectBus } from './redis.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** Who works on which name now, across every member of a test; a second worker on a name is recorded. */
 class Work {

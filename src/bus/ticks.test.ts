@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ownRedisForTests, type RedisServer, redisUrlForTests } from '../../test/helpers/redis.js';
+import { sleep, waitFor as until } from '../../test/live-helpers.js';
 import { ticksFromPrices } from '../indicators/ticks.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
@@ -17,16 +18,7 @@ import { TickHistory } from './history.js';
 import { type Bus, connectBus } from './redis.js';
 import { type LogEntry, TickLog } from './ticks.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const unique = (what: string) => `t-${what}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** `n` ticks of `stream` from seq `from`, stored in `store`, and their log entries. */
 async function storeTicks(store: Store, stream: string, n: number): Promise<LogEntry[]> {
