@@ -1,9 +1,6 @@
-// Sharing named work (streams) among the live members of a role: each name is worked on by the one member holding
-// its lease (lease.ts). Every round a member beats its heartbeat (members.ts), takes free leases up to its fair share
-// (ceil(names / live members)) and gives back the ones above it, so a dead member's names are taken over within
-// the lease ttl and a new member gets its share. A lease that runs out while Redis itself is unreachable does not
-// stop the work: it goes on unconfirmed and is taken again when Redis is back, or stopped if another member took it
-// (the work's storage is idempotent, so an overlap repeats work, never stores twice). The work is the caller's.
+// Sharing named work (streams) among the live members of a role: each name is worked on by the member holding its
+// lease (lease.ts), up to a fair share (ceil(names / live members), members.ts); dead members' names are taken over
+// after the ttl. What the work is (producing, forecasting) is the caller's.
 import type { Redis } from 'ioredis';
 import type { StoreLogger } from '../store/types.js';
 import { Lease, type LostReason } from './lease.js';
@@ -56,6 +53,12 @@ export interface PoolStats {
   members: number;
 }
 
+/**
+ * Every round (ttl/5) a member beats its heartbeat, takes free leases up to its fair share and gives back the ones
+ * above it (a member joining gets its share). A lease that runs out while Redis itself is unreachable does not stop
+ * the work: it goes on unconfirmed and is taken again when Redis is back, or stopped if another member took it
+ * meanwhile or after the outage grace (the work's storage is idempotent: an overlap repeats work, never stores twice).
+ */
 export class LeasePool {
   readonly stats: PoolStats = { acquired: 0, released: 0, lost: 0, retaken: 0, failedRounds: 0, members: 0 };
   private readonly leases = new Map<string, Lease>();

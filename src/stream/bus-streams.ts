@@ -1,8 +1,6 @@
-// `serve --bus`: the streams of one of many serve processes sharing them over Redis. Each stream's source runs in
-// the one process holding its producer lease (src/bus/pool.ts), which stores every tick, then appends it to the
-// stream's tick log; every process serves every stream from a ring fed by reading the tick logs (ticks a log misses,
-// e.g. after Redis lost its data, are read from the store), and resumes clients from the ring, the log, then the
-// store. Leases and logs are src/bus's; SSE clients are hub.ts's.
+// `serve --bus`: one of many serve processes sharing the streams over Redis. A stream is produced by the process
+// holding its lease (store, then tick log) and served by every process from a ring fed by the tick logs, resumed
+// from the ring, the log, then the store. Leases and logs are src/bus's; SSE clients are hub.ts's.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LogAppender } from '../bus/appender.js';
