@@ -1,4 +1,4 @@
-// Preloaded into a benchmarked child (`node --import ./bench/peak-rss.mjs …`): at exit, writes the process's peak
+// Preloaded into a benchmarked child (`node --import ./bench/usage-probe.mjs …`): at exit, writes the process's peak
 // resident set size (getrusage maxrss, bytes) and CPU time (user + system, seconds) as JSON to the file named by
 // BYNER_BENCH_USAGE. Wall time is the parent's to measure.
 import { writeFileSync } from 'node:fs';

@@ -131,6 +131,21 @@ describe('options that do not apply are refused, not ignored', () => {
       /--durable: only with --format store/,
     ],
     [
+      '--metrics-host without --metrics-port',
+      ['infer', '--metrics-host', '0.0.0.0'],
+      /--metrics-host without --metrics-port/,
+    ],
+    [
+      '--allowed-host without --metrics-port (infer)',
+      ['infer', '--allowed-host', 'scraper.example'],
+      /--allowed-host without --metrics-port/,
+    ],
+    [
+      'a bad --metrics-port',
+      ['infer', '--metrics-port', '70000'],
+      /--metrics-port: expected an integer between 0 and 65535/,
+    ],
+    [
       'an unusable --log-dir',
       ['--log-dir', '/proc/byner-nope', 'generate', '--ticks', '1', '--format', 'jsonl'],
       /--log-dir: cannot create/,

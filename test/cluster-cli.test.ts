@@ -31,12 +31,18 @@ const cases: { name: string; args: string[]; code: number; message: RegExp }[] =
     code: 2,
     message: /--group without --bus/,
   },
-  {
-    name: 'a malformed --bus URL',
-    args: ['serve', '--bus', 'http://127.0.0.1:6379', '--mongo-uri', 'mongodb://127.0.0.1:1/'],
+  // One --bus setting: the same check for every command that takes it.
+  ...[
+    ['serve', 'redis://127.0.0.1:6379/db?x=1', '--mongo-uri', 'mongodb://127.0.0.1:1/'],
+    ['infer', 'http://127.0.0.1:6379', '--all-streams', '--mongo-uri', 'mongodb://127.0.0.1:1/'],
+    ['train', 'redis://', '--queue', '--mongo-uri', 'mongodb://127.0.0.1:1/'],
+    ['worker', 'http://127.0.0.1:6379', '--mongo-uri', 'mongodb://127.0.0.1:1/'],
+  ].map(([command, url, ...rest]) => ({
+    name: `a malformed --bus URL in ${command} (${url})`,
+    args: [command, ...rest, '--bus', url],
     code: 2,
-    message: /--bus: expected redis:\/\/HOST/,
-  },
+    message: /--bus: expected redis:\/\/\[user:password@\]HOST\[:PORT\]\[\/DB\] or rediss:\/\//,
+  })),
   {
     name: '--lease-ms out of range',
     args: [

@@ -1,14 +1,16 @@
 // The live dashboard end to end: `byner serve` (in-process, with the dashboard plugin) and live inference
 // with the seasonal-naive baseline on a temporary store at 100 ticks/s, the page in Debian's Chromium
 // through playwright-core. Checks the shown numbers against the REST API, a clean console, bounded drawing,
-// a narrow window, and saves docs/dashboard.png (the README's screenshot). Skips loudly without Chromium.
+// a narrow window, and a screenshot: into the test's temporary folder, or with BYNER_UPDATE_SCREENSHOT=1 into
+// docs/dashboard.png (the README's). Skips loudly without Chromium.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { registerDashboard } from '../src/dashboard/routes.js';
-import { formatCount, formatPrice } from '../src/dashboard/web/format.js';
-import { type Forecaster, SeasonalNaiveForecaster } from '../src/features/forecaster.js';
+import { formatCount, formatError, formatPrice } from '../src/dashboard/web/format.js';
+import { type Forecaster, NaiveForecaster, SeasonalNaiveForecaster } from '../src/features/forecaster.js';
 import { type InferenceRun, runInference } from '../src/infer/runner.js';
 import { SyntheticSource } from '../src/sources/synthetic.js';
 import { openStore } from '../src/store/index.js';
@@ -16,10 +18,13 @@ import type { Store } from '../src/store/types.js';
 import { type RunningServer, startServer } from '../src/stream/server.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
 import { ROOT } from './helpers/cli.js';
-import { sleep, tempDir } from './live-helpers.js';
+import { sleep, tempDir, until } from './live-helpers.js';
 
 const CHROMIUM = process.env.BYNER_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOT = `${ROOT}/docs/dashboard.png`;
+/** docs/dashboard.png is written only when asked for, so that a test run leaves the work tree as it was. */
+const UPDATE_SCREENSHOT = process.env.BYNER_UPDATE_SCREENSHOT === '1';
+const DOCS_SHOT = join(ROOT, 'docs', 'dashboard.png');
+const committedShot = existsSync(DOCS_SHOT) ? readFileSync(DOCS_SHOT) : null;
 const skip = existsSync(CHROMIUM)
   ? false
   : `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does)`;
@@ -194,6 +199,8 @@ describe('dashboard in Chromium', { skip }, () => {
   let store: Store;
   let server: RunningServer;
   let run: InferenceRun;
+  /** Inference of the stream `drift` by a model worse than the seasonal-naive baseline, with fallback. */
+  let drifting: InferenceRun;
   let context: BrowserContext;
   let page: Page;
   const errors: string[] = [];
@@ -217,13 +224,14 @@ describe('dashboard in Chromium', { skip }, () => {
     profile = tempDir('byner-chromium-');
     store = await openStore({ dataDir: dir.path });
     // 100 ticks/s: the fast end of the issue; the seasonal-naive baseline needs no training. A second stream
-    // (another seed, no inference) for the stream selector.
+    // (another seed, no inference) for the stream selector, and a third forecast by a drifting model.
     server = await startServer({
       port: 0,
       store,
       streams: [
         { name: 'synthetic', source: new SyntheticSource({ ...DEFAULT_SOURCE, intervalMs: 10 }) },
         { name: 'other', source: new SyntheticSource({ ...DEFAULT_SOURCE, seed: 9, intervalMs: 20 }) },
+        { name: 'drift', source: new SyntheticSource({ ...DEFAULT_SOURCE, seed: 3, intervalMs: 20 }) },
       ],
       routes: [registerDashboard],
     });
@@ -231,6 +239,17 @@ describe('dashboard in Chromium', { skip }, () => {
       url: `${server.url}/realtime_data`,
       store,
       forecaster,
+      out: null,
+      resume: false,
+    });
+    // The last value for every horizon, as a model: on the sine it is far worse than the seasonal-naive baseline,
+    // so it drifts after 3 windows of 100 forecasts (about 8 s at 50 ticks/s) and the baseline forecasts instead.
+    drifting = runInference({
+      url: `${server.url}/realtime_data?stream=drift`,
+      stream: 'drift',
+      store,
+      forecaster: new NaiveForecaster(5, 'last-value-model'),
+      drift: { windows: 3, season: 10, fallback: true },
       out: null,
       resume: false,
     });
@@ -263,6 +282,7 @@ describe('dashboard in Chromium', { skip }, () => {
 
   after(async () => {
     await context?.close();
+    await drifting?.stop();
     await run?.stop();
     await server?.close();
     await store?.close();
@@ -345,7 +365,16 @@ describe('dashboard in Chromium', { skip }, () => {
         `${shown.rate} ticks/s shown, ${shown.renders} redraws, ${shown.points} points`,
     );
 
-    await page.screenshot({ path: SCREENSHOT });
+    const screenshot = UPDATE_SCREENSHOT ? DOCS_SHOT : join(dir.path, 'dashboard.png');
+    await page.screenshot({ path: screenshot });
+    if (UPDATE_SCREENSHOT) console.error(`dashboard: screenshot written to ${screenshot}`);
+    else {
+      const shotNow = existsSync(DOCS_SHOT) ? readFileSync(DOCS_SHOT) : null;
+      assert.ok(
+        committedShot === null ? shotNow === null : shotNow?.equals(committedShot) === true,
+        'docs/dashboard.png was rewritten by a test run (BYNER_UPDATE_SCREENSHOT=1 is the way to update it)',
+      );
+    }
     assert.deepEqual(errors, []);
   });
 
@@ -415,7 +444,7 @@ describe('dashboard in Chromium', { skip }, () => {
     const options = await page.$$eval('[data-testid="stream-select"] option', (os) =>
       os.map((o) => (o as HTMLOptionElement).value),
     );
-    assert.deepEqual(options, ['synthetic', 'other']);
+    assert.deepEqual(options, ['synthetic', 'other', 'drift']);
     await page.selectOption('[data-testid="stream-select"]', 'other');
     await page.waitForFunction(() => location.search === '?stream=other');
     // The page forgot the first stream: its price comes from `other`, and no forecast is shown (none is made).
@@ -449,6 +478,75 @@ describe('dashboard in Chromium', { skip }, () => {
       shown.forecast.map((f) => Number(f.value)),
       stored.forecast,
     );
+    assert.deepEqual(errors, []);
+  });
+
+  it("shows the drift of the chosen stream's model: a DRIFT badge with both window MSEs, as the API has them", async () => {
+    const drift = () =>
+      page.evaluate(`(() => {
+        const e = document.querySelector('[data-testid="drift"]');
+        return {
+          hidden: e.hidden,
+          state: e.dataset.state,
+          model: e.dataset.modelMse,
+          baseline: e.dataset.baselineMse,
+          fallback: e.dataset.fallback,
+          badge: document.querySelector('[data-testid="drift-badge"]').textContent,
+          text: document.querySelector('[data-testid="drift-text"]').textContent,
+        };
+      })()`) as Promise<Record<string, string | boolean>>;
+    // The synthetic stream is forecast by a baseline: nothing is watched, no drift line.
+    assert.deepEqual([(await drift()).hidden, (await drift()).state], [true, 'none']);
+    await until(() => drifting.stats.driftEpisodes > 0, 60_000, 'the drift of the model on stream drift');
+    await page.selectOption('[data-testid="stream-select"]', 'drift');
+    await page.waitForFunction(
+      () => document.querySelector<HTMLElement>('[data-testid="drift"]')?.dataset.state === 'active',
+      undefined,
+      { timeout: 20_000 },
+    );
+    // The page shows the MSEs of the stream's latest metrics document. A window closes every 2 s: when one closed
+    // between the read of the API and the page's next poll, read again.
+    let shown = await drift();
+    let api: { model_mse: number; baseline_mse: number; fallback: string } | undefined;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { metrics } = await getJson<{ metrics: { drift: typeof api }[] }>(
+        `${server.url}/api/metrics/latest?stream=drift&model_version=seasonal_naive`,
+      );
+      api = metrics[0].drift;
+      shown = await drift();
+      if (shown.model === String(api?.model_mse) && shown.baseline === String(api?.baseline_mse)) break;
+      await sleep(500);
+    }
+    assert.ok(api, 'a drift state in the latest metrics document');
+    assert.deepEqual(
+      [shown.hidden, shown.badge, shown.model, shown.baseline, shown.fallback],
+      [false, 'DRIFT', String(api.model_mse), String(api.baseline_mse), 'seasonal_naive'],
+    );
+    assert.ok(api.model_mse > api.baseline_mse, JSON.stringify(api));
+    assert.match(
+      shown.text as string,
+      new RegExp(
+        `^last-value-model worse than the seasonal-naive baseline in \\d+ consecutive windows since seq [\\d,]+: ` +
+          `window MSE ${formatError(api.model_mse)} vs seasonal naive ${formatError(api.baseline_mse)} ` +
+          '\\(last 100 forecasts\\); forecasting with seasonal_naive meanwhile$',
+      ),
+    );
+    // The forecasts shown are the fallback baseline's, and the model card says why.
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="forecast-model"]')?.textContent === 'seasonal_naive',
+    );
+    await page.waitForFunction(() =>
+      document
+        .querySelector('[data-testid="model"]')
+        ?.textContent?.includes('fallback baseline while last-value-model drifts'),
+    );
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await sleep(300);
+    await page.screenshot({
+      path: UPDATE_SCREENSHOT
+        ? join(ROOT, 'docs', 'dashboard-drift.png')
+        : join(dir.path, 'dashboard-drift.png'),
+    });
     assert.deepEqual(errors, []);
   });
 });

@@ -2,10 +2,11 @@
 // bytes, and temp dirs. Parsing for assertions uses eventsource-parser, like the real client.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { PricePoint, PriceSource } from '../src/sources/types.js';
 import { childEnv, ROOT } from './helpers/cli.js';
 
 export interface SseRead {
@@ -134,6 +135,40 @@ export async function waitFor(
   }
 }
 
+/** A `byner infer` child process: what it has printed and logged so far. */
+export interface InferChild {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
+  exited: Promise<number | null>;
+  /** `until(cond, ms, what)`, failing with what the child has logged. */
+  until: (cond: () => boolean, ms: number, what: string) => Promise<void>;
+}
+
+/** Starts `byner infer <args>` (src/cli/main.ts through tsx) with `env` added to the child's environment. */
+export function spawnInfer(args: string[], env: NodeJS.ProcessEnv = {}): InferChild {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'infer', ...args],
+    {
+      cwd: ROOT,
+      env: childEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (d) => (out += d));
+  child.stderr?.setEncoding('utf8').on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitUntil = (cond: () => boolean, ms: number, what: string) =>
+    until(cond, ms, what).catch((e: Error) => {
+      throw new Error(`${e.message}; byner infer logged:\n${err}`);
+    });
+  return { child, stdout: () => out, stderr: () => err, exited, until: waitUntil };
+}
+
 /** A `byner serve` child process; `stderr()` is what it has logged so far. */
 export interface ServeChild {
   child: ChildProcess;
@@ -147,14 +182,15 @@ export interface ServeChild {
  * installed package's dist/cli/main.js); resolves once it listens. With `options.stdin`, the child's stdin is a
  * pipe (`child.stdin`: a feed stream reads it).
  */
-export function spawnServe(
+/** Starts `byner <args>` (src/cli/main.ts through tsx, or `options.main`) and collects what it logs. */
+export function spawnByner(
   args: string[],
   env: NodeJS.ProcessEnv = {},
   options: { stdin?: boolean; main?: string } = {},
-): Promise<ServeChild> {
+): ServeChild {
   const main = options.main ?? join(ROOT, 'src', 'cli', 'main.ts');
   const node = main.endsWith('.ts') ? ['--import', 'tsx', main] : [main];
-  const child = spawn(process.execPath, [...node, 'serve', ...args], {
+  const child = spawn(process.execPath, [...node, ...args], {
     cwd: ROOT,
     env: childEnv(env),
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -162,20 +198,87 @@ export function spawnServe(
   let err = '';
   child.stderr?.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, stderr: () => err, exited };
+}
+
+export function spawnServe(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: { stdin?: boolean; main?: string } = {},
+): Promise<ServeChild> {
+  const started = spawnByner(['serve', ...args], env, options);
+  const { child, exited } = started;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`byner serve did not listen within 60 s: ${err}`));
+      reject(new Error(`byner serve did not listen within 60 s: ${started.stderr()}`));
     }, 60_000);
     child.stdout?.on('data', (d) => {
       if (String(d).includes('streaming on')) {
         clearTimeout(timer);
-        resolve({ child, stderr: () => err, exited });
+        resolve(started);
       }
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`byner serve exited with ${code}: ${err}`));
+      reject(new Error(`byner serve exited with ${code}: ${started.stderr()}`));
     });
   });
+}
+
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request with exactly these headers (Host included); an event stream is closed once its head arrived. */
+export function ask(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  method = 'GET',
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      if (res.headers['content-type']?.startsWith('text/event-stream')) {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+        req.destroy();
+        return;
+      }
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error(`no answer to ${method} ${path}`)));
+    req.end();
+  });
+}
+
+/**
+ * A price source of `n` prices (`price(i)`) that starts only when released, so that every client can connect
+ * first, then ends. Not on demand: it makes its prices whether or not anyone reads.
+ */
+export class GatedSource implements PriceSource {
+  readonly kind = 'gated';
+  readonly onDemand = false;
+  readonly stats = { points: 0, malformed: 0, reconnects: 0 };
+  private open: () => void = () => {};
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+  constructor(
+    private readonly n: number,
+    private readonly price: (i: number) => number = (i) => (i % 7) - 3,
+  ) {}
+  release(): void {
+    this.open();
+  }
+  async *points(_from: unknown, signal: AbortSignal): AsyncIterable<PricePoint> {
+    await Promise.race([this.gate, new Promise((resolve) => signal.addEventListener('abort', resolve))]);
+    for (let i = 0; i < this.n && !signal.aborted; i++) {
+      this.stats.points += 1;
+      yield { price: this.price(i) };
+    }
+  }
 }

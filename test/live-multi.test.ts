@@ -3,7 +3,6 @@
 // synthetic one, --all-streams picking up a new stream, the CLI's options, and hot swaps of the serving model while
 // a stream is forecast (no tick lost; picked up within a tick at 1 tick/s).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +22,9 @@ import type { JsonObject, ModelEntry } from '../src/store/types.js';
 import { DEFAULT_SOURCE } from '../src/ticks/generator.js';
 import type { Tick } from '../src/ticks/types.js';
 import { loadRegistered } from '../src/train/load.js';
-import { byner, childEnv, ROOT } from './helpers/cli.js';
+import { byner } from './helpers/cli.js';
 import { startStreamsServer } from './helpers/streams-server.js';
-import { sleep, tempDir, until } from './live-helpers.js';
+import { sleep, spawnInfer, tempDir, until } from './live-helpers.js';
 
 const ORIGIN = new Date(Date.UTC(2026, 0, 1));
 const sine = (stream: string, count: number, seed = 42): Tick[] =>
@@ -215,36 +214,19 @@ describe('live inference of many streams', () => {
       { name: 'y', ticks: floats('y', 3000), intervalMs: 5, initial: 200 },
     ]);
     const dataDir = `${dir.path}/cli`;
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(ROOT, 'src', 'cli', 'main.ts'),
-        'infer',
-        '--url',
-        server.url,
-        '--streams',
-        'x,y',
-      ],
-      { cwd: ROOT, env: childEnv({ BYNER_DATA_DIR: dataDir }), stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const infer = spawnInfer(['--url', server.url, '--streams', 'x,y'], { BYNER_DATA_DIR: dataDir });
+    const { child, stdout, stderr, exited } = infer;
     try {
-      await until(
-        () => /\[x\] seq \d+ .*forecast \[/.test(stdout) && /\[y\] seq \d+ .*forecast \[/.test(stdout),
+      await infer.until(
+        () => /\[x\] seq \d+ .*forecast \[/.test(stdout()) && /\[y\] seq \d+ .*forecast \[/.test(stdout()),
         60_000,
-        `forecasts of x and y\n${stderr}`,
+        'forecasts of x and y',
       );
       child.kill('SIGTERM');
-      assert.equal(await exited, 0, stderr);
-      assert.match(stdout, /\nx: \d+ ticks, \d+ forecasts/);
-      assert.match(stdout, /\ny: \d+ ticks, \d+ forecasts/);
-      assert.match(stderr, /x: forecasting with seasonal_naive/, 'no model serves x: the baseline');
+      assert.equal(await exited, 0, stderr());
+      assert.match(stdout(), /\nx: \d+ ticks, \d+ forecasts/);
+      assert.match(stdout(), /\ny: \d+ ticks, \d+ forecasts/);
+      assert.match(stderr(), /x: forecasting with seasonal_naive/, 'no model serves x: the baseline');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await server.close();

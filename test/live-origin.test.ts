@@ -1,7 +1,6 @@
 // DNS rebinding and cross-site requests against a live server on 127.0.0.1: which Host headers it answers, which
 // origins may read /api/* and /realtime_data (CORS), and that a refused page cannot make the server produce ticks.
 import assert from 'node:assert/strict';
-import { type IncomingHttpHeaders, request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../src/store/index.js';
@@ -9,33 +8,7 @@ import type { Store } from '../src/store/types.js';
 import { type RunningServer, startServer } from '../src/stream/server.js';
 import { byner } from './helpers/cli.js';
 import { freePort } from './helpers/ferretdb.js';
-import { sleep, spawnServe, tempDir } from './live-helpers.js';
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** One request with exactly these headers (Host included); an event stream is closed once its head arrived. */
-function ask(port: number, path: string, headers: Record<string, string>, method = 'GET'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      if (res.headers['content-type']?.startsWith('text/event-stream')) {
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-        req.destroy();
-        return;
-      }
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`no answer to ${method} ${path}`)));
-    req.end();
-  });
-}
+import { ask, sleep, spawnServe, tempDir } from './live-helpers.js';
 
 type Case = [label: string, path: string, headers: (port: number) => Record<string, string>, status: number];
 

@@ -51,7 +51,7 @@ const bsonType = (v: unknown) =>
 
 describe('mongodb document shapes (DESIGN §4)', () => {
   const skip = 'skip' in server ? server.skip : false;
-  it('stores the original shapes: BSON dates, integral price as int, indicator doubles and nulls, indexes', {
+  it('stores the DESIGN §4 shapes: BSON dates, integral price as int, indicator doubles and nulls, indexes', {
     skip,
   }, async () => {
     if ('skip' in server || admin === undefined) return;
@@ -143,7 +143,7 @@ describe('mongodb document shapes (DESIGN §4)', () => {
     }
   });
 
-  it('upgrades a registry written before serving pointers: a flagged entry serves its stream', {
+  it('upgrades a registry of serving flags to serving pointers: a flagged entry serves its stream', {
     skip,
   }, async () => {
     if ('skip' in server || admin === undefined) return;
@@ -165,7 +165,7 @@ describe('mongodb document shapes (DESIGN §4)', () => {
         entry('old', 1, false),
         entry('served', 2, true),
         entry('co2-flagged', 3, true, 'co2'),
-        entry('co2-newer', 4, true, 'co2'), // two flags (a crash between the old two-step update): newest wins
+        entry('co2-newer', 4, true, 'co2'), // two flags on one stream (a crash can leave them): newest wins
       ]);
       const store = await openMongoStore({ uri: server.uri, dbName });
       try {

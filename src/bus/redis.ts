@@ -1,7 +1,7 @@
-// Connecting to the bus (Redis, `--bus redis://HOST:PORT`): URL validation, a first PING with a deadline, reconnects
-// with capped backoff, a timeout on every command, and a status for /healthz. What the keys mean is the other
-// units' business (lease.ts, members.ts, ticks.ts).
-import { Redis, type RedisOptions } from 'ioredis';
+// Connecting to the bus (Redis, `--bus redis://HOST:PORT`): the one check of a --bus URL, a first PING with a
+// deadline, reconnects with capped backoff, a timeout on every command, and a status for /healthz. What the keys
+// mean is the other units' business (lease.ts, members.ts, ticks.ts; the training queue's in src/queue).
+import type { Redis, RedisOptions } from 'ioredis';
 import { BynerError } from '../errors.js';
 import type { StoreLogger } from '../store/types.js';
 
@@ -43,29 +43,79 @@ export interface BusStatus {
   reconnects: number;
 }
 
-/** `redis://[user:password@]host[:port][/db]` or `rediss://…` checked, with its password hidden for messages. */
-export function parseBusUrl(url: string): { url: string; safe: string } {
+/** What a --bus URL looks like, for messages. */
+export const BUS_URL_EXPECTED =
+  'redis://[user:password@]HOST[:PORT][/DB] or rediss://… (e.g. redis://127.0.0.1:6379)';
+
+/** Whether `url` is a --bus URL: redis: or rediss:, a host, an optional database 0-99, no query or fragment. */
+export function isBusUrl(url: string): boolean {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    u = new URL('invalid://');
+    return false;
   }
   const db = u.pathname.replace(/^\//, '');
-  if (
-    (u.protocol !== 'redis:' && u.protocol !== 'rediss:') ||
-    u.hostname === '' ||
-    (db !== '' && !/^\d{1,2}$/.test(db)) ||
-    u.search !== '' ||
-    u.hash !== ''
-  ) {
+  return (
+    (u.protocol === 'redis:' || u.protocol === 'rediss:') &&
+    u.hostname !== '' &&
+    (db === '' || /^\d{1,2}$/.test(db)) &&
+    u.search === '' &&
+    u.hash === ''
+  );
+}
+
+/** `redis://user:***@host:port/db`: the URL with its password hidden, for logs and messages. */
+export const redactRedisUrl = (url: string): string =>
+  url.replace(/^(rediss?:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
+
+/** A --bus URL checked (BYNER_CONFIG when it is not one), with its password hidden for messages. */
+export function parseBusUrl(url: string): { url: string; safe: string } {
+  if (!isBusUrl(url)) {
     throw new BynerError('BYNER_CONFIG', 'invalid --bus URL', {
-      expected: 'redis://HOST[:PORT][/DB] or rediss://… (e.g. redis://127.0.0.1:6379)',
-      received: url.replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@'),
+      expected: BUS_URL_EXPECTED,
+      received: redactRedisUrl(url),
     });
   }
-  if (u.password !== '') u.password = '***';
-  return { url, safe: u.toString() };
+  return { url, safe: redactRedisUrl(url) };
+}
+
+/**
+ * Connects a lazily connecting client and PINGs it within `deadlineMs`; when Redis does not answer, disconnects it
+ * and throws BYNER_BUS_UNREACHABLE naming the URL (password hidden) with a hint.
+ */
+export async function firstPing(redis: Redis, safeUrl: string, deadlineMs: number): Promise<void> {
+  let lastError: unknown;
+  const onError = (e: unknown) => {
+    lastError = e;
+  };
+  redis.on('error', onError);
+  try {
+    await withTimeout(
+      (async () => {
+        await redis.connect();
+        await redis.ping();
+      })(),
+      deadlineMs,
+    );
+  } catch (error) {
+    redis.disconnect();
+    const why =
+      lastError instanceof Error ? lastError.message : error instanceof Error ? error.message : String(error);
+    throw new BynerError('BYNER_BUS_UNREACHABLE', `cannot reach the bus at ${safeUrl}`, {
+      expected: `a Redis server answering PING within ${deadlineMs} ms`,
+      received: why,
+      hint: 'start redis-server, or check --bus (host, port, password; 127.0.0.1 rather than localhost, which may be ::1)',
+      cause: error,
+    });
+  } finally {
+    redis.off('error', onError);
+  }
+}
+
+/** The ioredis client class, loaded on first use: the commands that need no Redis do not pay for loading it. */
+export async function redisClass(): Promise<typeof Redis> {
+  return (await import('ioredis')).Redis;
 }
 
 const DEFAULTS: Required<BusTimings> = {
@@ -102,28 +152,13 @@ export async function connectBus(
     maxReconnectDelayMs: options.maxReconnectDelayMs ?? DEFAULTS.maxReconnectDelayMs,
   };
   const logger = options.logger ?? { info() {}, warn() {}, error() {} };
-  const redis = new Redis(url, {
+  const RedisClient = await redisClass();
+  const redis = new RedisClient(url, {
     ...redisOptions(timings, timings.commandTimeoutMs),
     connectionName: options.name,
   });
+  await firstPing(redis, safe, timings.connectTimeoutMs);
   redis.on('error', () => {}); // reported through the status and by the callers that retry
-  try {
-    await withTimeout(
-      (async () => {
-        await redis.connect();
-        await redis.ping();
-      })(),
-      timings.connectTimeoutMs,
-    );
-  } catch (error) {
-    redis.disconnect();
-    throw new BynerError('BYNER_BUS_UNREACHABLE', `cannot reach the bus at ${safe}`, {
-      expected: `a Redis server answering PING within ${timings.connectTimeoutMs} ms`,
-      received: error instanceof Error ? error.message : String(error),
-      hint: 'start redis-server, or check --bus (host, port; 127.0.0.1 rather than localhost, which may be ::1)',
-      cause: error,
-    });
-  }
   const status: BusStatus = { state: 'ready', downSince: null, reconnects: 0 };
   redis.on('close', () => {
     if (status.state !== 'ready') return;
@@ -145,7 +180,7 @@ export async function connectBus(
     redis,
     timings,
     blockingConnection(blockMs) {
-      const r = new Redis(url, {
+      const r = new RedisClient(url, {
         ...redisOptions(timings, timings.commandTimeoutMs + blockMs),
         lazyConnect: false,
         connectionName: options.name === undefined ? undefined : `${options.name}-reader`,

@@ -7,6 +7,8 @@ export const GLOBAL_SETTINGS = ['logDir', 'logLevel'] as const;
 
 export interface CommandContext {
   logger: Logger;
+  /** The level shown on stderr (for loggers a command makes elsewhere, e.g. in a thread). */
+  level: 'error' | 'warn' | 'info' | 'debug';
   logFile?: string;
 }
 
@@ -15,5 +17,5 @@ export function makeContext(cmd: Command): CommandContext {
   const flags = cmd.optsWithGlobals() as { quiet?: boolean; verbose?: boolean };
   const level = flags.quiet ? 'warn' : flags.verbose ? 'debug' : (g.logLevel ?? 'info');
   const { logger, file } = createLogger({ level, dir: g.logDir, name: cmd.name() });
-  return { logger, logFile: file };
+  return { logger, level, logFile: file };
 }

@@ -13,6 +13,7 @@ import { indicatorsCommand } from './commands/indicators.js';
 import { inferCommand } from './commands/infer.js';
 import { serveCommand } from './commands/serve.js';
 import { modelsCommand, trainCommand } from './commands/train.js';
+import { workerCommand } from './commands/worker.js';
 import { GLOBAL_SETTINGS } from './context.js';
 import { addSettings } from './options.js';
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
     serveCommand,
     inferCommand,
     demoCommand,
+    workerCommand,
   ])
     add(program).exitOverride();
   return program;

@@ -38,7 +38,7 @@ export function readSettings<K extends SettingName>(cmd: Command, names: readonl
 }
 
 /** Commander's name for a setting's value (from its flag: `--batch-size` → `batchSize`). */
-export const optionKey = (name: SettingName): string => new Option(SETTINGS[name].flags).attributeName();
+const optionKey = (name: SettingName): string => new Option(SETTINGS[name].flags).attributeName();
 
 /** The named settings given on the command line (not from the environment or defaults). */
 export function givenOnCommandLine<K extends SettingName>(cmd: Command, names: readonly K[]): K[] {

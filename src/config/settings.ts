@@ -2,6 +2,7 @@
 // Precedence is flag, then environment, then default; `resolveSettings` validates them all at once and reports
 // one line per bad value. Which command uses which setting is decided in src/cli.
 import { z } from 'zod';
+import { BUS_URL_EXPECTED, isBusUrl } from '../bus/redis.js';
 import { BASELINE_KINDS, isModelKind, KIND_NAMES } from '../models/kinds.js';
 import { STREAM_NAME } from '../ticks/types.js';
 
@@ -382,6 +383,84 @@ export const SETTINGS = {
     expected: 'a version listed by `byner models`',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
   }),
+  // The Redis of a deployment: serve --bus, infer --bus, train --queue, worker.
+  bus: setting({
+    flags: '--bus <url>',
+    env: 'BYNER_BUS',
+    help:
+      'Redis shared by the processes of a deployment; needs --mongo-uri. serve/infer: many processes share the ' +
+      'streams (each stream produced by one serve process, forecast by one infer worker of a --group); ' +
+      'train --queue and worker: the training queue',
+    expected: BUS_URL_EXPECTED,
+    schema: z.string().trim().refine(isBusUrl),
+  }),
+  queueStreams: setting({
+    flags: '--streams <names>',
+    help: 'with --queue: one training job per stream, comma-separated (instead of --stream)',
+    expected: 'stream names (letters, digits, dot, dash or underscore, 1-64), comma-separated, each once',
+    schema: list(STREAM_NAME).refine((names) => new Set(names).size === names.length),
+  }),
+  runId: setting({
+    flags: '--run-id <id>',
+    env: 'BYNER_RUN_ID',
+    help:
+      'with --queue: the name of this run; enqueuing the same streams and options under the same run id finds the ' +
+      'jobs already queued instead of adding new ones (default: the enqueue time)',
+    expected: 'letters, digits, dot, dash or underscore (1-40)',
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,40}$/),
+  }),
+  attempts: setting({
+    flags: '--attempts <n>',
+    env: 'BYNER_ATTEMPTS',
+    default: '3',
+    help:
+      'with --queue: tries of a job that fails with an error that may pass (the store unreachable…) before it ' +
+      'fails for good; a worker that dies mid-job is counted by --max-stalled instead',
+    expected: 'an integer between 1 and 100',
+    schema: int(1, 100),
+  }),
+  waitTimeout: setting({
+    flags: '--wait-timeout <ms>',
+    env: 'BYNER_WAIT_TIMEOUT',
+    default: '86400000',
+    help: 'with --queue --wait: give up waiting for the jobs after this long (they go on running)',
+    expected: 'an integer between 1,000 and 2,592,000,000 (30 days)',
+    schema: int(1000, 2_592_000_000),
+  }),
+  concurrency: setting({
+    flags: '--concurrency <n>',
+    env: 'BYNER_CONCURRENCY',
+    default: '1',
+    help: 'training jobs a worker runs at once (each trains on --workers threads)',
+    expected: 'an integer between 1 and 64',
+    schema: int(1, 64),
+  }),
+  lockMs: setting({
+    flags: '--lock-ms <ms>',
+    env: 'BYNER_LOCK_MS',
+    default: '30000',
+    help:
+      "how long a worker's hold on a job lasts without renewal (renewed every half of it): a worker silent for " +
+      'longer is taken for dead and its job is retried by another',
+    expected: 'an integer between 500 and 3,600,000',
+    schema: int(500, 3_600_000),
+  }),
+  stalledMs: setting({
+    flags: '--stalled-ms <ms>',
+    env: 'BYNER_STALLED_MS',
+    default: '30000',
+    help: 'how often a worker looks for jobs whose worker died (their hold expired) and puts them back on the queue',
+    expected: 'an integer between 200 and 3,600,000',
+    schema: int(200, 3_600_000),
+  }),
+  maxStalled: setting({
+    flags: '--max-stalled <n>',
+    env: 'BYNER_MAX_STALLED',
+    default: '2',
+    help: 'times a job whose worker died is put back on the queue before it fails for good',
+    expected: 'an integer between 1 and 100',
+    schema: int(1, 100),
+  }),
   // Storage (DESIGN §4).
   dataDir: setting({
     flags: '--data-dir <dir>',
@@ -526,6 +605,21 @@ export const SETTINGS = {
     repeatable: true,
     schema: list(/^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?\/?$/),
   }),
+  metricsPort: setting({
+    flags: '--metrics-port <n>',
+    env: 'BYNER_METRICS_PORT',
+    help: 'serve GET /metrics (Prometheus) and GET /healthz on this port (0 picks a free one); default: none',
+    expected: 'an integer between 0 and 65535',
+    schema: int(0, 65_535),
+  }),
+  metricsHost: setting({
+    flags: '--metrics-host <host>',
+    env: 'BYNER_METRICS_HOST',
+    default: '127.0.0.1',
+    help: 'address the --metrics-port endpoint listens on (0.0.0.0 for every interface)',
+    expected: 'an IPv4/IPv6 address or a host name',
+    schema: z.string().regex(/^[A-Za-z0-9.:_-]{1,253}$/),
+  }),
   url: setting({
     flags: '--url <url>',
     env: 'BYNER_URL',
@@ -552,19 +646,7 @@ export const SETTINGS = {
     expected: `one of latest, ${BASELINE_KINDS.join(', ')}`,
     schema: z.enum(['latest', ...BASELINE_KINDS]),
   }),
-  // Scale-out (serve, infer): many processes sharing the streams over Redis.
-  bus: setting({
-    flags: '--bus <url>',
-    env: 'BYNER_BUS',
-    help:
-      'run as one of many processes sharing the streams over Redis (redis://HOST:PORT); needs --mongo-uri. ' +
-      'serve: each stream is produced by one process (a lease) and served by all; infer: see --group',
-    expected: 'redis://HOST[:PORT][/DB] or rediss://…',
-    schema: z
-      .string()
-      .trim()
-      .regex(/^rediss?:\/\/[^\s/?#]+(\/\d{1,2})?$/),
-  }),
+  // Scale-out (serve --bus, infer --bus): many processes sharing the streams over Redis.
   leaseMs: setting({
     flags: '--lease-ms <ms>',
     env: 'BYNER_LEASE_MS',
@@ -580,6 +662,24 @@ export const SETTINGS = {
     help: 'with --bus: the infer workers of one group share the streams (each forecast by one of them at a time)',
     expected: 'letters, digits, dot, dash or underscore (1-64)',
     schema: z.string().regex(STREAM_NAME),
+  }),
+  driftWindows: setting({
+    flags: '--drift-windows <n>',
+    env: 'BYNER_DRIFT_WINDOWS',
+    default: '3',
+    help:
+      "a stream's model drifts when its forecasts are worse than the seasonal-naive baseline's (MSE over all " +
+      'horizons) in this many consecutive windows of 100 forecasts: logged once, in inf_metrics, on the dashboard',
+    expected: 'an integer between 1 and 1,000',
+    schema: int(1, 1000),
+  }),
+  fallback: setting({
+    flags: '--fallback',
+    help:
+      "while a stream's model drifts, forecast the stream with the better baseline (naive or seasonal naive, by " +
+      'the last window); the model is still scored and takes over again once it is no worse',
+    expected: 'no value (a switch)',
+    schema: z.literal('true').transform(() => true),
   }),
   idleTimeout: setting({
     flags: '--idle-timeout <ms>',

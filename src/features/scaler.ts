@@ -1,5 +1,5 @@
-// Min-max scaling of the 7 features to [0, 1], fitted on training rows only (the original fitted on all data:
-// leakage). `fitScaler` takes a Split's training part by design; serialisation is plain JSON for the registry.
+// Min-max scaling of the 7 features to [0, 1], fitted on the rows it is given; serialisation is plain JSON for the
+// registry. Choosing the training rows alone (so no later row leaks into the scaling) is the callers' job: fitData.
 import { BynerError, describe } from '../errors.js';
 
 /** A MinMaxScaler as JSON (toJSON / fromJSON), as the model registry stores it. */
@@ -9,7 +9,7 @@ export interface ScalerJson {
   min: number[];
   /** Per feature, the largest training value. */
   max: number[];
-  /** Rows the scaler was fitted on (seq range of the training part), for the registry. */
+  /** How many rows the scaler was fitted on, for the registry. */
   fitted_rows: number;
 }
 

@@ -8,7 +8,7 @@ import type { Tick } from '../ticks/types.js';
 import type { PriceSeries } from './reader.js';
 
 /** Spacing of the rows of a file without timestamps. */
-export const SYNTHETIC_SPACING_MS = 1000;
+const SYNTHETIC_SPACING_MS = 1000;
 
 export interface ImportOptions {
   stream: string;

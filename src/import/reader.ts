@@ -10,8 +10,8 @@ export const PRICE_FORMATS = ['csv', 'jsonl'] as const;
 export type PriceFormat = (typeof PRICE_FORMATS)[number];
 
 /** Column (CSV, any case) or field (JSON Lines) names tried in order when no `column` is given. */
-export const PRICE_COLUMNS = ['price', 'close', 'value'] as const;
-export const TIME_COLUMNS = ['timestamp', 'date', 'time'] as const;
+const PRICE_COLUMNS = ['price', 'close', 'value'] as const;
+const TIME_COLUMNS = ['timestamp', 'date', 'time'] as const;
 
 /** A validated price series, 16 bytes a row plus 4 for its line number. */
 export interface PriceSeries {

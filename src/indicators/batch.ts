@@ -14,7 +14,7 @@ import {
 /** One Float64Array per indicator, a value per price; NaN before the indicator's first index. */
 export type IndicatorColumns = Record<IndicatorName, Float64Array>;
 
-export function checkPrices(prices: ArrayLike<number>): void {
+function checkPrices(prices: ArrayLike<number>): void {
   for (let i = 0; i < prices.length; i++) {
     if (!Number.isFinite(prices[i])) {
       throw new BynerError('BYNER_NOT_FINITE', `price at index ${i} is not a finite number`, {

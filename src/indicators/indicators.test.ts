@@ -1,5 +1,6 @@
-// Indicators against TA-Lib (the real C library) on the four kinds of series of the foundation issue, and
-// streaming == batch (with save/restore at random points) as a property test.
+// Indicators against TA-Lib (the real C library) on four kinds of series (synthetic ticks, float random walks, flat
+// stretches, series shorter than a warm-up), and streaming == batch (with save/restore at random points) as a
+// property test.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';

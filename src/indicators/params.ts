@@ -60,7 +60,7 @@ export function checkParams(p: IndicatorParams): void {
  * TA-Lib's TA_EPSILON (1e-14 in the TA-Lib bundled by the `talib` package): RSI is 0 when |g + l| is below it
  * (TA_IS_ZERO), and a variance below it counts as 0 (TA_IS_ZERO_OR_NEG).
  */
-export const TA_EPSILON = 1e-14;
+const TA_EPSILON = 1e-14;
 
 /** RSI from Wilder averages; 0 when g + l is zero (TA-Lib's convention, never a fake 50 or 100). */
 export function rsiFrom(avgGain: number, avgLoss: number): number {

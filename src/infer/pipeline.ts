@@ -2,8 +2,10 @@
 // runPipeline). Choosing the input and the forecasters is the caller's: src/infer/runner.ts, src/cli.
 
 import type { Forecaster } from '../features/forecaster.js';
-import type { Forecast, Store, StoreLogger } from '../store/types.js';
+import { metrics } from '../metrics/prometheus.js';
+import type { Forecast, MetricsDoc, Store, StoreLogger } from '../store/types.js';
 import type { Tick } from '../ticks/types.js';
+import { DRIFT_WINDOWS, type DriftOptions, DriftWatch } from './drift.js';
 import type { ForecasterSet } from './forecasters.js';
 import { type BatchJob, ForecastBatches, type SkipKind, type WindowItem } from './forecasting.js';
 import type { InputCounts, InputTick, TickInput } from './input.js';
@@ -24,6 +26,10 @@ export interface StreamStats extends InputCounts, WindowCounts {
   nonFinite: number;
   /** Forecasts made at the start for stored ticks that had none (included in `forecasts`). */
   recovered: number;
+  /** Forecasts by a baseline instead of the drifting model (--fallback; included in `forecasts`). */
+  fallbackForecasts: number;
+  /** Drift episodes of the stream's serving models (drift.ts). */
+  driftEpisodes: number;
   /** (forecast, horizon) pairs scored. */
   scored: number;
   /** Seq resumed after at start (from the store, or as asked), or null. */
@@ -62,6 +68,11 @@ export interface PipelineOptions {
   window?: number;
   /** Forecasts in the windowed metrics. Default 100. */
   scoreWindow?: number;
+  /**
+   * The drift watch of each stream's serving model (drift.ts): default on, 3 windows of 100 forecasts, season 10,
+   * no fallback; false: none.
+   */
+  drift?: Partial<DriftOptions> | false;
   /** Where the per-tick lines go; null prints nothing (--quiet). */
   out?: { write(text: string): unknown } | null;
   /** Start each printed line with `[stream] ` (several streams). */
@@ -87,6 +98,8 @@ export interface PipelineRun {
    * for the writes held to be stored (a stream handed over; a lost one does not wait).
    */
   remove(stream: string, options?: { drainMs?: number }): Promise<void>;
+  /** Seq of the stream's last accepted (or resumed) tick, or null. */
+  lastSeq(stream: string): number | null;
   /** Stops reading, writes everything still held, resolves with the final stats. */
   stop(): Promise<PipelineStats>;
   /**
@@ -111,6 +124,8 @@ const newStats = (): StreamStats => ({
   forecastErrors: 0,
   nonFinite: 0,
   recovered: 0,
+  fallbackForecasts: 0,
+  driftEpisodes: 0,
   scored: 0,
   resumedAfter: null,
 });
@@ -130,9 +145,28 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
   const scores = new Map<string, StreamScores>();
   /** The version each stream forecast its last batch with: a change retires the old one's scores. */
   const versions = new Map<string, string>();
+  const d = options.drift;
+  const driftOptions: DriftOptions | null =
+    d === false
+      ? null
+      : {
+          windows: d?.windows ?? DRIFT_WINDOWS,
+          size: d?.size,
+          season: d?.season ?? 10,
+          fallback: d?.fallback ?? false,
+        };
+  const drifts = new Map<string, DriftWatch>();
+  /** The version that made each stream's last forecast: its model, or a baseline during a fallback. */
+  const served = new Map<string, string>();
+  /** The stream's metrics documents that changed, each with the stream's drift state. */
+  const docsOf = (sc: StreamScores): MetricsDoc[] => {
+    const state = drifts.get(sc.stream)?.state() ?? null;
+    const docs = sc.takeDocs();
+    return state === null ? docs : docs.map((doc) => ({ ...doc, drift: state }));
+  };
   const writer = new InferenceWriter({
     store,
-    metrics: () => [...scores.values()].flatMap((s) => s.takeDocs()),
+    metrics: () => [...scores.values()].flatMap(docsOf),
     logger,
     ...options.writer,
   });
@@ -142,6 +176,10 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
 
   const batches = new ForecastBatches(logger, (item: WindowItem, kind: SkipKind) => {
     streamStats(item.stream)[kind] += 1;
+    metrics.forecastsSkipped.inc({
+      stream: item.stream,
+      reason: kind === 'nonFinite' ? 'non_finite' : 'error',
+    });
     if (kind === 'nonFinite')
       streamScores(item.stream).countNonFinite(item.forecaster.version, item.forecaster.horizon);
   });
@@ -157,39 +195,78 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     return f;
   }
 
+  /**
+   * What the stream serves after `tick`: the model's forecast, or during a fallback the better baseline's (drift.ts).
+   * A baseline that stops serving is retired from the scores once its last forecasts are scored.
+   */
+  function serve(
+    stream: string,
+    tick: Tick,
+    forecaster: Forecaster,
+    input: readonly (readonly number[])[] | null,
+    forecast: number[] | null,
+  ): { version: string; forecast: number[] | null } {
+    const watch = drifts.get(stream);
+    if (watch === undefined) return { version: forecaster.version, forecast };
+    const s = watch.step(tick.seq, tick.price, forecaster, input, forecast);
+    streamStats(stream).driftEpisodes = watch.episodes;
+    const before = served.get(stream);
+    if (before !== undefined && before !== s.version && before !== forecaster.version) {
+      streamScores(stream).retire(before);
+    }
+    served.set(stream, s.version);
+    return s;
+  }
+
   /** Scores, prints and queues for storing a batch whose forecasts are (or are about to be) done, in order. */
   async function complete(items: readonly Item[], job: BatchJob): Promise<void> {
     const forecasts = job.finish();
+    // Ticks accepted and pairs scored per stream: one update of each counter per stream and batch.
+    const counted = new Map<string, { ticks: number; scored: number }>();
     for (let i = 0; i < items.length; i++) {
       const { stream, tick, window: input, recent, have, need, forecaster } = items[i];
-      const forecast = forecasts[i];
+      const own = forecasts[i];
       const st = streamStats(stream);
       const sc = streamScores(stream);
       const scored = sc.observe(tick.seq, tick.price);
       st.scored += scored;
+      const c = counted.get(stream) ?? counted.set(stream, { ticks: 0, scored: 0 }).get(stream)!;
+      c.ticks += 1;
+      c.scored += scored;
+      // The model's forecast is scored even while a baseline forecasts instead (its drift can end).
+      if (own !== null) sc.addForecast(forecaster.version, tick.seq, own);
+      const { version, forecast } = serve(stream, tick, forecaster, input, own);
       let doc: Forecast | null = null;
       if (forecast !== null && input !== null) {
-        sc.addForecast(forecaster.version, tick.seq, forecast);
+        if (version !== forecaster.version) {
+          sc.addForecast(version, tick.seq, forecast);
+          st.fallbackForecasts += 1;
+        }
         st.forecasts += 1;
         doc = {
           timestamp: new Date(),
           input_sequence: input,
           forecast,
-          model_version: forecaster.version,
+          model_version: version,
           seq: tick.seq,
           stream,
         };
       }
       if (out !== null) {
         const label = options.labelLines ? `[${stream}] ` : '';
-        let text = `${label}${formatTickLine(tick.seq, recent, forecast, { have, need })}\n`;
-        const snapshot = scored > 0 ? sc.snapshot(forecaster.version) : null;
+        const by = version === forecaster.version ? undefined : `${version}: ${forecaster.version} drifts`;
+        let text = `${label}${formatTickLine(tick.seq, recent, forecast, { have, need }, by)}\n`;
+        const snapshot = scored > 0 ? sc.snapshot(version) : null;
         if (snapshot !== null) text += `${label}${formatScoreLine(snapshot)}\n`;
         out.write(text);
       }
       options.onTick?.(tick, forecast);
       // a skipped forecast changes the metrics documents too (their non_finite_forecasts)
       await writer.add(tick, doc, sc.dirty);
+    }
+    for (const [stream, c] of counted) {
+      metrics.inferTicks.inc({ stream }, c.ticks);
+      if (c.scored > 0) metrics.scored.inc({ stream }, c.scored);
     }
   }
 
@@ -267,7 +344,8 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     st.recovered = resumed.recovered;
     st.forecasts += resumed.recovered;
     st.scored += resumed.scored;
-    if (sc.dirty) await store.writeMetrics('inf_metrics', sc.takeDocs());
+    metrics.scored.inc({ stream }, resumed.scored);
+    if (sc.dirty) await store.writeMetrics('inf_metrics', docsOf(sc));
     logger.info(
       { stream, seq: resumed.last.seq, window: w.rows.length },
       `${stream}: resuming after seq ${resumed.last.seq} (stored)`,
@@ -295,8 +373,10 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     for (const stream of fresh) {
       const st = newStats();
       stats.streams.set(stream, st);
+      for (const counter of [metrics.inferTicks, metrics.scored]) counter.inc({ stream }, 0);
       windows.add(stream, st);
       scores.set(stream, new StreamScores(stream, options.scoreWindow ?? 100));
+      if (driftOptions !== null) drifts.set(stream, new DriftWatch(stream, driftOptions, logger));
     }
     await forecasters.add(fresh);
     for (const stream of fresh) {
@@ -327,9 +407,11 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     // After the stream's ticks already read (and the deferred batch) are handled.
     await turns.task(async () => {
       const sc = scores.get(stream);
-      if (sc?.dirty) await store.writeMetrics('inf_metrics', sc.takeDocs());
+      if (sc?.dirty) await store.writeMetrics('inf_metrics', docsOf(sc));
       windows.remove(stream);
       scores.delete(stream);
+      drifts.delete(stream);
+      served.delete(stream);
       versions.delete(stream);
       stats.streams.delete(stream);
     });
@@ -403,6 +485,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     forecaster: (stream) => forecasters.get(stream),
     add: (streams) => addStreams(streams),
     remove: (stream, removeOptions) => removeStream(stream, removeOptions?.drainMs),
+    lastSeq: (stream) => windows.lastSeq(stream),
     stop() {
       stopping = true;
       stopped();

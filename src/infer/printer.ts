@@ -13,12 +13,16 @@ const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
 const pct = (x: number | null) => (x === null ? '  -' : `${Math.round(x * 100)}%`.padStart(4));
 const fixed = (x: number | null) => (x === null ? '   -' : x.toFixed(2).padStart(5));
 
-/** One tick: `seq 1234  recent [..]  forecast [..]  last value 3 appears again in 2 steps`. */
+/**
+ * One tick: `seq 1234  recent [..]  forecast [..]  last value 3 appears again in 2 steps`, and `(by …)` when `by`
+ * says who forecast instead of the stream's model (a fallback baseline).
+ */
 export function formatTickLine(
   seq: number,
   recent: readonly number[],
   forecast: readonly number[] | null,
   filled: { have: number; need: number },
+  by?: string,
 ): string {
   const head = `seq ${seq}  recent [${recent.map(num).join(', ')}]`;
   if (forecast === null && filled.have < filled.need) {
@@ -31,7 +35,8 @@ export function formatTickLine(
     steps === null
       ? `last value ${num(last)} not forecast within ${forecast.length} steps`
       : `last value ${num(last)} appears again in ${steps} step${steps === 1 ? '' : 's'}`;
-  return `${head}  forecast [${forecast.map((f) => f.toFixed(2)).join(', ')}]  ${when}`;
+  const note = by === undefined ? '' : `  (by ${by})`;
+  return `${head}  forecast [${forecast.map((f) => f.toFixed(2)).join(', ')}]  ${when}${note}`;
 }
 
 /** Per-horizon accuracy and MAE over the window: `  acc@100 h1 25% h2 …  mae 1.21 …  (n 100)`. */

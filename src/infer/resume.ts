@@ -5,6 +5,7 @@ import type { Forecaster } from '../features/forecaster.js';
 import type { Forecast, Store, StoreLogger } from '../store/types.js';
 import type { Tick } from '../ticks/types.js';
 import type { ForecastBatches } from './forecasting.js';
+import { countForecastsOnReceipt } from './meters.js';
 import type { StreamScores } from './scoring.js';
 import type { StreamWindow } from './stream-windows.js';
 
@@ -98,7 +99,7 @@ export async function resumeFromStore(p: ResumeParts): Promise<Resumed | null> {
         stream,
       });
     });
-    if (docs.length > 0) await store.writeForecasts(docs);
+    if (docs.length > 0) countForecastsOnReceipt(docs, await store.writeForecasts(docs));
     recovered += docs.length;
     chunk = [];
   };

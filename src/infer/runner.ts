@@ -5,7 +5,7 @@ import type { Forecaster } from '../features/forecaster.js';
 import type { Store, StoreLogger } from '../store/types.js';
 import { DEFAULT_STREAM, type Tick } from '../ticks/types.js';
 import { ForecasterSet } from './forecasters.js';
-import { runPipeline, type StreamStats } from './pipeline.js';
+import { type PipelineOptions, runPipeline, type StreamStats } from './pipeline.js';
 import { Scorer, type ScoreSnapshot } from './scoring.js';
 import { noSseStats, type SseClientStats } from './sse-client.js';
 import { SseInput } from './sse-input.js';
@@ -31,6 +31,8 @@ export interface InferenceOptions {
   window?: number;
   /** Forecasts in the windowed metrics. Default 100. */
   scoreWindow?: number;
+  /** The drift watch of the model (drift.ts); default on, without fallback; false: none. */
+  drift?: PipelineOptions['drift'];
   /** Where the per-tick lines go; null prints nothing (--quiet). */
   out?: { write(text: string): unknown } | null;
   logger?: StoreLogger;
@@ -77,6 +79,7 @@ export function runInference(options: InferenceOptions): InferenceRun {
     startAfter: startAfter === undefined ? undefined : () => startAfter,
     window: options.window,
     scoreWindow: options.scoreWindow,
+    drift: options.drift,
     out: options.out,
     logger: options.logger,
     writer: options.writer,

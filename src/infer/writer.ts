@@ -3,10 +3,11 @@
 // wait when too many bytes are held, and counts documents once the store's receipts say they are stored. Storing
 // them is the Store's job.
 import { isBynerError } from '../errors.js';
-import { RefusedDocumentsError } from '../store/receipt.js';
+import { type RefusedDocument, RefusedDocumentsError } from '../store/receipt.js';
 import { DEFAULT_BACKLOG_BYTES, forecastBytes, TICK_BYTES } from '../store/size.js';
 import type { Forecast, MetricsDoc, Store, StoreLogger, WriteReceipt } from '../store/types.js';
 import type { Tick } from '../ticks/types.js';
+import { countStoredForecasts } from './meters.js';
 
 export interface WriterOptions {
   store: Store;
@@ -41,6 +42,8 @@ export interface WriterStats {
 }
 
 type Kind = 'ticks' | 'forecasts' | 'metrics';
+/** Told, once a write's receipt settles, which of its documents the store refused (the others are stored). */
+type Counted = (refused: readonly RefusedDocument[]) => void;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -57,6 +60,8 @@ export class InferenceWriter {
   };
   private ticks: Tick[] = [];
   private forecasts: Forecast[] = [];
+  /** The timestamp (ms) of each forecast's tick, for byner_forecast_latency_seconds. */
+  private forecastTickTimes: number[] = [];
   /** Estimated bytes of `forecasts` (ticks are TICK_BYTES each). */
   private forecastsBytes = 0;
   private scoredSinceFlush = false;
@@ -81,6 +86,7 @@ export class InferenceWriter {
     this.stats.pendingBytes += TICK_BYTES;
     if (forecast !== null) {
       this.forecasts.push(forecast);
+      this.forecastTickTimes.push(tick.timestamp.getTime());
       const bytes = forecastBytes(forecast);
       this.forecastsBytes += bytes;
       this.stats.pendingBytes += bytes;
@@ -131,9 +137,11 @@ export class InferenceWriter {
   private async writeAll(): Promise<void> {
     const ticks = this.ticks;
     const forecasts = this.forecasts;
+    const tickTimes = this.forecastTickTimes;
     const forecastsBytes = this.forecastsBytes;
     this.ticks = [];
     this.forecasts = [];
+    this.forecastTickTimes = [];
     this.forecastsBytes = 0;
     const metrics = this.scoredSinceFlush ? this.options.metrics() : [];
     this.scoredSinceFlush = false;
@@ -145,7 +153,12 @@ export class InferenceWriter {
     this.stats.pending = this.ticks.length;
     this.release(ticks.length * TICK_BYTES);
     if (forecasts.length > 0) {
-      await this.retrying('forecasts', forecasts.length, () => store.writeForecasts(forecasts));
+      await this.retrying(
+        'forecasts',
+        forecasts.length,
+        () => store.writeForecasts(forecasts),
+        (refused) => countStoredForecasts(forecasts, refused, tickTimes),
+      );
     }
     this.release(forecastsBytes);
     if (metrics.length > 0) {
@@ -163,19 +176,24 @@ export class InferenceWriter {
     for (const w of waiters) w();
   }
 
-  /** Counts a write's documents once its receipt says what became of them. */
-  private track(kind: Kind, receipt: WriteReceipt): void {
+  /**
+   * Counts a write's documents once its receipt says what became of them; `onStored` learns which the store took
+   * (all but the refused ones).
+   */
+  private track(kind: Kind, receipt: WriteReceipt, onStored?: Counted): void {
     const settled: Promise<void> = receipt
       .stored()
       .then(
         (outcome) => {
           this.stats[kind] += outcome.stored + outcome.duplicates;
+          onStored?.([]);
         },
         (error: unknown) => {
           if (error instanceof RefusedDocumentsError) {
             // The store logged the refused documents with their keys; the others are stored.
             this.stats[kind] += error.outcome.stored + error.outcome.duplicates;
             this.stats.rejected += error.refused.length;
+            onStored?.(error.refused);
             return;
           }
           this.lost ??= error;
@@ -193,11 +211,16 @@ export class InferenceWriter {
    * Retries `write` (idempotent: ticks and forecasts are unique by key) until the store acknowledges it, then
    * tracks its receipt.
    */
-  private async retrying(kind: Kind, documents: number, write: () => Promise<WriteReceipt>): Promise<void> {
+  private async retrying(
+    kind: Kind,
+    documents: number,
+    write: () => Promise<WriteReceipt>,
+    onStored?: Counted,
+  ): Promise<void> {
     let delay = 100;
     for (let attempt = 1; ; attempt++) {
       try {
-        this.track(kind, await write());
+        this.track(kind, await write(), onStored);
         if (attempt > 1) this.logger.info({ what: kind, attempts: attempt }, 'store writes resumed');
         return;
       } catch (error) {

@@ -1,5 +1,5 @@
-// Structured logs (pino): human-readable lines on stderr, JSON lines in logs/<timestamp>.log like the
-// original's logger.py. Where logs go is decided here; what to log is each caller's business.
+// Structured logs (pino): human-readable lines on stderr, JSON lines in <log dir>/<timestamp>-<pid>.log (one file
+// per process). Where logs go is decided here; what to log is each caller's business.
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';

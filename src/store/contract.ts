@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { isBynerError } from '../errors.js';
+import { sampleValue } from '../metrics/prometheus.js';
 import { INDICATOR_NAMES, type Indicators, type Tick } from '../ticks/types.js';
 import type { Forecast, MetricsDoc, ModelEntry, Store, TrainingPrediction } from './types.js';
 
@@ -201,6 +202,13 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
     it('reports a document refused for good to the write that made it (every time it asks) and to no other', async () => {
       const s = await freshUnderTest();
       const { store } = s;
+      const refusedBefore = await sampleValue('byner_store_write_errors_total', {
+        collection: 'inf_metrics',
+        kind: 'refused',
+      });
+      const writesBefore = await sampleValue('byner_store_write_seconds_count', {
+        collection: 'inf_metrics',
+      });
       const good = [makeMetrics(1), makeMetrics(2)];
       const mine = await store.writeMetrics('inf_metrics', [
         good[0],
@@ -219,6 +227,18 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
       assert.equal(w.rejected, 1, 'counted, once: a refusal is not retried');
       assert.equal(w.stored, 2 + 5);
       assert.equal(w.pending, 0);
+      assert.equal(
+        (await sampleValue('byner_store_write_errors_total', {
+          collection: 'inf_metrics',
+          kind: 'refused',
+        })) - refusedBefore,
+        1,
+        'byner_store_write_errors_total{kind="refused"} counts the refused document',
+      );
+      assert.ok(
+        (await sampleValue('byner_store_write_seconds_count', { collection: 'inf_metrics' })) > writesBefore,
+        'byner_store_write_seconds observes the write',
+      );
     });
 
     it("gives up a read whose signal has aborted, with the signal's reason, keeping nothing", async () => {

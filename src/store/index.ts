@@ -83,7 +83,10 @@ export type SeedResult =
   | { seeded: true; written: number; startSeq: number }
   | { seeded: false; existing: number; reason: string };
 
-/** Stores generated ticks like the original: only into an empty stream unless `append`; resolves once stored. */
+/**
+ * Stores generated ticks only into an empty stream unless `append` (a stream that holds ticks is left as it is,
+ * and the result says why); resolves once stored.
+ */
 export async function seedTicks(store: Store, options: SeedOptions): Promise<SeedResult> {
   const collection = options.collection ?? 'historical_data';
   if (!Number.isSafeInteger(options.count) || options.count < 0) {

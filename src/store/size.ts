@@ -2,7 +2,6 @@
 // shapes, never a serialization. Measured in V8's heap: a tick ≈ 380 bytes (≈ 640 as a MongoDB document, with its
 // ObjectId and BSON doubles), a forecast with its 60×7 window ≈ 7,000. Exactness is not the point; bounds are.
 
-import type { Tick } from '../ticks/types.js';
 import type { Forecast, MetricsDoc, TrainingPrediction } from './types.js';
 
 /** Default bound of each write backlog (`--max-backlog-mb`). */
@@ -14,10 +13,8 @@ export const TICK_BYTES = 640;
 const DOC_BYTES = 400;
 
 /** A (rows, cols) number[][]: per row an array object and its doubles. */
-export const rowsBytes = (rows: readonly (readonly number[])[]): number =>
+const rowsBytes = (rows: readonly (readonly number[])[]): number =>
   rows.length * (56 + 8 * (rows[0]?.length ?? 0));
-
-export const tickBytes = (_tick: Tick): number => TICK_BYTES;
 
 export const forecastBytes = (f: Forecast): number =>
   DOC_BYTES + rowsBytes(f.input_sequence) + 8 * f.forecast.length;

@@ -128,7 +128,7 @@ export interface StreamSummary {
   last_seq: number;
 }
 
-/** Which metrics documents `recentMetrics` returns; a string is the model version (the older form). */
+/** Which metrics documents `recentMetrics` returns; a string is short for `{ modelVersion }`. */
 export interface MetricsFilter {
   modelVersion?: string;
   /** Documents whose `stream` field is this (inf_metrics documents carry it). */

@@ -176,13 +176,13 @@ const CHECKS = {
   metrics: checkMetrics,
   model: checkModel,
 } as const;
-export type DocKind = keyof typeof CHECKS;
+type DocKind = keyof typeof CHECKS;
 
 /**
  * Validates a whole batch; throws BYNER_INVALID_DOCUMENT for the first invalid document (its index, field,
  * expected and received value) and how many of the batch are invalid. Nothing of a rejected batch is stored.
  */
-export function validateBatch(kind: DocKind, docs: readonly unknown[], where: string): void {
+function validateBatch(kind: DocKind, docs: readonly unknown[], where: string): void {
   if (!Array.isArray(docs)) {
     throw new BynerError('BYNER_INVALID_DOCUMENT', `${where}: expected an array of ${kind} documents`, {
       received: describe(docs),

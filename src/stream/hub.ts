@@ -2,6 +2,7 @@
 // ring, or from the store beyond it, only as fast as its socket drains and within a byte budget; clients that stop
 // reading are dropped. Making ticks is producer.ts's job; who may connect is server.ts's (origin.ts, timeouts).
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { metrics } from '../metrics/prometheus.js';
 import type { Store, StoreLogger } from '../store/types.js';
 import { tickFrame } from './producer.js';
 import type { RingEntry, TickRing } from './ring.js';
@@ -103,6 +104,17 @@ export const FULL_RETRY_AFTER_S = 5;
  * socket's queue is below it, so the queue holds at most this plus one frame and a heartbeat.
  */
 export const SOCKET_HIGH_WATER_MARK = 16 * 1024;
+/** Why a slow client is disconnected: its `reason` label (byner_sse_disconnects_total) and the logged words. */
+const SLOW = {
+  too_far_behind: 'too far behind',
+  out_of_ring: 'fell out of the replay ring',
+  over_budget: 'over its byte budget',
+  stopped_reading: 'stopped reading',
+} as const;
+type SlowReason = keyof typeof SLOW;
+/** Why an event stream ended. */
+type EndReason = SlowReason | 'client' | 'replay_failed' | 'shutdown';
+
 /** Room kept in a client's byte budget above the socket's mark, for that last frame and a heartbeat. */
 const FRAME_ROOM = 2048;
 /** A frame's size for sizing replay pages before they are read (a synthetic tick's frame is ≈ 250 bytes). */
@@ -143,10 +155,12 @@ class Client {
       return;
     }
     this.pumping = true;
+    const sent = this.hub.stats.eventsSent;
     try {
       this.fill();
     } finally {
       this.pumping = false;
+      this.hub.countSent(this.hub.stats.eventsSent - sent);
     }
     if (this.again) {
       this.again = false;
@@ -160,7 +174,7 @@ class Client {
     while (!this.closed) {
       if (this.res.writableNeedDrain) {
         const lag = source.headSeq - this.next + 1;
-        if (this.live && lag > this.hub.options.maxLagTicks) this.hub.dropSlow(this, 'too far behind', lag);
+        if (this.live && lag > this.hub.options.maxLagTicks) this.hub.dropSlow(this, 'too_far_behind', lag);
         return; // 'drain' calls pump again
       }
       if (this.pendingAt < this.pending.length) {
@@ -168,6 +182,7 @@ class Client {
         this.pendingBytes -= frame.length;
         this.send(frame);
         this.hub.stats.replayedFromStore += 1;
+        this.hub.replayed.store.inc();
         continue;
       }
       if (this.next > source.headSeq) {
@@ -177,7 +192,7 @@ class Client {
       }
       if (this.next < ring.firstSeq) {
         if (this.live) {
-          this.hub.dropSlow(this, 'fell out of the replay ring', source.headSeq - this.next + 1);
+          this.hub.dropSlow(this, 'out_of_ring', source.headSeq - this.next + 1);
           return;
         }
         void this.readPage();
@@ -186,6 +201,7 @@ class Client {
       const entry = ring.get(this.next);
       if (entry === undefined) return;
       this.send(entry.frame);
+      if (!this.live) this.hub.replayed.ring.inc();
       this.next += 1;
     }
   }
@@ -200,7 +216,7 @@ class Client {
   checkBudget(): void {
     const held = this.heldBytes;
     if (held > this.hub.stats.peakClientBytes) this.hub.stats.peakClientBytes = held;
-    if (held > this.hub.options.maxClientBytes) this.hub.dropSlow(this, 'over its byte budget', held);
+    if (held > this.hub.options.maxClientBytes) this.hub.dropSlow(this, 'over_budget', held);
   }
 
   /**
@@ -228,7 +244,7 @@ class Client {
         'replay from the store failed; closing the stream (client will resume)',
       );
       this.reading = false;
-      this.hub.detach(this, true);
+      this.hub.detach(this, 'replay_failed');
       return;
     }
     this.reading = false;
@@ -269,6 +285,13 @@ export class SseHub {
   readonly logger: StoreLogger;
   private closing = false;
   private readonly slots: ClientSlots;
+  private readonly sent;
+  private readonly clientsGauge;
+  /** Ticks sent to clients catching up, by where they were read. */
+  readonly replayed = {
+    ring: metrics.replayReads.labels({ source: 'ring' }),
+    store: metrics.replayReads.labels({ source: 'store' }),
+  };
 
   constructor(
     readonly feed: TickFeed,
@@ -277,6 +300,11 @@ export class SseHub {
   ) {
     this.logger = options.logger ?? { info() {}, warn() {}, error() {} };
     this.slots = options.slots ?? new ClientSlots(options.maxClients);
+    const stream = feed.stream;
+    this.sent = metrics.ticksSent.labels({ stream });
+    this.sent.inc(0);
+    this.clientsGauge = metrics.sseClients.labels({ stream });
+    this.clientsGauge.inc(0);
     this.unsubscribe = feed.onPublish(() => {
       for (const c of this.clients) c.pump();
     });
@@ -295,6 +323,11 @@ export class SseHub {
     return this.clients.size;
   }
 
+  /** `n` tick events were written to clients. */
+  countSent(n: number): void {
+    if (n > 0) this.sent.inc(n);
+  }
+
   /**
    * Starts an event stream on `res`: headers (and `headers`, e.g. CORS ones), the `retry:` hint, then every tick
    * after `lastSeq` (the client's Last-Event-ID, validated by the caller) or, without one, the ticks made from
@@ -302,11 +335,13 @@ export class SseHub {
    */
   attach(res: ServerResponse, lastSeq: number | null, headers: OutgoingHttpHeaders = {}): void {
     if (this.closing) {
+      metrics.sseRefused.inc({ stream: this.feed.stream, reason: 'closing' });
       res.writeHead(503, { ...headers, 'content-type': 'application/json' }).end('{"error":"shutting down"}');
       return;
     }
     if (!this.slots.take()) {
       this.stats.refusedFull += 1;
+      metrics.sseRefused.inc({ stream: this.feed.stream, reason: 'max_clients' });
       const body = {
         error: 'too many event streams; retry later',
         expected: `at most ${this.slots.max} event streams at once`,
@@ -335,14 +370,15 @@ export class SseHub {
     this.clients.add(client);
     this.stats.connected += 1;
     this.stats.clients = this.clients.size;
+    this.clientsGauge.inc();
     const onDrain = () => client.pump();
     // The socket saw no traffic for the server's connection timeout: the client stopped reading (heartbeats keep
     // a reading client's socket busy).
-    const onTimeout = () => this.dropSlow(client, 'stopped reading', client.heldBytes);
+    const onTimeout = () => this.dropSlow(client, 'stopped_reading', client.heldBytes);
     const onClose = () => {
       res.off('drain', onDrain);
       res.off('timeout', onTimeout);
-      this.detach(client, false);
+      this.detach(client, 'client');
     };
     res.on('drain', onDrain);
     res.on('timeout', onTimeout);
@@ -352,20 +388,24 @@ export class SseHub {
   }
 
   /** A client that stopped reading or fell too far behind: ends its stream (it may resume with Last-Event-ID). */
-  dropSlow(client: Client, why: string, amount: number): void {
+  dropSlow(client: Client, reason: SlowReason, amount: number): void {
     if (client.closed) return;
     this.stats.disconnectedSlow += 1;
+    const why = SLOW[reason];
     this.logger.warn({ why, amount, next: client.next }, `disconnecting an SSE client: ${why}`);
-    this.detach(client, true);
+    this.detach(client, reason);
   }
 
-  detach(client: Client, end: boolean): void {
+  /** Forgets a client whose stream ended; ends it (destroys its socket) unless the client went away itself. */
+  detach(client: Client, reason: EndReason): void {
     if (client.closed) return;
     client.closed = true;
     this.clients.delete(client);
     this.slots.release();
     this.stats.clients = this.clients.size;
-    if (end) client.res.destroy();
+    this.clientsGauge.dec();
+    metrics.sseDisconnects.inc({ stream: this.feed.stream, reason });
+    if (reason !== 'client') client.res.destroy();
     if (this.clients.size === 0) this.feed.setActive(false);
   }
 
@@ -387,6 +427,8 @@ export class SseHub {
           });
           c.closed = true;
           this.slots.release();
+          this.clientsGauge.dec();
+          metrics.sseDisconnects.inc({ stream: this.feed.stream, reason: 'shutdown' });
         }),
     );
     this.clients.clear();

@@ -4,6 +4,7 @@
 import { isBynerError } from '../errors.js';
 import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams } from '../indicators/params.js';
 import { IndicatorStream } from '../indicators/streaming.js';
+import { metrics } from '../metrics/prometheus.js';
 import type { PricePoint, PriceSource } from '../sources/types.js';
 import type { Store, StoreLogger, WriteOutcome } from '../store/types.js';
 import { tickToJson } from '../ticks/json.js';
@@ -151,6 +152,7 @@ export class StreamProducer implements TickFeed {
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private status: ProducerState['state'] = 'running';
+  private readonly produced;
 
   private constructor(
     private readonly options: ProducerOptions,
@@ -162,6 +164,8 @@ export class StreamProducer implements TickFeed {
     this.lastTime = state.lastTime;
     this.logger = options.logger ?? { info() {}, warn() {}, error() {} };
     this.now = options.now ?? Date.now;
+    this.produced = metrics.ticksProduced.labels({ stream: options.stream });
+    this.produced.inc(0);
   }
 
   /**
@@ -390,6 +394,7 @@ export class StreamProducer implements TickFeed {
     for (const tick of batch) this.ring.push({ seq: tick.seq, frame: tickFrame(tick) });
     this.head = batch[batch.length - 1].seq;
     this.rate.add(batch.length);
+    this.produced.inc(batch.length);
     for (const listener of this.listeners) listener();
   }
 }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Bus } from '../bus/redis.js';
 import { BynerError, describe } from '../errors.js';
+import { collectProcessMetrics, METRICS_CONTENT_TYPE, metricsText } from '../metrics/prometheus.js';
 import { SyntheticSource } from '../sources/synthetic.js';
 import type { PriceSource } from '../sources/types.js';
 import { readWithin } from '../store/deadline.js';
@@ -21,6 +22,7 @@ import { DEFAULT_SOURCE, type SineSource } from '../ticks/generator.js';
 import { tickToJson } from '../ticks/json.js';
 import { DEFAULT_STREAM } from '../ticks/types.js';
 import { type SharedStatus, SharedStreams } from './bus-streams.js';
+import { busCheck, type HealthCheck, HealthChecks, healthStatus, storeCheck } from './health.js';
 import type { TickFeed } from './hub.js';
 import { ClientSlots, type HubStats, SOCKET_HIGH_WATER_MARK, SseHub } from './hub.js';
 import { corsHeaders, OriginPolicy, type Refusal } from './origin.js';
@@ -120,6 +122,11 @@ export interface ServerOptions {
    */
   corsOrigins?: readonly string[];
   logger?: Logger;
+  /**
+   * More of /healthz: probes besides the store's (e.g. `bus`), each run with a short deadline, and fields added to
+   * the answer (e.g. what an inference run in the same process forecasts).
+   */
+  health?: { checks?: Readonly<Record<string, HealthCheck>>; fields?: () => Record<string, unknown> };
   /** More routes on the same server, e.g. the dashboard's `registerDashboard`. */
   routes?: ((app: FastifyInstance, context: RouteContext) => void | Promise<void>)[];
   /** Clock for tick timestamps (tests). */
@@ -363,6 +370,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     corsOrigins: options.corsOrigins,
   });
   const logger = options.logger;
+  const startedAt = Date.now();
   const ownStore = options.store === undefined;
   const store = options.store ?? (await openStore({ ...options.storeOptions, logger }));
   const slots = new ClientSlots(limits.maxClients);
@@ -417,6 +425,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     throw error;
   }
   const byName = new Map(live.map((l) => [l.name, l]));
+  const checks = new HealthChecks({
+    store: storeCheck(store),
+    ...(options.bus === undefined ? {} : { bus: busCheck(options.bus.bus) }),
+    ...options.health?.checks,
+  });
+  collectProcessMetrics();
   const defaultStream = live[0].name;
   const known = () => `one of: ${live.map((l) => l.name).join(', ')}`;
   const streamInfo = (l: LiveStream): StreamInfo => {
@@ -462,7 +476,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const preflight =
       request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
     const guarded =
-      preflight || route === '/realtime_data' || route === '/healthz' || route?.startsWith('/api/') === true;
+      preflight ||
+      route === '/realtime_data' ||
+      route === '/healthz' ||
+      route === '/metrics' ||
+      route?.startsWith('/api/') === true;
     if (!guarded) return;
     const site = policy.checkSite(request.headers);
     if (!site.allowed) return refuse(reply, site.refusal);
@@ -494,7 +512,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     reply.status(404).send({
       error: `no route ${request.method} ${request.url.split('?')[0]}`,
       expected:
-        'GET /realtime_data, /api/streams, /api/ticks, /api/forecasts/latest, /api/metrics/latest, /api/models, /healthz',
+        'GET /realtime_data, /api/streams, /api/ticks, /api/forecasts/latest, /api/metrics/latest, /api/models, ' +
+        '/healthz, /metrics',
     });
   });
 
@@ -568,8 +587,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   app.get('/healthz', async () => {
     const main = byName.get(defaultStream)!;
+    const results = await checks.run();
+    const busStatus = shared?.status() ?? null;
     return {
-      status: 'ok',
+      status: healthStatus(results),
+      role: 'serve',
       stream: defaultStream,
       head_seq: main.producer.headSeq,
       interval_ms: main.producer.source.intervalMs ?? null,
@@ -580,8 +602,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         source: l.producer.source.kind,
         head_seq: l.producer.headSeq,
       })),
-      ...(shared === null ? {} : { bus: shared.status() }),
+      // With a bus, the streams whose lease this process holds; alone, every stream.
+      produces: busStatus?.producing ?? live.map((l) => l.name),
+      uptime_s: Math.round((Date.now() - startedAt) / 100) / 10,
+      checks: results,
+      ...(busStatus === null ? {} : { bus: busStatus }),
+      ...options.health?.fields?.(),
     };
+  });
+
+  app.get('/metrics', async (request, reply) => {
+    parseQuery(QUERIES.none, request.query);
+    const text = await metricsText();
+    return reply.header('content-type', METRICS_CONTENT_TYPE).send(text);
   });
   // Extra routes (the dashboard) are registered by the caller: the stream knows nothing of the page.
   // (The cast only widens the logger type: route adders need no pino-specific logger methods.)

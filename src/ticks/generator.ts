@@ -26,7 +26,7 @@ export function roundHalfEven(x: number): number {
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-export function checkSource(src: SineSource): void {
+function checkSource(src: SineSource): void {
   const bad: string[] = [];
   for (const key of ['amplitude', 'frequency', 'noise', 'bound'] as const) {
     if (!Number.isFinite(src[key]) || src[key] < 0) bad.push(`${key}=${src[key]}`);
@@ -41,7 +41,7 @@ export function checkSource(src: SineSource): void {
 }
 
 /** Price of tick `t` alone: a pure function of (source, t). */
-export function priceAt(src: SineSource, key: number, t: number): number {
+function priceAt(src: SineSource, key: number, t: number): number {
   const raw = src.amplitude * Math.sin(2 * Math.PI * src.frequency * t) + src.noise * standardNormal(key, t);
   const p = roundHalfEven(raw);
   // `+ 0` turns −0 into 0 so JSON and the stores never see a negative zero.

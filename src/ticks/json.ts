@@ -1,5 +1,6 @@
-// The tick on the wire and in JSON Lines: DESIGN §4 fields with an ISO-8601 timestamp, in the original's order
-// plus `seq` and `stream`. Parsing of arbitrary user input lives in src/cli (indicators command).
+// The tick on the wire and in JSON Lines: the DESIGN §4 fields with an ISO-8601 timestamp, `timestamp`, `price`,
+// `indicators` first (the SSE payload clients of the Python byner read), then `seq` and `stream`. Reading price
+// files that users bring is src/import/reader.ts's job.
 import type { Tick } from './types.js';
 
 export interface TickJson {

@@ -1,5 +1,5 @@
-// The tick: one price of a stream with its six indicators, in the shape of DESIGN §4 (the original's
-// `historical_data` document plus our `seq` and `stream`). Shared by every stage downstream.
+// The tick: one price of a stream with its six indicators, in the shape of DESIGN §4's `historical_data`
+// document (with its `seq` and `stream`). Shared by every stage downstream.
 
 /** The six indicators in model-input order (after the price). `null` before each one's first index. */
 export const INDICATOR_NAMES = ['ma', 'rsi', 'upper_bb', 'lower_bb', 'macd', 'signal'] as const;

@@ -5,33 +5,8 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
-
-/** A small checkpoint whose every number depends on the run and epoch, so a mixed-up part is visible. */
-function makeCheckpoint(epoch: number, run = 'lstm-run'): Checkpoint {
-  const fill = (n: number, k: number) =>
-    Float32Array.from({ length: n }, (_, i) => epoch * 100 + k * 10 + i / 8);
-  const tensors = (k: number) => [
-    { name: 'lstm/kernel', shape: [2, 3], data: fill(6, k) },
-    { name: 'dense/bias', shape: [3], data: fill(3, k + 1) },
-  ];
-  return {
-    state: {
-      version: run,
-      config: { seed: 1 },
-      data_range: { stream: 'synthetic', from_seq: 0, to_seq: 99 },
-      epochsDone: epoch,
-      loss: Array.from({ length: epoch }, (_, e) => 1 / (e + 1)),
-      valLoss: Array.from({ length: epoch }, (_, e) => 2 / (e + 1)),
-      bestEpoch: epoch - 1,
-      bestLoss: 2 / epoch,
-    },
-    weights: tensors(1),
-    best: tensors(3),
-    // The moments cover the engine's whole parameter region, padding included: longer than the weights.
-    optimizer: { step: epoch * 7, m: fill(12, 5), v: fill(12, 6) },
-  };
-}
+import { makeCheckpoint } from '../../test/helpers/checkpoints.js';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 
 const folder = () => join(mkdtempSync(join(tmpdir(), 'byner-ckpt-')), 'checkpoints', 'synthetic');
 const recordSteps = async (): Promise<string[]> => {

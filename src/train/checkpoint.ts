@@ -1,5 +1,6 @@
 // Training checkpoints on disk, safe against a crash at any moment: a checkpoint becomes visible whole or not at
-// all, and reading one checks that its parts belong together. What a checkpoint holds is train.ts's business.
+// all, and reading one checks that its parts belong together; the encoding and the checks are shared with other
+// places a checkpoint may live (CheckpointStore). What a checkpoint holds is train.ts's business.
 //
 // Layout of a checkpoint folder (one per stream):
 //   CURRENT                  pointer: {"run", "epoch", "dir"}, the only complete checkpoint a reader uses
@@ -47,11 +48,40 @@ export interface Checkpoint {
   optimizer: OptimizerState;
 }
 
+/**
+ * Where the checkpoints of one run live: a folder on disk (`diskCheckpoints`, the layout above), or elsewhere (a
+ * queued job's, in MongoDB GridFS: src/queue). Every implementation publishes a checkpoint whole or not at all, and
+ * verifies every part on reading (`encodeCheckpoint` / `decodeCheckpoint`).
+ */
+export interface CheckpointStore {
+  /** Where, for messages: a folder, or a run in a GridFS bucket. */
+  readonly where: string;
+  /** The last complete checkpoint, every part verified; null when there is none; BYNER_STATE when unusable. */
+  read(): Promise<Checkpoint | null>;
+  /** Makes `ckpt` the checkpoint, whole or not at all. `onStep` runs after each step (tests crash there). */
+  write(ckpt: Checkpoint, onStep?: (step: string) => void | Promise<void>): Promise<void>;
+  /** Deletes the run's checkpoints (it finished). */
+  clear(): Promise<void>;
+}
+
+/** The checkpoints of a run in a folder on disk, by the protocol above. */
+export function diskCheckpoints(dir: string): CheckpointStore {
+  return {
+    where: dir,
+    read: () => readCheckpoint(dir),
+    write: (ckpt, onStep) => writeCheckpoint(dir, ckpt, onStep),
+    clear: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
 const FORMAT = 1;
 const POINTER = 'CURRENT';
 const MANIFEST = 'checkpoint.json';
 const PARTS = ['weights.bin', 'best.bin', 'adam.bin'] as const;
 type PartName = (typeof PARTS)[number];
+/** A checkpoint's files in the order they are written: the binary parts, then the manifest that lists them. */
+export const CHECKPOINT_FILES = [...PARTS, MANIFEST] as const;
+export type CheckpointFile = (typeof CHECKPOINT_FILES)[number];
 const MAGIC = Buffer.from('BYNERCKP');
 const CHECKPOINT_DIR = /^e\d+-[0-9a-f]{8}$/;
 
@@ -90,35 +120,16 @@ function encodePart(run: string, epoch: number, part: PartName, values: Float32A
 
 const flat = (ws: readonly NamedWeight[]): Float32Array[] => ws.map((w) => w.data);
 
-/** Writes `ckpt` as the folder's checkpoint by the protocol above. `onStep` runs after each step (tests crash there). */
-export async function writeCheckpoint(
-  dir: string,
-  ckpt: Checkpoint,
-  onStep: (step: string) => void | Promise<void> = () => {},
-): Promise<void> {
+/** The bytes of every file of `ckpt`: the binary parts and the manifest with their sizes and SHA-256. */
+export function encodeCheckpoint(ckpt: Checkpoint): Record<CheckpointFile, Buffer> {
   const { state } = ckpt;
   const run = state.version;
   const epoch = state.epochsDone;
-  await mkdir(dir, { recursive: true });
-  const previous = await readPointer(dir).catch(() => null);
-  for (const name of await readdir(dir)) {
-    if (name !== POINTER && name !== previous?.dir)
-      await rm(join(dir, name), { recursive: true, force: true });
-  }
-  await onStep('cleaned');
-
-  const nonce = randomBytes(4).toString('hex');
-  const tmp = join(dir, `.tmp-${nonce}`);
-  await mkdir(tmp);
   const bytes: Record<PartName, Buffer> = {
     'weights.bin': encodePart(run, epoch, 'weights.bin', flat(ckpt.weights)),
     'best.bin': encodePart(run, epoch, 'best.bin', flat(ckpt.best)),
     'adam.bin': encodePart(run, epoch, 'adam.bin', [ckpt.optimizer.m, ckpt.optimizer.v]),
   };
-  for (const part of PARTS) {
-    await writeDurable(join(tmp, part), bytes[part]);
-    await onStep(`wrote ${part}`);
-  }
   const manifest: Manifest = {
     format: FORMAT,
     run,
@@ -131,8 +142,33 @@ export async function writeCheckpoint(
       PARTS.map((p) => [p, { bytes: bytes[p].length, sha256: sha256(bytes[p]) }]),
     ) as Manifest['parts'],
   };
-  await writeDurable(join(tmp, MANIFEST), JSON.stringify(manifest));
-  await onStep(`wrote ${MANIFEST}`);
+  return { ...bytes, [MANIFEST]: Buffer.from(JSON.stringify(manifest)) };
+}
+
+/** Writes `ckpt` as the folder's checkpoint by the protocol above. `onStep` runs after each step (tests crash there). */
+export async function writeCheckpoint(
+  dir: string,
+  ckpt: Checkpoint,
+  onStep: (step: string) => void | Promise<void> = () => {},
+): Promise<void> {
+  const run = ckpt.state.version;
+  const epoch = ckpt.state.epochsDone;
+  await mkdir(dir, { recursive: true });
+  const previous = await readPointer(dir).catch(() => null);
+  for (const name of await readdir(dir)) {
+    if (name !== POINTER && name !== previous?.dir)
+      await rm(join(dir, name), { recursive: true, force: true });
+  }
+  await onStep('cleaned');
+
+  const nonce = randomBytes(4).toString('hex');
+  const tmp = join(dir, `.tmp-${nonce}`);
+  await mkdir(tmp);
+  const files = encodeCheckpoint(ckpt);
+  for (const file of CHECKPOINT_FILES) {
+    await writeDurable(join(tmp, file), files[file]);
+    await onStep(`wrote ${file}`);
+  }
   await syncDir(tmp);
   await onStep('synced');
 
@@ -232,24 +268,43 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
     return null;
   }
   const at = join(dir, pointer.dir);
-  const read = async (name: string): Promise<Buffer> => {
-    try {
-      return await readFile(join(at, name));
-    } catch (e) {
-      throw refuse(
-        dir,
-        `${pointer.dir}/${name} is missing or unreadable`,
-        `the file ${name}`,
-        (e as Error).message,
-      );
-    }
-  };
+  return decodeCheckpoint(
+    pointer,
+    async (name) => {
+      try {
+        return await readFile(join(at, name));
+      } catch (e) {
+        throw refuse(
+          dir,
+          `${pointer.dir}/${name} is missing or unreadable`,
+          `the file ${name}`,
+          (e as Error).message,
+        );
+      }
+    },
+    (what, expected, received) => refuse(dir, what, expected, received),
+  );
+}
+
+/** The refusal of an unusable checkpoint: what is wrong, what was expected and received (the caller adds where). */
+export type Refusal = (what: string, expected: string, received: string) => BynerError;
+
+/**
+ * Decodes the checkpoint that a pointer names as `run` at `epoch`, reading each file with `read` (which throws its
+ * own refusal when a file is missing), and checks every part against the manifest and the pointer (run, epoch,
+ * size, SHA-256, number of values). A checkpoint that fails a check is refused with `refuse`.
+ */
+export async function decodeCheckpoint(
+  pointer: { run: string; epoch: number },
+  read: (file: CheckpointFile) => Promise<Buffer>,
+  refuse: Refusal,
+): Promise<Checkpoint> {
   let m: Manifest;
   try {
     m = JSON.parse((await read(MANIFEST)).toString('utf8')) as Manifest;
   } catch (e) {
     if (e instanceof BynerError) throw e;
-    throw refuse(dir, `${MANIFEST} is not JSON`, 'the manifest written by byner train', (e as Error).message);
+    throw refuse(`${MANIFEST} is not JSON`, 'the manifest written by byner train', (e as Error).message);
   }
   const s = m?.state;
   const whose = (run: unknown, epoch: unknown) => `run ${String(run)}, epoch ${String(epoch)}`;
@@ -265,7 +320,6 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
     Number.isInteger(m.adamSize);
   if (!wellFormed) {
     throw refuse(
-      dir,
       `${MANIFEST} is not a format-${FORMAT} manifest`,
       `format ${FORMAT}: run, epoch, state, tensors, adamStep, adamSize, parts`,
       `format ${String(m?.format)}, keys ${Object.keys(m ?? {}).join(', ')}`,
@@ -273,7 +327,6 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
   }
   if (m.run !== pointer.run || m.epoch !== pointer.epoch || s.version !== m.run || s.epochsDone !== m.epoch) {
     throw refuse(
-      dir,
       'the manifest and the pointer name different checkpoints',
       `${whose(pointer.run, pointer.epoch)} (${POINTER})`,
       `${whose(m.run, m.epoch)} (manifest), state of ${whose(s.version, s.epochsDone)}`,
@@ -290,7 +343,6 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
     !Number.isFinite(s.bestLoss)
   ) {
     throw refuse(
-      dir,
       'the training state is inconsistent',
       `${m.epoch} losses and a best epoch below ${m.epoch} with a finite loss`,
       `${s.loss?.length} losses, ${s.valLoss?.length} validation losses, best epoch ${s.bestEpoch} (loss ${s.bestLoss})`,
@@ -301,11 +353,10 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
   const payloads = {} as Record<PartName, Float32Array>;
   for (const part of PARTS) {
     const bytes = await read(part);
-    const start = checkHeader(dir, pointer, part, bytes);
+    const start = checkHeader(pointer, part, bytes, refuse);
     const want = m.parts[part];
     if (want === undefined || bytes.length !== want.bytes || sha256(bytes) !== want.sha256) {
       throw refuse(
-        dir,
         `${part} does not match the manifest (truncated or corrupted)`,
         want ? `${want.bytes} bytes, sha256 ${want.sha256}` : `${part} listed in the manifest`,
         `${bytes.length} bytes, sha256 ${sha256(bytes)}`,
@@ -314,7 +365,6 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
     const count = part === 'adam.bin' ? 2 * m.adamSize : params;
     if (bytes.length - start !== 4 * count) {
       throw refuse(
-        dir,
         `${part} holds the wrong number of values`,
         `${count} float32`,
         `${bytes.length - start} bytes`,
@@ -342,7 +392,12 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | null> {
 }
 
 /** Checks that a binary part's header names this run, epoch and part; returns where its values start. */
-function checkHeader(dir: string, pointer: Pointer, part: PartName, bytes: Buffer): number {
+function checkHeader(
+  pointer: { run: string; epoch: number },
+  part: PartName,
+  bytes: Buffer,
+  refuse: Refusal,
+): number {
   const headerEnd = MAGIC.length + 4;
   let header: { run?: unknown; epoch?: unknown; part?: unknown } = {};
   let start = bytes.length;
@@ -356,7 +411,6 @@ function checkHeader(dir: string, pointer: Pointer, part: PartName, bytes: Buffe
   }
   if (header.run !== pointer.run || header.epoch !== pointer.epoch || header.part !== part) {
     throw refuse(
-      dir,
       `${part} belongs to another checkpoint`,
       `${part} of run ${pointer.run}, epoch ${pointer.epoch}`,
       `${String(header.part)} of run ${String(header.run)}, epoch ${String(header.epoch)}`,

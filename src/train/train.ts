@@ -1,7 +1,7 @@
 // The training job of DESIGN §5-6 (the original's training.py, done right): seed ticks if the stream is empty,
 // leak-free windows and scaler, fit with checkpoints, evaluation against baselines, stored results, registry
 // entry, plots. Progress display and exit codes are the CLI's; the network itself is src/engine.
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createModel, type EpochEndInfo, type FitHistory, type ModelConfig } from '../engine/index.js';
 import { BynerError } from '../errors.js';
@@ -36,7 +36,7 @@ import {
 } from '../store/index.js';
 import { DEFAULT_SOURCE, SinePriceSource, type SineSource, TICK_MS } from '../ticks/generator.js';
 import type { Tick } from '../ticks/types.js';
-import { type CheckpointState, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { type CheckpointState, type CheckpointStore, diskCheckpoints } from './checkpoint.js';
 import { LstmForecaster } from './load.js';
 import { type RunOutcome, registerModel, type ServingDecision, servingDecision } from './serving.js';
 
@@ -72,6 +72,10 @@ export interface TrainOptions {
   /** Serve the new model even when it is worse than the seasonal-naive baseline on validation. */
   force: boolean;
   signal?: AbortSignal;
+  /** Where the run's checkpoints live. Default: `<workDir>/checkpoints/<stream>/` on disk. */
+  checkpoints?: CheckpointStore;
+  /** The run's model version, fixed by the caller (a queued job, whose retries must register the same one). */
+  version?: string;
 }
 
 export const DEFAULT_FIT: FitSettings = { epochs: 50, batchSize: 32, patience: 5, learningRate: 0.001 };
@@ -117,6 +121,29 @@ export interface TrainSummary {
   plots: string[];
 }
 
+/**
+ * What `byner train --json` prints, and what a queued job returns: the summary without the plots, windows, data
+ * range and validation MSEs, with `serving_reason` (metrics.serving_decision.reason) and `stopped_reason` last.
+ */
+export function summaryJson(summary: TrainSummary) {
+  const {
+    plots: _p,
+    windows: _w,
+    data_range: _d,
+    validation: _v,
+    stopped_reason: _s,
+    serving: _sv,
+    serving_decision: _sd,
+    ...json
+  } = summary;
+  return {
+    ...json,
+    serving: summary.serving,
+    serving_reason: summary.serving_decision.reason,
+    stopped_reason: summary.stopped_reason,
+  };
+}
+
 const triple = (m: HorizonMetrics): MetricTriple => ({ mse: m.mse, mae: m.mae, accuracy: m.accuracy });
 
 /**
@@ -154,10 +181,10 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
   const { logger } = hooks;
 
   // A run to resume needs its checkpoint: checked (whole, parts consistent) before anything is done.
-  const ckptDir = join(opts.workDir, 'checkpoints', opts.stream);
-  const ckpt = opts.resume ? await readCheckpoint(ckptDir) : null;
+  const checkpoints = opts.checkpoints ?? diskCheckpoints(join(opts.workDir, 'checkpoints', opts.stream));
+  const ckpt = opts.resume ? await checkpoints.read() : null;
   if (opts.resume && ckpt === null) {
-    throw new BynerError('BYNER_STATE', `no checkpoint to resume in ${ckptDir}`, {
+    throw new BynerError('BYNER_STATE', `no checkpoint to resume in ${checkpoints.where}`, {
       expected: 'an interrupted `byner train` run of this stream',
       received: 'no complete checkpoint (the run was not interrupted after an epoch, or it finished)',
       hint: 'run `byner train` without --resume',
@@ -239,7 +266,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
       `resuming ${state.version} after epoch ${state.epochsDone} (best so far: epoch ${state.bestEpoch + 1})`,
     );
   }
-  const runVersion = ckpt?.state.version ?? (await uniqueVersion(store));
+  const runVersion = ckpt?.state.version ?? opts.version ?? (await uniqueVersion(store));
   const before: CheckpointState = ckpt?.state ?? {
     version: runVersion,
     config: runConfig,
@@ -290,8 +317,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
             state.bestEpoch = epoch;
             bestWeights = weights;
           }
-          await writeCheckpoint(
-            ckptDir,
+          await checkpoints.write(
             { state, weights, best: bestWeights ?? weights, optimizer: e.model.getOptimizerState() },
             (step) => hooks.onCheckpointStep?.(step, epoch),
           );
@@ -450,7 +476,7 @@ export async function train(store: Store, opts: TrainOptions, hooks: TrainHooks)
       ),
     );
   }
-  if (stoppedReason !== 'aborted') await rm(ckptDir, { recursive: true, force: true });
+  if (stoppedReason !== 'aborted') await checkpoints.clear();
 
   return {
     model_version: version,

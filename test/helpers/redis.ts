@@ -40,15 +40,16 @@ export async function startRedis(options: { binary?: string; port?: number } = {
 }
 
 /**
- * A Redis URL for tests that do not stop Redis: BYNER_TEST_REDIS_URL when set, else a redis-server started here
- * (stop it with `stop()`), else `{ skip }` naming why no server is available.
+ * A Redis URL for tests that do not stop Redis: BYNER_TEST_REDIS_URL when set (its database number dropped: suites
+ * add `/N` to keep apart), else a redis-server started here (stop it with `stop()`), else `{ skip }` naming why no
+ * server is available.
  */
 export async function redisUrlForTests(): Promise<
   { url: string; source: string; stop: () => Promise<void> } | { skip: string }
 > {
   const fromEnv = process.env.BYNER_TEST_REDIS_URL;
   if (fromEnv !== undefined && fromEnv !== '') {
-    return { url: fromEnv, source: 'BYNER_TEST_REDIS_URL', stop: async () => {} };
+    return { url: fromEnv.replace(/\/\d*$/, ''), source: 'BYNER_TEST_REDIS_URL', stop: async () => {} };
   }
   const found = findRedisServer();
   if (!('path' in found)) return { skip: `BYNER_TEST_REDIS_URL is not set and ${found.reason}` };

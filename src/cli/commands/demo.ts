@@ -7,8 +7,9 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { registerDashboard } from '../../dashboard/routes.js';
 import { syntheticTicks } from '../../indicators/ticks.js';
-import { runPipeline } from '../../infer/pipeline.js';
+import { type PipelineRun, runPipeline } from '../../infer/pipeline.js';
 import { SseInput } from '../../infer/sse-input.js';
+import { inferHealthFields } from '../../infer/status.js';
 import type { Logger } from '../../log/logger.js';
 import { SyntheticSource } from '../../sources/synthetic.js';
 import { seedTicks } from '../../store/index.js';
@@ -89,7 +90,8 @@ export function demoCommand(program: Command): Command {
       if (seeded.seeded) logger.info(`stored ${seeded.written} historical ticks`);
     }
 
-    // 2. Server and dashboard.
+    // 2. Server and dashboard; its /healthz also says what the inference below forecasts.
+    let run: PipelineRun | undefined;
     const server = await startServer({
       host: s.host,
       port: s.port,
@@ -99,6 +101,7 @@ export function demoCommand(program: Command): Command {
       store,
       logger,
       routes: [registerDashboard],
+      health: { fields: () => (run === undefined ? {} : inferHealthFields(run)) },
     }).catch(async (e) => {
       await store.close();
       throw e;
@@ -122,12 +125,13 @@ export function demoCommand(program: Command): Command {
     // A fresh client starts 60 ticks back in the stream's history, so the first forecast comes at once.
     const fresh = (await store.countTicks('inf_historical_db', stream)) === 0;
     const startAfter = fresh ? Math.max(-1, server.headSeq() - 60) : undefined;
-    const run = runPipeline({
+    run = runPipeline({
       store,
       input: new SseInput({ urlFor: () => url, logger }),
       forecasters,
       streams: [stream],
       startAfter: () => startAfter,
+      drift: { season: s.season },
       out: quiet ? null : process.stdout,
       logger,
       writer: { maxPendingBytes: backlogBytes(s) },

@@ -8,8 +8,10 @@ import { registeredStreams, SharedInference } from '../../infer/bus-leases.js';
 import { ForecasterSet, type Swap } from '../../infer/forecasters.js';
 import { runPipeline } from '../../infer/pipeline.js';
 import { SseInput, streamUrl } from '../../infer/sse-input.js';
+import { startInferStatus } from '../../infer/status.js';
 import { serverStreams } from '../../infer/stream-list.js';
 import type { Logger } from '../../log/logger.js';
+import { isBaselineKind } from '../../models/kinds.js';
 import type { Store } from '../../store/types.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
@@ -32,6 +34,11 @@ const NAMES = [
   'stream',
   'streams',
   'idleTimeout',
+  'metricsPort',
+  'metricsHost',
+  'allowedHost',
+  'driftWindows',
+  'fallback',
   ...STORE_SETTINGS,
   ...WRITE_SETTINGS,
   ...BUS_SETTINGS,
@@ -74,6 +81,19 @@ export async function chooseForecasters(
   return ForecasterSet.following({ pointers: () => store.servingPointers(), load, fallback }, logger, onSwap);
 }
 
+/** `--metrics-host` and `--allowed-host` given without `--metrics-port`: they would apply to nothing. */
+function metricsOnly(cmd: Command, s: { allowedHost?: string[] }): string[] {
+  const given = (key: string) => ['cli', 'env'].includes(String(cmd.getOptionValueSource(key)));
+  return [
+    given('metricsHost')
+      ? '--metrics-host without --metrics-port: there is no metrics endpoint to listen'
+      : null,
+    s.allowedHost !== undefined
+      ? '--allowed-host without --metrics-port: there is no endpoint to answer'
+      : null,
+  ].filter((x) => x !== null);
+}
+
 export function inferCommand(program: Command): Command {
   const cmd = program
     .command('infer')
@@ -92,17 +112,27 @@ export function inferCommand(program: Command): Command {
     const s = readSettings(cmd, NAMES);
     const all = (cmd.opts() as { allStreams?: boolean }).allStreams === true;
     const streamGiven = cmd.getOptionValueSource('stream');
+    // A baseline for every stream has no model whose drift could be watched.
+    const baseline = isBaselineKind(s.model) ? `--model ${s.model}` : null;
     const conflicts = [
+      baseline !== null && s.fallback === true
+        ? `--fallback with ${baseline}: a baseline forecasts already (--fallback applies to models)`
+        : null,
+      baseline !== null && cmd.getOptionValueSource('driftWindows') === 'cli'
+        ? `--drift-windows with ${baseline}: a baseline is not watched for drift`
+        : null,
       all && s.streams !== undefined
         ? '--all-streams with --streams: name the streams, or take them all'
         : null,
       streamGiven === 'cli' && (all || s.streams !== undefined)
         ? `--stream with ${all ? '--all-streams' : '--streams'}: --stream names one stream`
         : null,
+      ...(s.metricsPort === undefined ? metricsOnly(cmd, s) : []),
     ].filter((x) => x !== null);
     if (conflicts.length > 0) {
       throw new BynerError('BYNER_CONFIG', `conflicting options:\n  - ${conflicts.join('\n  - ')}`, {
-        expected: 'one of --stream NAME, --streams a,b,c or --all-streams',
+        expected:
+          'one of --stream NAME, --streams a,b,c or --all-streams; --metrics-host and --allowed-host with --metrics-port; --fallback and --drift-windows with a model only',
         received: conflicts.length === 1 ? conflicts[0] : `${conflicts.length} conflicts`,
       });
     }
@@ -160,6 +190,7 @@ export function inferCommand(program: Command): Command {
         dynamic: shared !== null,
         out: quiet ? null : process.stdout,
         labelLines: all || shared !== null || streams.length > 1,
+        drift: { windows: s.driftWindows, season: s.season, fallback: s.fallback === true },
         logger,
         writer: { maxPendingBytes: backlogBytes(s) },
       });
@@ -167,6 +198,27 @@ export function inferCommand(program: Command): Command {
         shared.share(run);
         process.stdout.write(
           `byner infer: worker ${shared.owner} of group ${s.group} on the bus ${bus?.url} (lease ${s.leaseMs} ms)\n`,
+        );
+      }
+      const status =
+        s.metricsPort === undefined
+          ? null
+          : await startInferStatus({
+              host: s.metricsHost,
+              port: s.metricsPort,
+              allowedHosts: s.allowedHost,
+              store,
+              run,
+              logger,
+            }).catch(async (error: unknown) => {
+              await shared?.close().catch(() => {});
+              await run.stop().catch(() => {});
+              throw error;
+            });
+      // On stderr even with --quiet: with --metrics-port 0 this is where the port is told.
+      if (status !== null) {
+        process.stderr.write(
+          `byner infer: metrics on ${status.url}/metrics, health on ${status.url}/healthz\n`,
         );
       }
       // A worker's streams leave the run as they are handed back: the summary is of those it held at the stop.
@@ -178,7 +230,7 @@ export function inferCommand(program: Command): Command {
         await shared?.close();
         return run.stop();
       });
-      await Promise.race([run.done, stopped]);
+      await Promise.race([run.done, stopped]).finally(() => status?.close());
       const stats = { ...run.stats, streams: held };
       let summary = '';
       for (const [stream, st] of stats.streams) {
@@ -187,6 +239,8 @@ export function inferCommand(program: Command): Command {
           `\n${stats.streams.size > 1 ? `${stream}: ` : ''}${st.accepted} ticks, ${st.forecasts} forecasts` +
           (st.recovered > 0 ? ` (${st.recovered} for stored ticks that had none)` : '') +
           (st.nonFinite > 0 ? `, ${st.nonFinite} non-finite forecasts skipped` : '') +
+          (st.driftEpisodes > 0 ? `, ${st.driftEpisodes} drift episode(s)` : '') +
+          (st.fallbackForecasts > 0 ? ` (${st.fallbackForecasts} forecasts by a fallback baseline)` : '') +
           `, ${st.invalid} invalid, ` +
           `${st.duplicates + st.outOfOrder} duplicate/out of order, ${st.gaps.length} gap(s), ` +
           `${st.connection?.reconnects ?? 0} reconnect(s)\n`;

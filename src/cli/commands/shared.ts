@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { type Bus, connectBus, parseBusUrl } from '../../bus/redis.js';
+import { type Bus, connectBus, parseBusUrl, redactRedisUrl } from '../../bus/redis.js';
 import { BynerError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import {
@@ -16,7 +16,7 @@ import {
   type StreamSpec,
   streamSpecsFromFile,
 } from '../../sources/registry.js';
-import { openStore, type Store } from '../../store/index.js';
+import { openStore, redactUri, type Store } from '../../store/index.js';
 import type { ServerOptions } from '../../stream/server.js';
 import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../../ticks/generator.js';
 import { DEFAULT_STREAM } from '../../ticks/types.js';
@@ -201,7 +201,7 @@ interface StreamSettingValues {
 }
 
 /** Reads a streams file: JSON (`.json`) or YAML (anything else; YAML also reads JSON). */
-export async function readStreamsFile(path: string): Promise<StreamSpec[]> {
+async function readStreamsFile(path: string): Promise<StreamSpec[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -293,4 +293,30 @@ export async function streamDefinitions(cmd: Command, s: StreamSettingValues): P
     });
   }
   return definitions;
+}
+
+/** The settings a command on the queue cannot do without: --bus and --mongo-uri, or BYNER_CONFIG saying why. */
+export function requireCluster(
+  command: string,
+  s: { bus?: string; mongoUri?: string },
+): {
+  bus: string;
+  mongoUri: string;
+} {
+  const missing = [
+    s.bus === undefined ? '--bus (BYNER_BUS)' : undefined,
+    s.mongoUri === undefined ? '--mongo-uri (MONGODB_URI)' : undefined,
+  ].filter((x) => x !== undefined);
+  if (s.bus === undefined || s.mongoUri === undefined) {
+    throw new BynerError('BYNER_CONFIG', `${command} needs ${missing.join(' and ')}`, {
+      expected:
+        'the Redis of the training queue (--bus redis://HOST:PORT) and the MongoDB every worker shares ' +
+        '(--mongo-uri mongodb://…): the embedded store is one machine’s file, which workers elsewhere cannot reach',
+      received: `${s.bus === undefined ? 'no --bus' : `--bus ${redactRedisUrl(s.bus)}`}, ${
+        s.mongoUri === undefined ? 'no --mongo-uri' : `--mongo-uri ${redactUri(s.mongoUri)}`
+      }`,
+      hint: 'give both, the same to `byner train --queue` and every `byner worker`',
+    });
+  }
+  return { bus: s.bus, mongoUri: s.mongoUri };
 }

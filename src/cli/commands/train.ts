@@ -5,7 +5,7 @@ import { Option } from 'commander';
 import { BynerError } from '../../errors.js';
 import { mean } from '../../features/metrics.js';
 import type { ModelSummary } from '../../store/index.js';
-import { BAYES_LIMIT, DEFAULT_FIT, type TrainSummary, train } from '../../train/train.js';
+import { BAYES_LIMIT, DEFAULT_FIT, summaryJson, type TrainSummary, train } from '../../train/train.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import { epochProgress, startProgress } from '../progress.js';
@@ -18,6 +18,7 @@ import {
   sourceFrom,
   WRITE_SETTINGS,
 } from './shared.js';
+import { addQueueOptions, enqueueFromCommand, queueRequested } from './train-queue.js';
 
 const NAMES = [
   'stream',
@@ -40,6 +41,7 @@ export function trainCommand(program: Command): Command {
       'trains the LSTM on the stored ticks (seeding 10,000 if empty), evaluates it against baselines, registers it',
     );
   addSettings(cmd, NAMES);
+  addQueueOptions(cmd);
   cmd
     .addOption(new Option('--resume', 'continue the interrupted run of this stream from its last epoch'))
     .addOption(
@@ -63,6 +65,7 @@ export function trainCommand(program: Command): Command {
         },
       );
     }
+    if (queueRequested(cmd)) return enqueueFromCommand(cmd, s, logger);
     const store = await openStoreFor(s, logger);
     const abort = new AbortController();
     const onSigint = () => {
@@ -120,24 +123,7 @@ export function trainCommand(program: Command): Command {
       );
       bar.stop();
       if (flags.json) {
-        const {
-          plots: _p,
-          windows: _w,
-          data_range: _d,
-          validation: _v,
-          stopped_reason: _s,
-          serving: _sv,
-          serving_decision: _sd,
-          ...json
-        } = summary;
-        process.stdout.write(
-          `${JSON.stringify({
-            ...json,
-            serving: summary.serving,
-            serving_reason: summary.serving_decision.reason,
-            stopped_reason: summary.stopped_reason,
-          })}\n`,
-        );
+        process.stdout.write(`${JSON.stringify(summaryJson(summary))}\n`);
       } else process.stdout.write(`${report(summary, s.stream!)}\n`);
     } finally {
       bar.stop();

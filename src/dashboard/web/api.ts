@@ -17,6 +17,21 @@ export interface LiveForecast {
 
 export type PerHorizon = (number | null)[];
 
+/** The drift watch of the stream's serving model (`drift` of inf_metrics, src/infer/drift.ts). */
+export interface LiveDrift {
+  model_version: string;
+  active: boolean;
+  since_seq: number | null;
+  window: number;
+  windows_needed: number;
+  worse_windows: number;
+  /** The last closed window: MSE pooled over its forecasts and horizons. */
+  model_mse: number | null;
+  baseline_mse: number | null;
+  /** The baseline forecasting instead of the model (--fallback), or null. */
+  fallback: string | null;
+}
+
 export interface LiveMetrics {
   timestamp: string;
   model_version: string;
@@ -26,6 +41,8 @@ export interface LiveMetrics {
   metrics: Record<string, PerHorizon>;
   /** Forecasts the run skipped as not finite (null in documents written before the count existed). */
   non_finite_forecasts: number | null;
+  /** Null when the stream's forecaster is a baseline (not watched) or the document predates the watch. */
+  drift: LiveDrift | null;
 }
 
 export interface TripleJson {
@@ -105,6 +122,24 @@ export function parseMetrics(value: unknown): LiveMetrics | null {
     scored: Array.isArray(value.scored) ? value.scored.map((x) => (isFiniteNumber(x) ? x : 0)) : [],
     metrics,
     non_finite_forecasts: isSeq(value.non_finite_forecasts) ? value.non_finite_forecasts : null,
+    drift: parseDrift(value.drift),
+  };
+}
+
+export function parseDrift(value: unknown): LiveDrift | null {
+  if (!isRecord(value) || typeof value.model_version !== 'string' || typeof value.active !== 'boolean')
+    return null;
+  const mse = (x: unknown) => (isFiniteNumber(x) ? x : null);
+  return {
+    model_version: value.model_version,
+    active: value.active,
+    since_seq: isSeq(value.since_seq) ? value.since_seq : null,
+    window: isSeq(value.window) ? value.window : 0,
+    windows_needed: isSeq(value.windows_needed) ? value.windows_needed : 0,
+    worse_windows: isSeq(value.worse_windows) ? value.worse_windows : 0,
+    model_mse: mse(value.model_mse),
+    baseline_mse: mse(value.baseline_mse),
+    fallback: typeof value.fallback === 'string' ? value.fallback : null,
   };
 }
 

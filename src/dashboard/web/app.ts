@@ -180,7 +180,34 @@ function render(): void {
     setText(byTestId(`forecast-seq-${k}`), formatCount(f === null ? null : f.seq + k));
   }
   renderMetrics();
+  renderDrift();
   if (mseSeqs.length > 0) mse.setData(mseData());
+}
+
+/** The drift line: whether the serving model is worse than the seasonal-naive baseline, with both window MSEs. */
+function renderDrift(): void {
+  const box = byTestId('drift');
+  const d = latestMetrics?.drift ?? null;
+  box.hidden = d === null;
+  box.dataset.state = d === null ? 'none' : d.active ? 'active' : 'ok';
+  const raw = (x: number | null | undefined) => (x === null || x === undefined ? '' : String(x));
+  box.dataset.modelMse = raw(d?.model_mse);
+  box.dataset.baselineMse = raw(d?.baseline_mse);
+  box.dataset.fallback = d?.fallback ?? '';
+  if (d === null) return;
+  setText(byTestId('drift-badge'), d.active ? 'DRIFT' : 'no drift');
+  const mses =
+    d.model_mse === null
+      ? `no window of ${formatCount(d.window)} forecasts closed yet`
+      : `window MSE ${formatError(d.model_mse)} vs seasonal naive ${formatError(d.baseline_mse)} ` +
+        `(last ${formatCount(d.window)} forecasts)`;
+  const text = d.active
+    ? `${d.model_version} worse than the seasonal-naive baseline in ${d.worse_windows} consecutive windows ` +
+      `since seq ${formatCount(d.since_seq)}: ${mses}; ` +
+      (d.fallback === null ? 'still forecasting with it' : `forecasting with ${d.fallback} meanwhile`)
+    : `${d.model_version}: ${mses}; drift after ${d.windows_needed} worse windows` +
+      (d.worse_windows > 0 ? ` (${d.worse_windows} so far)` : '');
+  setText(byTestId('drift-text'), text);
 }
 
 function renderMetrics(): void {
@@ -274,20 +301,29 @@ function renderModel(): void {
   if (latestForecast === null || info === null) {
     parts.push(el('p', 'Waiting for forecasts (is `byner infer` running?)'));
   } else {
+    // A baseline forecasting while the stream's model drifts (byner infer --fallback).
+    const drift = latestMetrics?.drift;
+    const fallback = drift?.fallback === info.version ? drift : null;
     const head = el('p');
     head.append(el('strong', info.version ?? '—', { 'data-testid': 'model-version' }), ' ');
-    if (info.kind === 'baseline')
-      head.append(el('span', 'baseline forecaster (no trained model)', { class: 'tag' }));
+    if (info.kind === 'baseline') {
+      const what =
+        fallback === null
+          ? 'baseline forecaster (no trained model)'
+          : `fallback baseline while ${fallback.model_version} drifts`;
+      head.append(el('span', what, { class: 'tag' }));
+    }
     if (info.kind === 'unknown') head.append(el('span', 'not in the registry', { class: 'tag' }));
     parts.push(head);
-    if (info.kind === 'baseline' && info.serving === null) {
+    if (info.kind === 'baseline' && info.serving === null && fallback === null) {
       parts.push(
         el('p', 'Train a model with `byner train` to see its test metrics against the baselines here.'),
       );
     }
     if (info.model !== null) parts.push(modelFacts(info.model), metricsTable(info.model));
     if (info.serving !== null) {
-      parts.push(el('p', `The registry's serving model is ${info.serving.version} (not forecasting here):`));
+      const why = fallback === null ? 'not forecasting here' : 'drifting: scored, not shown';
+      parts.push(el('p', `The registry's serving model is ${info.serving.version} (${why}):`));
       parts.push(metricsTable(info.serving));
     }
   }

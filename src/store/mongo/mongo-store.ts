@@ -198,13 +198,13 @@ function nestedArrayPath(v: unknown, path: string): string | undefined {
   return undefined;
 }
 
-/** BSON doubles for indicators so that whole-number values keep the float type of the original's documents. */
+/** BSON doubles for indicators, whole-number values too: DESIGN §4's documents hold indicators as doubles. */
 const toDouble = (v: number | null) => (v === null ? null : new Double(v));
 
 function tickDoc(t: Tick): Document {
   const indicators: Document = {};
   for (const name of INDICATOR_NAMES) indicators[name] = toDouble(t.indicators[name]);
-  // An integral price serializes as a BSON int, like the original's; others as double.
+  // An integral price serializes as a BSON int (as DESIGN §4's documents hold synthetic prices); others as double.
   return {
     _id: new ObjectId(),
     timestamp: t.timestamp,
@@ -569,9 +569,9 @@ export class MongoStore implements Store {
   // --- model registry ----------------------------------------------------------------------------------------
 
   /**
-   * Registries written before serving pointers flagged the serving model with `serving: true`: such an entry
-   * becomes the serving pointer of its data_range.stream unless that stream has one (the newest entry wins), then
-   * loses the flag. Idempotent, so a crash half-way is completed at the next start.
+   * Upgrades a registry that marks its serving model with a `serving: true` field instead of serving pointers:
+   * such an entry becomes the serving pointer of its data_range.stream unless that stream has one (the newest entry
+   * wins), then loses the field. Idempotent, so a crash half-way is completed at the next start.
    */
   async upgradeServingFlags(): Promise<void> {
     const models = this.db.collection('models');

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isBynerError } from '../../errors.js';
+import { sampleValue } from '../../metrics/prometheus.js';
 import { RefusedDocumentsError } from '../receipt.js';
 import type { StoreLogger } from '../types.js';
 import { type SinkResult, WriteQueue, type WriteQueueOptions } from './write-queue.js';
@@ -69,6 +70,21 @@ const enqueue = (q: WriteQueue<number>, collection: string, docs: number[]) =>
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('write queue', () => {
+  it('shows its backlog in byner_store_backlog_bytes and times each batch in byner_store_write_seconds', async () => {
+    const sink = fakeSink();
+    const q = queue(sink, { batchSize: 4 });
+    const backlog = () => sampleValue('byner_store_backlog_bytes');
+    const batches = () => sampleValue('byner_store_write_seconds_count', { collection: 'timed' });
+    const [bytesBefore, batchesBefore] = [await backlog(), await batches()];
+    sink.hold();
+    for (let i = 0; i < 6; i++) await enqueue(q, 'timed', [i]);
+    assert.equal((await backlog()) - bytesBefore, 600, '6 documents of 100 bytes wait');
+    sink.release();
+    await q.drained();
+    assert.equal(await backlog(), bytesBefore, 'the stored documents leave the backlog');
+    assert.equal((await batches()) - batchesBefore, 3, 'one observation per sink call: [0], [1..4], [5]');
+  });
+
   it('stores in order, coalescing small writes of a collection up to batchSize', async () => {
     const sink = fakeSink();
     const q = queue(sink, { batchSize: 4 });
@@ -95,6 +111,10 @@ describe('write queue', () => {
   });
 
   it('retries transient errors with delays that double from initialMs and stop growing at maxMs', async (t) => {
+    const retriesBefore = await sampleValue('byner_store_write_errors_total', {
+      collection: 'a',
+      kind: 'retry',
+    });
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sink = fakeSink([1, 2, 3, 4, 5, 6]);
     const { logger, warnings } = recordingLogger();
@@ -121,6 +141,12 @@ describe('write queue', () => {
     const delays = callTimes.slice(1).map((time, i) => time - callTimes[i]);
     assert.deepEqual(delays, [10, 20, 40, 40, 40, 40], 'doubling, then capped');
     assert.equal(q.stats().retries, 6);
+    assert.equal(
+      (await sampleValue('byner_store_write_errors_total', { collection: 'a', kind: 'retry' })) -
+        retriesBefore,
+      6,
+      'each failed attempt is counted in byner_store_write_errors_total{kind="retry"}',
+    );
     assert.deepEqual(
       warnings.map((w) => w.obj.retryInMs),
       [10],

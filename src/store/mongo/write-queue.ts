@@ -3,6 +3,7 @@
 // each write call a receipt with its own outcome. What a duplicate or a refusal is stays the sink's business.
 
 import { BynerError } from '../../errors.js';
+import { metrics } from '../../metrics/prometheus.js';
 import { sleep } from '../deadline.js';
 import { type DocumentKey, logRefused, Receipt, type RefusedDocument } from '../receipt.js';
 import { DEFAULT_BACKLOG_BYTES } from '../size.js';
@@ -119,6 +120,7 @@ export class WriteQueue<D> {
       });
       this.pendingDocs += chunk.length;
       this.pendingBytes += chunkBytes;
+      metrics.storeBacklogBytes.inc(chunkBytes);
       void this.run();
     }
     return receipt;
@@ -185,6 +187,7 @@ export class WriteQueue<D> {
           e.state = 'done';
           this.pendingDocs -= e.docs.length;
           this.pendingBytes -= e.bytes;
+          metrics.storeBacklogBytes.dec(e.bytes);
           e.docs = []; // a done entry may wait a while to be spliced off: it holds no documents meanwhile
         }
         this.settle();
@@ -198,8 +201,10 @@ export class WriteQueue<D> {
   private async attempt(collection: string, docs: D[]): Promise<BatchResult> {
     let delay = this.backoff.initialMs;
     for (let attempts = 0; ; attempts++) {
+      const timer = metrics.storeWriteSeconds.startTimer({ collection });
       try {
         const r = await this.options.sink(collection, docs);
+        timer();
         if (attempts > 0) {
           this.logger.info(
             { collection, attempts, docs: docs.length },
@@ -225,6 +230,7 @@ export class WriteQueue<D> {
             };
           }
           this.counters.retries += 1;
+          metrics.storeWriteErrors.inc({ collection, kind: 'retry' });
           if (attempts === 0 || (attempts + 1) % 10 === 0) {
             const backlog = this.pendingDocs;
             this.logger.warn(
@@ -281,8 +287,12 @@ export class WriteQueue<D> {
         lost: entryLost > 0 ? { count: entryLost, error: this.lostError(collection, entryLost) } : undefined,
       });
     }
-    if (allRefused.length > 0) logRefused(this.logger, this.options.target, collection, allRefused);
+    if (allRefused.length > 0) {
+      logRefused(this.logger, this.options.target, collection, allRefused);
+      metrics.storeWriteErrors.inc({ collection, kind: 'refused' }, allRefused.length);
+    }
     if (lost > 0) {
+      metrics.storeWriteErrors.inc({ collection, kind: 'lost' }, lost);
       this.logger.error(
         { collection, lost, error: lostReason },
         `${this.options.target}: ${lost} document(s) of ${collection} not stored: the store was closed while unreachable`,

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BynerError } from '../../errors.js';
+import { metrics } from '../../metrics/prometheus.js';
 import { INDICATOR_NAMES, type Indicators, type Tick } from '../../ticks/types.js';
 import { documentKey, logRefused, Receipt, type RefusedDocument } from '../receipt.js';
 import { rowsFromBytes, rowsToBytes } from '../rows.js';
@@ -56,10 +57,11 @@ export interface SqliteStoreOptions {
 
 export const SQLITE_FILE = 'byner.db';
 /**
- * 2: input_sequence may be a float64 BLOB (packRows). 3: serving pointers per stream (table `serving`) and the
- * streams each model is registered for (`models.streams`) replace the single `models.serving` flag. Files of
- * versions 1 and 2 are upgraded in place when opened (upgradeSchema); a byner that knows only an older version
- * then refuses the file with a clear error instead of misreading it.
+ * The file's schema: serving pointers per stream (table `serving`), the streams each model is registered for
+ * (`models.streams`), input_sequence as a float64 BLOB (packRows) or JSON text. Files of schema 1 (a single
+ * `models.serving` flag, input_sequence as JSON text) and 2 (the flag, input_sequence as a BLOB or JSON text) are
+ * upgraded in place when opened (upgradeSchema); a byner that reads only schema 1 or 2 refuses the upgraded file
+ * with a clear error rather than misread it.
  */
 const SCHEMA_VERSION = '3';
 const IND_COLUMNS = INDICATOR_NAMES.map((n) => `"${n}"`).join(', ');
@@ -161,7 +163,7 @@ function rowTick(r: Row): Tick {
   };
 }
 
-/** input_sequence as stored here: a float64 BLOB (rows.ts); JSON text in rows written by earlier versions. */
+/** input_sequence as stored here: a float64 BLOB (rows.ts); rows stored under schema 1 hold JSON text (read too). */
 function packRows(rows: readonly (readonly number[])[]): Buffer {
   const bytes = rowsToBytes(rows);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -178,8 +180,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   try {
     mkdirSync(options.dataDir, { recursive: true });
     db = new Database(path);
-    // 8 KB pages (new files only): a forecast row is ≈ 3.4 KB, so two share a page instead of one wasting half of
-    // a 4 KB page; storing a forecast 21 → 15 µs
+    // 8 KB pages (takes effect in new files only): a forecast row is ≈ 3.4 KB, so two fill a page with little to
+    // spare, where a 4 KB page would hold one and waste the rest (docs/BENCHMARKS.md, Live)
     db.pragma('page_size = 8192');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.durable === true ? 'FULL' : 'NORMAL'}`);
@@ -280,13 +282,17 @@ export class SqliteStore implements Store {
   ): WriteReceipt {
     let inserted = 0;
     const refused: RefusedDocument[] = [];
+    const timer = metrics.storeWriteSeconds.startTimer({ collection });
     try {
       this.tx(`writing ${collection}`, () => {
         if (insertAll) inserted = insertAll(docs);
         else for (const d of docs) inserted += insert(d);
       });
     } catch (error) {
-      if (!(error instanceof BynerError && isRefusal(error.cause))) throw error;
+      if (!(error instanceof BynerError && isRefusal(error.cause))) {
+        metrics.storeWriteErrors.inc({ collection, kind: 'error' });
+        throw error;
+      }
       inserted = 0;
       this.tx(`writing ${collection}`, () => {
         for (const d of docs) {
@@ -299,7 +305,9 @@ export class SqliteStore implements Store {
         }
       });
       logRefused(this.logger, this.description, collection, refused);
+      metrics.storeWriteErrors.inc({ collection, kind: 'refused' }, refused.length);
     }
+    timer();
     const duplicates = docs.length - inserted - refused.length;
     this.counters.stored += inserted;
     this.counters.duplicates += duplicates;
