@@ -233,7 +233,7 @@ describe('the training queue', { skip }, () => {
         /byner train --queue needs --bus \(BYNER_BUS\) and --mongo-uri[\s\S]*embedded store/,
       ],
       [['train', '--queue', ...bus], 2, /needs --mongo-uri \(MONGODB_URI\)/],
-      [['train', '--queue', '--bus', 'http://x'], 2, /--bus: expected a redis:\/\/ or rediss:\/\/ URL/],
+      [['train', '--queue', '--bus', 'http://x'], 2, /--bus: expected redis:\/\/\[user:password@\]HOST/],
       [['train', '--streams', 'a,b'], 2, /--streams only go with --queue/],
       [['train', '--wait'], 2, /--wait only go with --queue/],
       [
