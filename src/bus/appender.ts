@@ -1,6 +1,7 @@
 // Appends one stream's stored ticks to its tick log in seq order, holding them (bounded in bytes) while Redis is
 // unreachable and appending them in order once it is back; whoever appends waits while too many bytes are held.
 // The log itself is ticks.ts; what gets appended (stored ticks only) is the producer's decision.
+import { metrics } from '../metrics/prometheus.js';
 import type { StoreLogger } from '../store/types.js';
 import type { LogEntry, TickLog } from './ticks.js';
 
@@ -83,11 +84,14 @@ export class LogAppender {
     let downSince = 0;
     while (this.queue.length > 0 && !this.closed) {
       const batch = this.queue.slice(0, this.options.batch ?? 500);
+      const end = metrics.busWriteSeconds.startTimer();
       try {
         const r = await this.log.append(this.stream, batch);
+        end();
         this.stats.appended += r.added;
         this.stats.refused += r.refused;
       } catch (error) {
+        metrics.busErrors.inc({ kind: 'write' });
         this.stats.retries += 1;
         if (failures === 0) {
           downSince = Date.now();

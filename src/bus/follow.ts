@@ -3,6 +3,7 @@
 // filled from the store), and Redis outages waited out, logged and counted. What the entries are for (an SSE ring,
 // inference) is the targets'.
 import type { Redis } from 'ioredis';
+import { metrics } from '../metrics/prometheus.js';
 import type { StoreLogger } from '../store/types.js';
 import type { TickHistory } from './history.js';
 import type { Bus } from './redis.js';
@@ -122,6 +123,7 @@ export class LogFollower {
         );
       } catch (error) {
         if (this.closed) break;
+        metrics.busErrors.inc({ kind: 'read' });
         if (this.stats.downSince === null) {
           this.stats.downSince = Date.now();
           this.logger.warn(
@@ -139,6 +141,8 @@ export class LogFollower {
         this.stats.outages += 1;
         this.stats.outageMs += gapMs;
         this.stats.downSince = null;
+        metrics.busOutages.inc();
+        metrics.busOutageSeconds.inc(gapMs / 1000);
         this.logger.warn(
           { gapMs },
           `reading the tick logs again: live delivery was interrupted for ${(gapMs / 1000).toFixed(1)} s`,

@@ -2,6 +2,7 @@
 // lease (lease.ts), up to a fair share (ceil(names / live members), members.ts); dead members' names are taken over
 // after the ttl. What the work is (producing, forecasting) is the caller's.
 import type { Redis } from 'ioredis';
+import { metrics } from '../metrics/prometheus.js';
 import type { StoreLogger } from '../store/types.js';
 import { Lease, type LostReason } from './lease.js';
 import { fairShare, ROSTER_KEYS, Roster } from './members.js';
@@ -17,6 +18,8 @@ export interface LeasePoolOptions {
   owner: string;
   /** Lease and heartbeat ttl: a dead member's names are taken over this long (and a round) after it died. */
   ttlMs: number;
+  /** The `role` label of this pool's lease metrics (byner_lease_owned, byner_lease_events_total). Default `role`. */
+  leaseRole?: string;
   /** The lease key of a name. */
   keyOf: (name: string) => string;
   /** The names to share out, read every round (the names this member works on count too). */
@@ -72,10 +75,30 @@ export class LeasePool {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The names shown as held (1) by byner_lease_owned. */
+  private readonly shown = new Set<string>();
+  private readonly leaseRole: string;
 
   constructor(private readonly options: LeasePoolOptions) {
     this.roster = new Roster(options.redis, ROSTER_KEYS.members(options.role));
     this.logger = options.logger ?? { info() {}, warn() {}, error() {} };
+    this.leaseRole = options.leaseRole ?? options.role;
+  }
+
+  /** Counts a lease change and brings byner_lease_owned up to date with the names held. */
+  private changed(event: 'acquired' | 'released' | 'lost' | 'retaken', n = 1): void {
+    const role = this.leaseRole;
+    if (n > 0) metrics.leaseEvents.inc({ role, kind: event }, n);
+    const held = new Set(this.held());
+    for (const name of held) {
+      if (!this.shown.has(name)) metrics.leaseOwned.set({ role, stream: name }, 1);
+      this.shown.add(name);
+    }
+    for (const name of this.shown) {
+      if (held.has(name)) continue;
+      metrics.leaseOwned.set({ role, stream: name }, 0);
+      this.shown.delete(name);
+    }
   }
 
   /** Starts the rounds (the first at once). */
@@ -133,6 +156,7 @@ export class LeasePool {
         failing = false;
       } catch (error) {
         this.stats.failedRounds += 1;
+        metrics.busErrors.inc({ kind: 'lease' });
         if (!failing) {
           this.logger.warn(
             { role: this.options.role, err: error instanceof Error ? error.message : String(error) },
@@ -157,6 +181,7 @@ export class LeasePool {
       if (Date.now() - since < grace) continue;
       this.unconfirmed.delete(name);
       this.stats.lost += 1;
+      this.changed('lost');
       this.logger.warn(
         { role: this.options.role, name, graceMs: grace },
         `the bus has been unreachable for ${grace} ms: stopping ${name} (another member may have it)`,
@@ -202,6 +227,7 @@ export class LeasePool {
       taken.push([name, lease]);
     }
     if (taken.length > 0) {
+      this.changed('acquired', taken.length);
       this.logger.info(
         { role: this.options.role, names: taken.map(([n]) => n), owner },
         `took the lease of ${taken.map(([n]) => n).join(', ')}`,
@@ -219,6 +245,7 @@ export class LeasePool {
       if (lease !== null) {
         this.leases.set(name, lease);
         this.stats.retaken += 1;
+        this.changed('retaken');
         this.logger.info(
           { role: this.options.role, name },
           `took the lease of ${name} again after the outage`,
@@ -226,6 +253,7 @@ export class LeasePool {
         continue;
       }
       this.stats.lost += 1;
+      this.changed('lost');
       this.logger.warn(
         { role: this.options.role, name },
         `another member took ${name} during the outage; stopping it`,
@@ -245,6 +273,7 @@ export class LeasePool {
         );
         if (this.leases.get(name) === lease) this.leases.delete(name);
         await lease.release();
+        this.changed('released');
       }
     });
   }
@@ -263,6 +292,7 @@ export class LeasePool {
       return;
     }
     this.stats.lost += 1;
+    this.changed('lost');
     this.logger.warn(
       { role: this.options.role, name, why },
       `lost the lease of ${name} (${why === 'taken' ? 'another member holds it' : 'not renewed within its ttl'}); stopping it`,
@@ -277,11 +307,13 @@ export class LeasePool {
     const unconfirmed = this.unconfirmed.delete(name);
     if (lease === undefined && !unconfirmed) return;
     this.leases.delete(name);
+    this.changed('released', 0);
     await this.chain(name, async () => {
       await this.options.stop(name, why);
       await lease?.release();
     });
     this.stats.released += 1;
+    this.changed('released');
     this.logger.info({ role: this.options.role, name, why }, `gave the lease of ${name} back (${why})`);
   }
 

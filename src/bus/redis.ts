@@ -3,6 +3,7 @@
 // mean is the other units' business (lease.ts, members.ts, ticks.ts; the training queue's in src/queue).
 import type { Redis, RedisOptions } from 'ioredis';
 import { BynerError } from '../errors.js';
+import { metrics } from '../metrics/prometheus.js';
 import type { StoreLogger } from '../store/types.js';
 
 /** Timings of a bus connection; the defaults suit a Redis on the same network. */
@@ -164,6 +165,7 @@ export async function connectBus(
     if (status.state !== 'ready') return;
     status.state = 'reconnecting';
     status.downSince = Date.now();
+    metrics.busErrors.inc({ kind: 'connect' });
     logger.warn({ bus: safe }, 'lost the connection to the bus; reconnecting (work that needs it waits)');
   });
   redis.on('ready', () => {

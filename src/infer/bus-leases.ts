@@ -7,7 +7,7 @@ import { LogFollower } from '../bus/follow.js';
 import { TickHistory } from '../bus/history.js';
 import { ROSTER_KEYS, Roster } from '../bus/members.js';
 import { LeasePool } from '../bus/pool.js';
-import type { Bus } from '../bus/redis.js';
+import type { Bus, BusStatus } from '../bus/redis.js';
 import { TickLog } from '../bus/ticks.js';
 import type { Store, StoreLogger } from '../store/types.js';
 import { BusInput } from './bus-input.js';
@@ -32,6 +32,21 @@ export interface SharedInferenceOptions {
   /** This worker's name among the group (default host:pid:random). */
   owner?: string;
   logger?: StoreLogger;
+}
+
+/** What /healthz of an infer worker says about the bus. */
+export interface InferBusStatus {
+  bus: string;
+  state: BusStatus['state'];
+  group: string;
+  owner: string;
+  /** The streams whose inference lease this worker holds. */
+  forecasting: string[];
+  /** Live workers of the group at the last lease round. */
+  members: number;
+  /** Interruptions of live reading (the tick logs could not be read) and their total length. */
+  outages: number;
+  outage_s: number;
 }
 
 /** The bus side of a worker: its input (give it to runPipeline with `dynamic: true`), then `share(run)`. */
@@ -65,6 +80,22 @@ export class SharedInference {
       logger: this.options.logger,
     });
     this.pool.start();
+  }
+
+  /** What /healthz says about the bus: its URL and state, the group, this worker, the live reading's outages. */
+  status(): InferBusStatus {
+    const f = this.follower.stats;
+    const down = f.downSince === null ? 0 : Date.now() - f.downSince;
+    return {
+      bus: this.options.bus.url,
+      state: this.options.bus.status().state,
+      group: this.options.group,
+      owner: this.owner,
+      forecasting: this.held(),
+      members: this.pool?.stats.members ?? 0,
+      outages: f.outages + (f.downSince === null ? 0 : 1),
+      outage_s: Math.round((f.outageMs + down) / 100) / 10,
+    };
   }
 
   /** The streams this worker forecasts now. */

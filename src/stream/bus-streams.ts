@@ -16,7 +16,7 @@ import type { PriceSource } from '../sources/types.js';
 import type { Store, StoreLogger, WriteOutcome } from '../store/types.js';
 import { tickToJson } from '../ticks/json.js';
 import type { Tick } from '../ticks/types.js';
-import type { TickFeed } from './hub.js';
+import type { ReplaySource, TickFeed } from './hub.js';
 import { type ProducerState, RateWindow, StreamProducer } from './producer.js';
 import { type RingEntry, TickRing } from './ring.js';
 import { sseFrame } from './sse.js';
@@ -118,9 +118,12 @@ export class SharedFeed implements TickFeed {
   }
 
   /** Older ticks than the ring: from the tick log while it reaches back, then from the store. */
-  async older(afterSeq: number, limit: number): Promise<RingEntry[]> {
-    const { entries } = await this.history.after(this.stream, afterSeq, limit);
-    return entries.map((e) => ({ seq: e.seq, frame: frameOf(e) }));
+  async older(afterSeq: number, limit: number): Promise<{ entries: RingEntry[]; source: ReplaySource }> {
+    const { entries, source } = await this.history.after(this.stream, afterSeq, limit);
+    return {
+      entries: entries.map((e) => ({ seq: e.seq, frame: frameOf(e) })),
+      source: source === 'log' ? 'redis' : 'store',
+    };
   }
 
   async reach(seq: number, ms: number): Promise<void> {
@@ -174,6 +177,7 @@ export class SharedStreams {
     this.pool = new LeasePool({
       redis: bus.redis,
       role: 'serve',
+      leaseRole: 'produce',
       owner: this.owner,
       ttlMs: options.leaseMs,
       keyOf: produceLeaseKey,

@@ -12,6 +12,9 @@ import { sseFrame } from './sse.js';
  * Where a hub reads the ticks of its stream: the in-process producer, or (later) a feed of ticks another process
  * produces. The hub sends what the ring holds and reads older ticks from the store.
  */
+/** Where ticks older than the ring are read: the bus's tick log (Redis) or the store. */
+export type ReplaySource = 'redis' | 'store';
+
 export interface TickFeed {
   readonly stream: string;
   /** Seq of the last published (and stored) tick; −1 for an empty stream. */
@@ -25,10 +28,10 @@ export interface TickFeed {
   /** A client has read everything. */
   demand(): void;
   /**
-   * Up to `limit` consecutive ticks after `afterSeq` that are older than the ring, with their frames. Without it,
-   * the hub reads them from the store (historical_data).
+   * Up to `limit` consecutive ticks after `afterSeq` that are older than the ring, with their frames, and where they
+   * were read (the bus's tick log, or the store). Without it, the hub reads them from the store (historical_data).
    */
-  older?(afterSeq: number, limit: number): Promise<RingEntry[]>;
+  older?(afterSeq: number, limit: number): Promise<{ entries: RingEntry[]; source: ReplaySource }>;
   /**
    * Waits (at most `ms`) until the feed has `seq`: a client that resumes here after reading another process's
    * feed of the same stream may be a little ahead of this one.
@@ -88,6 +91,7 @@ export interface HubStats {
   disconnectedSlow: number;
   /** Event streams refused because `maxClients` were open. */
   refusedFull: number;
+  /** Tick events of replay pages sent (read from the store, or with a bus from its tick log). */
   replayedFromStore: number;
   eventsSent: number;
   heartbeatsSent: number;
@@ -131,6 +135,8 @@ class Client {
   private reading = false;
   /** Frames of a replay page read from the store; those from `pendingAt` on are not written yet. */
   private pending: Buffer[] = [];
+  /** Where the replay page was read. */
+  private pendingSource: ReplaySource = 'store';
   private pendingAt = 0;
   private pendingBytes = 0;
 
@@ -182,7 +188,7 @@ class Client {
         this.pendingBytes -= frame.length;
         this.send(frame);
         this.hub.stats.replayedFromStore += 1;
-        this.hub.replayed.store.inc();
+        this.hub.replayed[this.pendingSource].inc();
         continue;
       }
       if (this.next > source.headSeq) {
@@ -232,12 +238,17 @@ class Client {
     );
     this.reading = true;
     let page: RingEntry[];
+    let from: ReplaySource = 'store';
     try {
-      page = source.older
-        ? await source.older(this.next - 1, limit)
-        : (await this.hub.store.ticksAfter('historical_data', source.stream, this.next - 1, limit)).map(
-            (tick) => ({ seq: tick.seq, frame: tickFrame(tick) }),
-          );
+      if (source.older) {
+        const older = await source.older(this.next - 1, limit);
+        page = older.entries;
+        from = older.source;
+      } else {
+        page = (await this.hub.store.ticksAfter('historical_data', source.stream, this.next - 1, limit)).map(
+          (tick) => ({ seq: tick.seq, frame: tickFrame(tick) }),
+        );
+      }
     } catch (error) {
       this.hub.logger.warn(
         { err: error },
@@ -262,6 +273,7 @@ class Client {
     // Seqs missing from the store (never stored) cannot be replayed: skip to what exists.
     if (frames.length === 0) this.next = Math.max(this.next, source.ring.firstSeq);
     this.pending = frames;
+    this.pendingSource = from;
     this.pendingAt = 0;
     this.pendingBytes = bytes;
     this.pump();
@@ -290,6 +302,7 @@ export class SseHub {
   /** Ticks sent to clients catching up, by where they were read. */
   readonly replayed = {
     ring: metrics.replayReads.labels({ source: 'ring' }),
+    redis: metrics.replayReads.labels({ source: 'redis' }),
     store: metrics.replayReads.labels({ source: 'store' }),
   };
 

@@ -13,6 +13,7 @@ import { serverStreams } from '../../infer/stream-list.js';
 import type { Logger } from '../../log/logger.js';
 import { isBaselineKind } from '../../models/kinds.js';
 import type { Store } from '../../store/types.js';
+import { busCheck } from '../../stream/health.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import { formatTable } from '../table.js';
@@ -210,6 +211,9 @@ export function inferCommand(program: Command): Command {
               store,
               run,
               logger,
+              ...(bus === null || shared === null
+                ? {}
+                : { checks: { bus: busCheck(bus) }, fields: () => ({ bus: shared.status() }) }),
             }).catch(async (error: unknown) => {
               await shared?.close().catch(() => {});
               await run.stop().catch(() => {});
