@@ -166,38 +166,64 @@ describe('lease pools while Redis restarts', async () => {
     if (!('skip' in server)) await server.stop();
   });
 
-  it('every member goes on with its names through the outage and takes their leases again, none stopped', {
-    skip,
-  }, async () => {
-    const redis = server as RedisServer;
-    const work = new Work();
-    const ttl = 500;
-    for (const owner of ['A', 'B']) {
-      const bus = await connectBus(redis.url, { commandTimeoutMs: 200, maxReconnectDelayMs: 100 });
-      buses.push(bus);
-      const pool = new LeasePool({
-        redis: bus.redis,
-        role: 'restart',
-        owner,
-        ttlMs: ttl,
-        keyOf: (n) => `byner:test:lease:restart:{${n}}`,
-        names: () => ['s0', 's1', 's2', 's3', 's4', 's5'],
-        start: async (name) => work.start(owner, name),
-        stop: async (name, why) => work.stop(owner, name, why),
-      });
-      pools.push(pool);
-      pool.start();
-    }
-    await until('3 names each', () => work.of('A').length === 3 && work.of('B').length === 3);
-    const before = { A: work.of('A'), B: work.of('B') };
-    const stopsBefore = work.stops.length;
-    await redis.crash();
-    await sleep(ttl * 3); // every lease runs out meanwhile
-    assert.deepEqual([...pools[0].held(), ...pools[1].held()].sort(), ['s0', 's1', 's2', 's3', 's4', 's5']);
-    await redis.restart(); // empty: no persistence
-    await until('the leases to be taken again', () => pools.every((p) => p.stats.retaken === 3), 10_000);
-    assert.deepEqual({ A: work.of('A'), B: work.of('B') }, before);
-    assert.deepEqual(work.stops.slice(stopsBefore), [], 'nothing stopped');
-    assert.deepEqual(work.overlaps, []);
-  });
+  // The names to share: a fixed list, or (as `infer --all-streams` reads them) a registry in Redis that another
+  // process refills every 300 ms, lost with Redis' data at the restart and refilled after it.
+  const NAMES = ['s0', 's1', 's2', 's3', 's4', 's5'];
+  const REGISTRY = 'byner:test:registry';
+  for (const [list, fromRegistry] of [
+    ['a fixed list of names', false],
+    ['names from a registry refilled after the restart', true],
+  ] as const) {
+    it(`every member goes on with its names through the outage and takes their leases again, none stopped (${list})`, {
+      skip,
+    }, async () => {
+      const redis = server as RedisServer;
+      const work = new Work();
+      const ttl = 500;
+      const role = `restart-${fromRegistry}`;
+      let refill: NodeJS.Timeout | undefined;
+      if (fromRegistry) {
+        const registrar = await connectBus(redis.url, { commandTimeoutMs: 200, maxReconnectDelayMs: 100 });
+        buses.push(registrar);
+        await registrar.redis.sadd(REGISTRY, ...NAMES);
+        refill = setInterval(() => void registrar.redis.sadd(REGISTRY, ...NAMES).catch(() => {}), 300);
+      }
+      try {
+        const local: LeasePool[] = [];
+        for (const owner of ['A', 'B']) {
+          const bus = await connectBus(redis.url, { commandTimeoutMs: 200, maxReconnectDelayMs: 100 });
+          buses.push(bus);
+          const pool = new LeasePool({
+            redis: bus.redis,
+            role,
+            owner,
+            ttlMs: ttl,
+            keyOf: (n) => `byner:test:lease:${role}:{${n}}`,
+            names: fromRegistry ? () => bus.redis.smembers(REGISTRY) : () => NAMES,
+            start: async (name) => work.start(owner, name),
+            stop: async (name, why) => work.stop(owner, name, why),
+          });
+          pools.push(pool);
+          local.push(pool);
+          pool.start();
+        }
+        await until('3 names each', () => work.of('A').length === 3 && work.of('B').length === 3);
+        const held = () => ({ A: work.of('A').sort(), B: work.of('B').sort() });
+        const before = held();
+        const stopsBefore = work.stops.length;
+        await redis.crash();
+        await sleep(ttl * 3); // every lease runs out meanwhile
+        assert.deepEqual([...local[0].held(), ...local[1].held()].sort(), NAMES);
+        await redis.restart(); // empty: no persistence
+        await until('the leases to be taken again', () => local.every((p) => p.stats.retaken === 3), 10_000);
+        await sleep(ttl * 3); // rounds with the names and members refilled
+        assert.deepEqual(work.stops.slice(stopsBefore), [], 'nothing stopped');
+        assert.deepEqual(held(), before);
+        assert.deepEqual(work.overlaps, []);
+        await Promise.all(local.map((p) => p.close()));
+      } finally {
+        clearInterval(refill);
+      }
+    });
+  }
 });

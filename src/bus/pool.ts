@@ -60,7 +60,8 @@ export interface PoolStats {
  * Every round (ttl/5) a member beats its heartbeat, takes free leases up to its fair share and gives back the ones
  * above it (a member joining gets its share). A lease that runs out while Redis itself is unreachable does not stop
  * the work: it goes on unconfirmed and is taken again when Redis is back, or stopped if another member took it
- * meanwhile or after the outage grace (the work's storage is idempotent: an overlap repeats work, never stores twice).
+ * meanwhile or after the outage grace; for a ttl after an outage a member only takes its own leases again (the
+ * heartbeats and names that Redis lost are being refilled meanwhile) (the work's storage is idempotent: an overlap repeats work, never stores twice).
  */
 export class LeasePool {
   readonly stats: PoolStats = { acquired: 0, released: 0, lost: 0, retaken: 0, failedRounds: 0, members: 0 };
@@ -75,6 +76,11 @@ export class LeasePool {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * Until then (ms since the epoch) a round only takes its own leases again: after an outage the members' heartbeats
+   * and the list of names are being refilled, so a fair share computed from them would hand names around.
+   */
+  private quietUntil = 0;
   /** The names shown as held (1) by byner_lease_owned. */
   private readonly shown = new Set<string>();
   private readonly leaseRole: string;
@@ -150,6 +156,8 @@ export class LeasePool {
     let failing = false;
     while (!this.closed) {
       this.endGrace();
+      // Every member's rounds (ttl/5 apart) refill the heartbeats and the names within a ttl after an outage.
+      if (failing) this.quietUntil = Date.now() + this.options.ttlMs;
       try {
         await this.round();
         if (failing) this.logger.info({ role: this.options.role }, 'lease rounds reach the bus again');
@@ -206,6 +214,7 @@ export class LeasePool {
     const members = await this.roster.touch([owner], ttlMs);
     this.stats.members = members;
     await this.retake();
+    if (Date.now() < this.quietUntil) return;
     // The names held count even when the list misses them (a registry that Redis lost and is being refilled).
     const names = [...new Set([...(await this.options.names()), ...this.held()])].sort();
     const share = fairShare(names.length, members);
