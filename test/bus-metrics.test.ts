@@ -72,20 +72,24 @@ describe('metrics and health of serve --bus', { skip }, () => {
     const LEASE_MS = 600;
     const s = { stream };
     const produce = { role: 'produce', stream };
-    const busOptions = { maxReconnectDelayMs: 100 };
+    /** A serve process on the bus with one gated source, once it holds the stream's producer lease. */
+    const serveOnBus = async (source: GatedSource) => {
+      const bus = await connectBus(redis.url, { maxReconnectDelayMs: 100 });
+      const server = await startServer({
+        port: 0,
+        store,
+        streams: [{ name: stream, source }],
+        bus: { bus, leaseMs: LEASE_MS },
+      });
+      await waitFor('the producer lease', () => server.bus()?.producing.includes(stream) === true);
+      return { server, close: () => server.close().finally(() => bus.close()) };
+    };
 
     // 1. A first serve process takes the stream's lease and produces N ticks: each stored, then appended.
-    const bus1 = await connectBus(redis.url, busOptions);
     const m0 = await scrape();
     const first = new GatedSource(N);
-    const s1 = await startServer({
-      port: 0,
-      store,
-      streams: [{ name: stream, source: first }],
-      bus: { bus: bus1, leaseMs: LEASE_MS },
-    });
+    const { server: s1, close: close1 } = await serveOnBus(first);
     try {
-      await waitFor('the producer lease', () => s1.bus()?.producing.includes(stream) === true);
       first.release();
       await waitFor('N ticks read back from the tick log', () => s1.headSeq(stream) === N - 1);
       const m1 = await scrape();
@@ -105,8 +109,7 @@ describe('metrics and health of serve --bus', { skip }, () => {
       assert.equal(h.checks.bus?.ok, true);
       assert.equal(h.checks.store?.ok, true);
     } finally {
-      await s1.close();
-      await bus1.close();
+      await close1();
     }
     const m2 = await scrape();
     assert.equal(delta(m0, m2, 'byner_lease_events_total', { role: 'produce', kind: 'released' }), 1);
@@ -116,16 +119,9 @@ describe('metrics and health of serve --bus', { skip }, () => {
     // store, 100..N-1 from Redis.
     await peek.xtrim(tickKey(stream), 'MINID', '100');
     assert.equal(await peek.xlen(tickKey(stream)), N - 100);
-    const bus2 = await connectBus(redis.url, busOptions);
     const second = new GatedSource(M);
-    const s2 = await startServer({
-      port: 0,
-      store,
-      streams: [{ name: stream, source: second }],
-      bus: { bus: bus2, leaseMs: LEASE_MS },
-    });
+    const { server: s2, close: close2 } = await serveOnBus(second);
     try {
-      await waitFor('the producer lease again', () => s2.bus()?.producing.includes(stream) === true);
       const m3 = await scrape();
       const received: number[] = [];
       const reading = readSse(`${s2.url}/realtime_data?stream=${stream}`, {
@@ -195,8 +191,7 @@ describe('metrics and health of serve --bus', { skip }, () => {
       assert.equal(delta(m5, m6, 'byner_lease_events_total', { role: 'produce', kind: 'lost' }), 1);
       assert.deepEqual((await health(s2.url)).produces, []);
     } finally {
-      await s2.close();
-      await bus2.close();
+      await close2();
     }
   });
 });
