@@ -226,4 +226,37 @@ describe('lease pools while Redis restarts', async () => {
       }
     });
   }
+
+  it('work whose ttl passed during an outage is still owned before the expiry timer runs (a busy event loop)', {
+    skip,
+  }, async () => {
+    const redis = server as RedisServer;
+    const ttl = 300;
+    const bus = await connectBus(redis.url, { commandTimeoutMs: 200, maxReconnectDelayMs: 100 });
+    buses.push(bus);
+    const work = new Work();
+    const pool = new LeasePool({
+      redis: bus.redis,
+      role: 'busy',
+      owner: 'A',
+      ttlMs: ttl,
+      keyOf: (n) => `byner:test:lease:busy:{${n}}`,
+      names: () => ['x'],
+      start: async (name) => work.start('A', name),
+      stop: async (name, why) => work.stop('A', name, why),
+    });
+    pools.push(pool);
+    pool.start();
+    await until('A to work on x', () => work.of('A').length === 1);
+    await redis.crash();
+    await until('the connection to notice', () => bus.redis.status !== 'ready');
+    // The event loop is busy past the ttl: the lease's expiry timer has not run when the work asks.
+    const end = Date.now() + ttl * 2;
+    while (Date.now() < end) {}
+    assert.equal(pool.owns('x'), true, 'still owned: nobody can take it while Redis is unreachable');
+    await redis.restart();
+    await until('the lease taken again', () => pool.stats.retaken === 1, 10_000);
+    assert.deepEqual(work.stops, []);
+    await pool.close();
+  });
 });

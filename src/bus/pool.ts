@@ -117,9 +117,15 @@ export class LeasePool {
     return [...this.leases.keys(), ...this.unconfirmed.keys()].sort();
   }
 
-  /** Whether this member may go on working on `name`. */
+  /**
+   * Whether this member may go on working on `name`. A lease whose ttl has passed while Redis is unreachable still
+   * counts before its expiry timer has run (a busy event loop): the timer makes it unconfirmed work anyway.
+   */
   owns(name: string): boolean {
-    return this.unconfirmed.has(name) || this.leases.get(name)?.held === true;
+    if (this.unconfirmed.has(name)) return true;
+    const lease = this.leases.get(name);
+    if (lease === undefined) return false;
+    return lease.held || (lease.lost === null && this.options.redis.status !== 'ready' && !this.closed);
   }
 
   /** Stops a name's work and gives its lease back (its work failed): a later round, here or elsewhere, retakes it. */
