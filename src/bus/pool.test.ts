@@ -166,8 +166,8 @@ describe('lease pools while Redis restarts', async () => {
     if (!('skip' in server)) await server.stop();
   });
 
-  // The names to share: a fixed list, or (as `infer --all-streams` reads them) a registry in Redis that another
-  // process refills every 300 ms, lost with Redis' data at the restart and refilled after it.
+  // The names to share: a fixed list, or (as `infer --all-streams` reads them) a registry in Redis that the members
+  // of another role refill in their lease rounds (as `serve --bus` does), lost with Redis' data at the restart.
   const NAMES = ['s0', 's1', 's2', 's3', 's4', 's5'];
   const REGISTRY = 'byner:test:registry';
   for (const [list, fromRegistry] of [
@@ -181,15 +181,29 @@ describe('lease pools while Redis restarts', async () => {
       const work = new Work();
       const ttl = 500;
       const role = `restart-${fromRegistry}`;
-      let refill: NodeJS.Timeout | undefined;
+      const local: LeasePool[] = [];
       if (fromRegistry) {
-        const registrar = await connectBus(redis.url, { commandTimeoutMs: 200, maxReconnectDelayMs: 100 });
-        buses.push(registrar);
-        await registrar.redis.sadd(REGISTRY, ...NAMES);
-        refill = setInterval(() => void registrar.redis.sadd(REGISTRY, ...NAMES).catch(() => {}), 300);
+        const bus = await connectBus(redis.url, { commandTimeoutMs: 200, maxReconnectDelayMs: 100 });
+        buses.push(bus);
+        const registrar = new LeasePool({
+          redis: bus.redis,
+          role: `${role}-registrar`,
+          owner: 'R',
+          ttlMs: ttl,
+          keyOf: (n) => `byner:test:lease:${role}-registrar:{${n}}`,
+          names: async () => {
+            await bus.redis.sadd(REGISTRY, ...NAMES);
+            return NAMES;
+          },
+          start: async () => {},
+          stop: async () => {},
+        });
+        pools.push(registrar);
+        local.push(registrar);
+        registrar.start();
+        await until('the registry filled', async () => (await bus.redis.scard(REGISTRY)) === NAMES.length);
       }
-      try {
-        const local: LeasePool[] = [];
+      {
         for (const owner of ['A', 'B']) {
           const bus = await connectBus(redis.url, { commandTimeoutMs: 200, maxReconnectDelayMs: 100 });
           buses.push(bus);
@@ -207,22 +221,25 @@ describe('lease pools while Redis restarts', async () => {
           local.push(pool);
           pool.start();
         }
+        const [a, b] = local.slice(-2);
         await until('3 names each', () => work.of('A').length === 3 && work.of('B').length === 3);
         const held = () => ({ A: work.of('A').sort(), B: work.of('B').sort() });
         const before = held();
         const stopsBefore = work.stops.length;
         await redis.crash();
         await sleep(ttl * 3); // every lease runs out meanwhile
-        assert.deepEqual([...local[0].held(), ...local[1].held()].sort(), NAMES);
+        assert.deepEqual([...a.held(), ...b.held()].sort(), NAMES);
         await redis.restart(); // empty: no persistence
-        await until('the leases to be taken again', () => local.every((p) => p.stats.retaken === 3), 10_000);
+        await until(
+          'the leases to be taken again',
+          () => a.stats.retaken === 3 && b.stats.retaken === 3,
+          10_000,
+        );
         await sleep(ttl * 3); // rounds with the names and members refilled
         assert.deepEqual(work.stops.slice(stopsBefore), [], 'nothing stopped');
         assert.deepEqual(held(), before);
         assert.deepEqual(work.overlaps, []);
         await Promise.all(local.map((p) => p.close()));
-      } finally {
-        clearInterval(refill);
       }
     });
   }

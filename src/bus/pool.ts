@@ -219,10 +219,12 @@ export class LeasePool {
     const { owner, ttlMs } = this.options;
     const members = await this.roster.touch([owner], ttlMs);
     this.stats.members = members;
+    // Read every round, quiet or not: reading may refill what others read (serve's registry of streams).
+    const listed = await this.options.names();
     await this.retake();
     if (Date.now() < this.quietUntil) return;
     // The names held count even when the list misses them (a registry that Redis lost and is being refilled).
-    const names = [...new Set([...(await this.options.names()), ...this.held()])].sort();
+    const names = [...new Set([...listed, ...this.held()])].sort();
     const share = fairShare(names.length, members);
     // Give back the names above the fair share (the last ones of this member's, in name order).
     const extra = [...this.leases.keys()].sort().slice(Math.max(0, share - this.unconfirmed.size));
