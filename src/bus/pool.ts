@@ -250,8 +250,9 @@ export class LeasePool {
         `took the lease of ${taken.map(([n]) => n).join(', ')}`,
       );
     }
-    // The names taken start together: a dead member's names are all taken over at once.
-    await Promise.all(taken.map(([name, lease]) => this.startWork(name, lease)));
+    // The names taken start together, and the rounds go on meanwhile (a start may read a long history): a dead
+    // member's names are taken as soon as the heartbeats say it is gone. Each name's start and stop are chained.
+    for (const [name, lease] of taken) void this.startWork(name, lease);
   }
 
   /** Takes the leases that ran out during an outage again; stops the work of those another member took. */
