@@ -21,9 +21,10 @@ export const BYNER_ERROR_CODES = {
   BYNER_MODEL: 'a model cannot be used: not in the registry, an unsupported architecture, kernels not built',
   BYNER_MODEL_FILE: 'saved model files are missing, truncated, corrupted or inconsistent with their config',
   BYNER_NOT_FITTED: 'predict, save or forecaster was called on a model that was never fitted',
-  BYNER_BUS_UNREACHABLE: 'the Redis of --bus cannot be reached (down, wrong address or password)',
+  BYNER_BUS_UNREACHABLE: 'the Redis of --bus cannot be reached at start (down, wrong address or password)',
   BYNER_STREAM:
     'the event stream is unusable: not an SSE response, refused by the server, invalid SSE fields',
+  BYNER_BUS: 'the bus (Redis) failed an operation, or answered something unexpected',
 } as const;
 
 /** One of the stable codes of {@link BYNER_ERROR_CODES}. */

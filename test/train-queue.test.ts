@@ -21,10 +21,10 @@ import { openStore } from '../src/store/index.js';
 import type { Tick } from '../src/ticks/types.js';
 import { builtCli, childEnv, ROOT, runProcess } from './helpers/cli.js';
 import { mongoUriForTests } from './helpers/ferretdb.js';
-import { redisForTests } from './helpers/redis-server.js';
+import { redisUrlForTests } from './helpers/redis.js';
 import { noisySine } from './helpers/series.js';
 
-const redis = await redisForTests();
+const redis = await redisUrlForTests();
 const mongo = 'skip' in redis ? redis : await mongoUriForTests();
 const skip = 'skip' in redis ? redis.skip : 'skip' in mongo ? mongo.skip : false;
 if (skip) console.error(`training queue: skipped (${skip})`);
@@ -239,7 +239,7 @@ describe('the training queue', { skip }, () => {
         /byner train --queue needs --bus \(BYNER_BUS\) and --mongo-uri[\s\S]*embedded store/,
       ],
       [['train', '--queue', ...bus], 2, /needs --mongo-uri \(MONGODB_URI\)/],
-      [['train', '--queue', '--bus', 'http://x'], 2, /--bus: expected a redis:\/\/ or rediss:\/\/ URL/],
+      [['train', '--queue', '--bus', 'http://x'], 2, /--bus: expected redis:\/\/\[user:password@\]HOST/],
       [
         ['train', '--stream', 'a,b'],
         2,
@@ -276,7 +276,7 @@ describe('the training queue', { skip }, () => {
       [
         ['train', '--queue', ...bus, '--mongo-uri', mongo.uri],
         1,
-        /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/,
+        /cannot reach the bus at redis:\/\/127\.0\.0\.1:1/,
       ],
     ];
     for (const [args, code, message] of cases) {

@@ -2,6 +2,7 @@
 // Precedence is flag, then environment, then default; `resolveSettings` validates them all at once and reports
 // one line per bad value. Which command uses which setting is decided in src/cli.
 import { z } from 'zod';
+import { BUS_URL_EXPECTED, isBusUrl } from '../bus/redis.js';
 import {
   BASELINE_KINDS,
   FITTED_KINDS,
@@ -440,16 +441,16 @@ export const SETTINGS = {
     expected: 'a version listed by `byner models`',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
   }),
-  // Training queue (`train --queue`, `worker`) on the Redis of --bus.
+  // The Redis of a deployment: serve --bus, infer --bus, train --queue, worker.
   bus: setting({
     flags: '--bus <url>',
     env: 'BYNER_BUS',
-    help: 'Redis shared by the processes of a deployment (redis://[user:password@]host:port[/db]; rediss:// for TLS)',
-    expected: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
-    schema: z
-      .string()
-      .trim()
-      .regex(/^rediss?:\/\/\S+$/),
+    help:
+      'Redis shared by the processes of a deployment; needs --mongo-uri. serve/infer: many processes share the ' +
+      'streams (each stream produced by one serve process, forecast by one infer worker of a --group); ' +
+      'train --queue and worker: the training queue',
+    expected: BUS_URL_EXPECTED,
+    schema: z.string().trim().refine(isBusUrl),
   }),
   runId: setting({
     flags: '--run-id <id>',
@@ -696,6 +697,23 @@ export const SETTINGS = {
     help: `latest (each stream's serving model, followed while running; the seasonal-naive baseline where none serves), or a baseline: ${BASELINE_KINDS.join(', ')} (--season)`,
     expected: `one of latest, ${BASELINE_KINDS.join(', ')}`,
     schema: z.enum(['latest', ...BASELINE_KINDS]),
+  }),
+  // Scale-out (serve --bus, infer --bus): many processes sharing the streams over Redis.
+  leaseMs: setting({
+    flags: '--lease-ms <ms>',
+    env: 'BYNER_LEASE_MS',
+    default: '5000',
+    help: "with --bus: a stream's lease ttl; a dead process's streams are taken over within about this long",
+    expected: 'an integer between 300 and 600,000',
+    schema: int(300, 600_000),
+  }),
+  group: setting({
+    flags: '--group <name>',
+    env: 'BYNER_GROUP',
+    default: 'default',
+    help: 'with --bus: the infer workers of one group share the streams (each forecast by one of them at a time)',
+    expected: 'letters, digits, dot, dash or underscore (1-64)',
+    schema: z.string().regex(STREAM_NAME),
   }),
   driftWindows: setting({
     flags: '--drift-windows <n>',

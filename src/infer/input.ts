@@ -1,5 +1,5 @@
 // The input of the inference pipeline: where the ticks of each stream come from (an SSE connection per stream, the
-// store's stored ticks, later a Redis consumer group). What happens to the ticks is the pipeline's job.
+// store's stored ticks, the bus's tick logs). What happens to the ticks is the pipeline's job.
 import type { Tick } from '../ticks/types.js';
 import type { SseClientStats } from './sse-client.js';
 
@@ -41,4 +41,6 @@ export interface TickInput {
   open(stream: string, target: OpenStream): Promise<void>;
   /** Stops reading every stream; the open() promises resolve. */
   stop(): void;
+  /** Stops reading one stream (its open() resolves); inputs whose streams come and go (the bus) have it. */
+  close?(stream: string): void;
 }

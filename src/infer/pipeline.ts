@@ -52,6 +52,11 @@ export interface PipelineOptions {
   /** More streams: the list is re-read every `everyMs` (default 10 s) and the streams it names are added. */
   discover?: { list: StreamList; everyMs?: number };
   /**
+   * Streams come and go while running (PipelineRun.add and remove, called one at a time, e.g. as leases are taken
+   * and lost); the run ends only at stop().
+   */
+  dynamic?: boolean;
+  /**
    * Resume each stream after the last tick stored in inf_historical_db (default true), first forecasting the
    * stored ticks that have no forecast yet; false starts live.
    */
@@ -86,6 +91,14 @@ export interface PipelineRun {
   scores(stream: string): ScoreSnapshot | null;
   /** The stream's forecaster now. */
   forecaster(stream: string): Forecaster;
+  /** Adds streams while running: each resumed from the store, then read, like the first ones. */
+  add(streams: readonly string[]): Promise<void>;
+  /**
+   * Stops forecasting a stream: its input stops reading it at once, the ticks already read are handled, and its
+   * state is dropped (added again later, it resumes from the store). With `drainMs`, then waits up to that long
+   * for the writes held to be stored (a stream handed over; a lost one does not wait).
+   */
+  remove(stream: string, options?: { drainMs?: number }): Promise<void>;
   /** Seq of the stream's last accepted (or resumed) tick, or null. */
   lastSeq(stream: string): number | null;
   /** Stops reading, writes everything still held, resolves with the final stats. */
@@ -343,6 +356,8 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
   // Streams being read, and how the run ends: stopped, failed, or (a finite input) every stream delivered.
   let stopping = false;
   const opened: Promise<void>[] = [];
+  /** Each stream's reading (settled when it stops), for remove(). */
+  const openedBy = new Map<string, Promise<void>>();
   let failWith: (error: unknown) => void = () => {};
   const failed = new Promise<never>((_, reject) => {
     failWith = reject;
@@ -373,16 +388,43 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       );
       await turns.task(() => resume(stream));
       if (stopping) return;
-      opened.push(
-        input
-          .open(stream, {
-            sink: (ticks) => turns.push(ticks),
-            after: () => windows.lastSeq(stream),
-            counts: streamStats(stream),
-          })
-          .catch((error) => failWith(error)),
-      );
+      const reading = input
+        .open(stream, {
+          sink: (ticks) => turns.push(ticks),
+          after: () => windows.lastSeq(stream),
+          counts: streamStats(stream),
+        })
+        .catch((error) => failWith(error));
+      opened.push(reading);
+      openedBy.set(stream, reading);
     }
+  }
+
+  async function removeStream(stream: string, drainMs: number | undefined): Promise<void> {
+    if (!stats.streams.has(stream)) return;
+    input.close?.(stream);
+    await openedBy.get(stream);
+    openedBy.delete(stream);
+    // After the stream's ticks already read (and the deferred batch) are handled.
+    await turns.task(async () => {
+      const sc = scores.get(stream);
+      if (sc?.dirty) await store.writeMetrics('inf_metrics', docsOf(sc));
+      windows.remove(stream);
+      scores.delete(stream);
+      drifts.delete(stream);
+      served.delete(stream);
+      versions.delete(stream);
+      stats.streams.delete(stream);
+    });
+    if (drainMs === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      writer.drain().catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, drainMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async function discover(): Promise<void> {
@@ -407,7 +449,10 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       await Promise.race([addStreams(options.streams), stopSignal, failed, turns.failure]);
       const discovering = discover();
       // A finite input ends once every stream delivered everything; an endless one (SSE) at stop().
-      const delivered = options.discover ? new Promise<void>(() => {}) : Promise.all(opened).then(() => {});
+      const delivered =
+        options.discover || options.dynamic
+          ? new Promise<void>(() => {})
+          : Promise.all(opened).then(() => {});
       await Promise.race([stopSignal, delivered, failed, turns.failure]);
       stopping = true;
       stopped();
@@ -439,6 +484,8 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       return version === undefined ? null : (scores.get(stream)?.snapshot(version) ?? null);
     },
     forecaster: (stream) => forecasters.get(stream),
+    add: (streams) => addStreams(streams),
+    remove: (stream, removeOptions) => removeStream(stream, removeOptions?.drainMs),
     lastSeq: (stream) => windows.lastSeq(stream),
     stop() {
       stopping = true;

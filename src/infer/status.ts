@@ -40,6 +40,8 @@ export interface InferStatusOptions {
   run: PipelineRun;
   /** Probes besides the store's (e.g. `bus`), each run with a short deadline. */
   checks?: Readonly<Record<string, HealthCheck>>;
+  /** Fields added to /healthz (e.g. the bus worker's group and owner). */
+  fields?: () => Record<string, unknown>;
   logger?: StoreLogger;
 }
 
@@ -62,6 +64,7 @@ export function startInferStatus(options: InferStatusOptions): Promise<StatusSer
         ...inferHealthFields(run),
         uptime_s: Math.round((Date.now() - startedAt) / 100) / 10,
         checks: results,
+        ...options.fields?.(),
       };
     },
   });

@@ -75,6 +75,11 @@ export class StreamWindows {
     return w;
   }
 
+  /** Forgets a stream (it may be added again, afresh). */
+  remove(stream: string): void {
+    this.streams.delete(stream);
+  }
+
   get(stream: string): StreamWindow | undefined {
     return this.streams.get(stream);
   }

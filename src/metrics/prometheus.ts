@@ -116,13 +116,28 @@ export const metrics = {
   ),
   busErrors: counter(
     'byner_bus_errors_total',
-    'Bus commands that failed, by kind: write, read, lease, connect',
+    'Bus failures, by kind: write (a tick-log append, retried), read (a tick-log read, retried), lease (a lease ' +
+      'round that could not reach Redis), connect (the connection to Redis was lost; it reconnects)',
     ['kind'],
+  ),
+  busOutages: counter(
+    'byner_bus_outages_total',
+    'Interruptions of live delivery: the tick logs could not be read from the bus (counted when reading resumes)',
+  ),
+  busOutageSeconds: counter(
+    'byner_bus_outage_seconds_total',
+    'Total length of those interruptions (seconds; added when reading resumes)',
   ),
   leaseOwned: gauge(
     'byner_lease_owned',
-    'Leases this process holds (1) per role (produce, infer:<group>) and stream',
+    'Leases this process holds (1, else 0) per role (produce, infer:<group>) and stream',
     ['role', 'stream'],
+  ),
+  leaseEvents: counter(
+    'byner_lease_events_total',
+    'Lease changes of this process, per role and kind: acquired, released (given back), lost (taken by another, ' +
+      'or not renewed in time), retaken (run out during a bus outage and taken again)',
+    ['role', 'kind'],
   ),
 };
 

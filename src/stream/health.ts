@@ -1,6 +1,7 @@
 // The checks behind /healthz: named probes (the store answers; the bus, when there is one), each run with a short
 // deadline, one run at a time however often /healthz is asked. What a probe asks is its owner's business; the
 // servers (server.ts, status-server.ts) put the results in their answers.
+import type { Bus } from '../bus/redis.js';
 import { readWithin } from '../store/deadline.js';
 import type { Store } from '../store/types.js';
 
@@ -23,6 +24,12 @@ export const storeCheck =
   (store: Store): HealthCheck =>
   (signal) =>
     store.servingPointers({ signal });
+
+/** The bus answers: one PING (the connection fails fast while Redis is unreachable). */
+export const busCheck =
+  (bus: Bus): HealthCheck =>
+  () =>
+    bus.redis.ping();
 
 export class HealthChecks {
   private running: Promise<Record<string, CheckResult>> | undefined;

@@ -5,13 +5,16 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { metrics } from '../metrics/prometheus.js';
 import type { Store, StoreLogger } from '../store/types.js';
 import { tickFrame } from './producer.js';
-import type { TickRing } from './ring.js';
+import type { RingEntry, TickRing } from './ring.js';
 import { sseFrame } from './sse.js';
 
 /**
  * Where a hub reads the ticks of its stream: the in-process producer, or (later) a feed of ticks another process
  * produces. The hub sends what the ring holds and reads older ticks from the store.
  */
+/** Where ticks older than the ring are read: the bus's tick log (Redis) or the store. */
+export type ReplaySource = 'redis' | 'store';
+
 export interface TickFeed {
   readonly stream: string;
   /** Seq of the last published (and stored) tick; −1 for an empty stream. */
@@ -24,6 +27,16 @@ export interface TickFeed {
   setActive(active: boolean): void;
   /** A client has read everything. */
   demand(): void;
+  /**
+   * Up to `limit` consecutive ticks after `afterSeq` that are older than the ring, with their frames, and where they
+   * were read (the bus's tick log, or the store). Without it, the hub reads them from the store (historical_data).
+   */
+  older?(afterSeq: number, limit: number): Promise<{ entries: RingEntry[]; source: ReplaySource }>;
+  /**
+   * Waits (at most `ms`) until the feed has `seq`: a client that resumes here after reading another process's
+   * feed of the same stream may be a little ahead of this one.
+   */
+  reach?(seq: number, ms: number): Promise<void>;
 }
 
 /** The event streams of every hub of a server, counted together against one limit (`--max-clients`). */
@@ -78,6 +91,7 @@ export interface HubStats {
   disconnectedSlow: number;
   /** Event streams refused because `maxClients` were open. */
   refusedFull: number;
+  /** Tick events of replay pages sent (read from the store, or with a bus from its tick log). */
   replayedFromStore: number;
   eventsSent: number;
   heartbeatsSent: number;
@@ -121,6 +135,8 @@ class Client {
   private reading = false;
   /** Frames of a replay page read from the store; those from `pendingAt` on are not written yet. */
   private pending: Buffer[] = [];
+  /** Where the replay page was read. */
+  private pendingSource: ReplaySource = 'store';
   private pendingAt = 0;
   private pendingBytes = 0;
 
@@ -172,7 +188,7 @@ class Client {
         this.pendingBytes -= frame.length;
         this.send(frame);
         this.hub.stats.replayedFromStore += 1;
-        this.hub.replayed.store.inc();
+        this.hub.replayed[this.pendingSource].inc();
         continue;
       }
       if (this.next > source.headSeq) {
@@ -221,9 +237,18 @@ class Client {
       Math.min(STORE_PAGE, Math.floor(budget / FRAME_GUESS), source.ring.firstSeq - this.next),
     );
     this.reading = true;
-    let page: Awaited<ReturnType<Store['ticksAfter']>>;
+    let page: RingEntry[];
+    let from: ReplaySource = 'store';
     try {
-      page = await this.hub.store.ticksAfter('historical_data', source.stream, this.next - 1, limit);
+      if (source.older) {
+        const older = await source.older(this.next - 1, limit);
+        page = older.entries;
+        from = older.source;
+      } else {
+        page = (await this.hub.store.ticksAfter('historical_data', source.stream, this.next - 1, limit)).map(
+          (tick) => ({ seq: tick.seq, frame: tickFrame(tick) }),
+        );
+      }
     } catch (error) {
       this.hub.logger.warn(
         { err: error },
@@ -237,18 +262,18 @@ class Client {
     if (this.closed) return;
     const frames: Buffer[] = [];
     let bytes = 0;
-    for (const tick of page) {
-      if (tick.seq >= source.ring.firstSeq) break;
-      const frame = tickFrame(tick);
+    for (const { seq, frame } of page) {
+      if (seq >= source.ring.firstSeq) break;
       // Always at least one frame, so that a replay makes progress.
       if (frames.length > 0 && bytes + frame.length > budget) break;
       frames.push(frame);
       bytes += frame.length;
-      this.next = tick.seq + 1;
+      this.next = seq + 1;
     }
     // Seqs missing from the store (never stored) cannot be replayed: skip to what exists.
     if (frames.length === 0) this.next = Math.max(this.next, source.ring.firstSeq);
     this.pending = frames;
+    this.pendingSource = from;
     this.pendingAt = 0;
     this.pendingBytes = bytes;
     this.pump();
@@ -277,6 +302,7 @@ export class SseHub {
   /** Ticks sent to clients catching up, by where they were read. */
   readonly replayed = {
     ring: metrics.replayReads.labels({ source: 'ring' }),
+    redis: metrics.replayReads.labels({ source: 'redis' }),
     store: metrics.replayReads.labels({ source: 'store' }),
   };
 

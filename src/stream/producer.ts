@@ -6,7 +6,7 @@ import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams } from '../indicators/pa
 import { IndicatorStream } from '../indicators/streaming.js';
 import { metrics } from '../metrics/prometheus.js';
 import type { PricePoint, PriceSource } from '../sources/types.js';
-import type { Store, StoreLogger } from '../store/types.js';
+import type { Store, StoreLogger, WriteOutcome } from '../store/types.js';
 import { tickToJson } from '../ticks/json.js';
 import type { Tick } from '../ticks/types.js';
 import { sleep, withDeadline } from '../util/backoff.js';
@@ -28,6 +28,11 @@ export interface ProducerOptions {
   logger?: StoreLogger;
   /** Clock of the tick timestamps (tests). */
   now?: () => number;
+  /**
+   * Called with each batch once the store has stored it, before it is published (the bus appends it to the
+   * stream's tick log). Throwing stops the stream (it is marked failed, the batch is not published).
+   */
+  onStored?: (ticks: readonly Tick[], outcome: WriteOutcome) => Promise<void>;
 }
 
 /** Encodes a tick as its SSE event: `id: <seq>` and the tick's JSON (DESIGN §7). */
@@ -342,7 +347,9 @@ export class StreamProducer implements TickFeed {
       this.status = 'failed';
       this.logger.error(
         { err: error, stream: this.stream },
-        `stream ${this.stream}: its ${source.kind} source failed; no more ticks (the stream stays readable)`,
+        isBynerError(error, 'BYNER_BUS')
+          ? `stream ${this.stream}: ${error.message.split('\n')[0]}; this process stops producing it`
+          : `stream ${this.stream}: its ${source.kind} source failed; no more ticks (the stream stays readable)`,
       );
     } finally {
       // Ends the source's generator (and what it holds: a connection, a reader); not awaited: it may be waiting.
@@ -374,11 +381,13 @@ export class StreamProducer implements TickFeed {
     const batch = this.makeTicks(points);
     const store = this.options.store;
     let delay = 100;
+    let outcome: WriteOutcome;
     for (let attempt = 1; ; attempt++) {
       try {
         // Stored, not just queued; the receipt reports this batch alone, never another writer's failure.
         const stored = (async () => (await store.writeTicks(COLLECTION, batch)).stored())();
-        if ((await Promise.race([stored, this.gaveUp])) === DONE) {
+        const result = await Promise.race([stored, this.gaveUp]);
+        if (result === DONE) {
           this.unconfirmed += batch.length;
           this.logger.error(
             { seq: batch[0].seq, ticks: batch.length, stream: this.stream },
@@ -386,6 +395,7 @@ export class StreamProducer implements TickFeed {
           );
           return;
         }
+        outcome = result;
         break;
       } catch (error) {
         // A tick the store refuses (or that is not a valid document) would be refused again: the stream stops
@@ -411,6 +421,7 @@ export class StreamProducer implements TickFeed {
         delay = Math.min(delay * 2, 5000);
       }
     }
+    await this.options.onStored?.(batch, outcome);
     for (const tick of batch) this.ring.push({ seq: tick.seq, frame: tickFrame(tick) });
     this.head = batch[batch.length - 1].seq;
     this.rate.add(batch.length);

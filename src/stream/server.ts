@@ -10,6 +10,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { Bus } from '../bus/redis.js';
 import { BynerError, describe } from '../errors.js';
 import { collectProcessMetrics, METRICS_CONTENT_TYPE, metricsText } from '../metrics/prometheus.js';
 import { SyntheticSource } from '../sources/synthetic.js';
@@ -21,7 +22,9 @@ import { DEFAULT_SOURCE, type SineSource } from '../ticks/generator.js';
 import { tickToJson } from '../ticks/json.js';
 import { DEFAULT_STREAM, STREAM_NAME } from '../ticks/types.js';
 import { withDeadline } from '../util/backoff.js';
-import { type HealthCheck, HealthChecks, healthStatus, storeCheck } from './health.js';
+import { type SharedStatus, SharedStreams } from './bus-streams.js';
+import { busCheck, type HealthCheck, HealthChecks, healthStatus, storeCheck } from './health.js';
+import type { TickFeed } from './hub.js';
 import { ClientSlots, type HubStats, SOCKET_HIGH_WATER_MARK, SseHub } from './hub.js';
 import { corsHeaders, OriginPolicy, type Refusal } from './origin.js';
 import { StreamProducer } from './producer.js';
@@ -137,6 +140,11 @@ export interface ServerOptions {
   routes?: ((app: FastifyInstance, context: RouteContext) => void | Promise<void>)[];
   /** Clock for tick timestamps (tests). */
   now?: () => number;
+  /**
+   * One of many serve processes sharing the streams over the bus (src/stream/bus-streams.ts): each stream is
+   * produced by the one process holding its lease (`leaseMs` ttl), and served by every one. Needs a MongoDB store.
+   */
+  bus?: { bus: Bus; leaseMs: number; owner?: string };
 }
 
 /** What extra routes get: the store, the deadline their reads must keep (`readWithin`), the default stream. */
@@ -167,6 +175,8 @@ export interface RunningServer {
   limits: Readonly<ServerLimits>;
   /** Open TCP connections (event streams and REST keep-alives). */
   connections(): Promise<number>;
+  /** With a bus: the streams this process produces, the bus's state and outages; null without one. */
+  bus(): SharedStatus | null;
   /**
    * Stops accepting, ends every stream cleanly, waits for the ticks being stored, closes an owned store; within
    * `stopTimeoutMs` (plus the moments closing sockets takes), even while the store is unreachable.
@@ -362,7 +372,8 @@ function streamsOf(options: ServerOptions): readonly StreamConfig[] {
 
 interface LiveStream {
   name: string;
-  producer: StreamProducer;
+  /** This process's producer, or (with a bus) the stream's shared feed, whoever produces it. */
+  producer: TickFeed & Pick<StreamProducer, 'source' | 'state' | 'stop'>;
   hub: SseHub;
 }
 
@@ -385,25 +396,42 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = options.store ?? (await openStore({ ...options.storeOptions, logger }));
   const slots = new ClientSlots(limits.maxClients);
   const live: LiveStream[] = [];
+  // A live client at the head must never fall out of the ring because of one batch.
+  const batchSize = Math.max(1, Math.min(256, Math.floor(ringCapacity / 4)));
+  let shared: SharedStreams | null = null;
   /** Stops every stream (within `timeoutMs` when given); the ticks not confirmed stored by then. */
   const stopAll = async (timeoutMs?: number) => {
     const stopped = await Promise.all(live.map((l) => l.producer.stop({ timeoutMs })));
+    const sharedStop = (await shared?.close(timeoutMs)) ?? { unconfirmedTicks: 0 };
+    stopped.push(sharedStop);
     await Promise.all(live.map((l) => l.hub.close()));
     return stopped.reduce((sum, r) => sum + r.unconfirmedTicks, 0);
   };
   try {
-    for (const config of configs) {
-      const producer = await StreamProducer.open({
+    if (options.bus !== undefined) {
+      shared = await SharedStreams.open({
+        ...options.bus,
         store,
-        stream: config.name,
-        source: config.source,
+        streams: configs,
         ringCapacity,
-        // A live client at the head must never fall out of the ring because of one batch.
-        batchSize: Math.max(1, Math.min(256, Math.floor(ringCapacity / 4))),
-        alwaysOn: options.produceAlways,
+        batchSize,
         logger,
         now: options.now,
       });
+    }
+    for (const config of configs) {
+      const producer =
+        shared?.feed(config.name) ??
+        (await StreamProducer.open({
+          store,
+          stream: config.name,
+          source: config.source,
+          ringCapacity,
+          batchSize,
+          alwaysOn: options.produceAlways,
+          logger,
+          now: options.now,
+        }));
       const hub = new SseHub(producer, store, {
         retryMs: limits.retryMs,
         heartbeatMs: limits.heartbeatMs,
@@ -421,7 +449,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     throw error;
   }
   const byName = new Map(live.map((l) => [l.name, l]));
-  const checks = new HealthChecks({ store: storeCheck(store), ...options.health?.checks });
+  const checks = new HealthChecks({
+    store: storeCheck(store),
+    ...(options.bus === undefined ? {} : { bus: busCheck(options.bus.bus) }),
+    ...options.health?.checks,
+  });
   collectProcessMetrics();
   const defaultStream = live[0].name;
   const known = () => `one of: ${live.map((l) => l.name).join(', ')}`;
@@ -509,13 +541,17 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
   });
 
-  app.get('/realtime_data', (request, reply) => {
+  app.get('/realtime_data', async (request, reply) => {
     const q = parseQuery(QUERIES.realtime, request.query);
     const target = byName.get(q.stream ?? defaultStream);
     if (target === undefined) {
       return reply
         .status(404)
         .send({ error: `no live stream ${q.stream}`, expected: known(), received: describe(q.stream) });
+    }
+    const resumeAt = request.headers['last-event-id'];
+    if (target.producer.reach && typeof resumeAt === 'string' && /^\d{1,16}$/.test(resumeAt)) {
+      await target.producer.reach(Number(resumeAt), 2000);
     }
     const last = parseLastEventId(request.headers['last-event-id'], target.producer.headSeq);
     if ('error' in last) {
@@ -576,6 +612,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   app.get('/healthz', async () => {
     const main = byName.get(defaultStream)!;
     const results = await checks.run();
+    const busStatus = shared?.status() ?? null;
     return {
       status: healthStatus(results),
       role: 'serve',
@@ -589,9 +626,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         source: l.producer.source.kind,
         head_seq: l.producer.headSeq,
       })),
-      produces: live.map((l) => l.name),
+      // With a bus, the streams whose lease this process holds; alone, every stream.
+      produces: busStatus?.producing ?? live.map((l) => l.name),
       uptime_s: Math.round((Date.now() - startedAt) / 100) / 10,
       checks: results,
+      ...(busStatus === null ? {} : { bus: busStatus }),
       ...options.health?.fields?.(),
     };
   });
@@ -653,6 +692,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       new Promise<number>((resolve, reject) =>
         app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
       ),
+    bus: () => shared?.status() ?? null,
     close() {
       closing ??= (async () => {
         const end = Date.now() + limits.stopTimeoutMs;

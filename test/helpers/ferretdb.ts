@@ -1,11 +1,12 @@
 // Test helper: a real MongoDB-wire server for suites that need one — MONGODB_URI when set, else a FerretDB
 // (SQLite handler) on a free 127.0.0.1 port in a temp dir. Deciding to skip, and saying why, is the suite's job.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { runServer } from './server-process.js';
 
 export interface FerretDB {
   /** `mongodb://127.0.0.1:<port>/` */
@@ -48,84 +49,34 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const canConnect = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-
-const exited = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-
 /** Starts FerretDB (SQLite handler, telemetry off) and waits until it accepts connections. */
 export async function startFerretDB(options: { binary?: string } = {}): Promise<FerretDB> {
   const found = options.binary === undefined ? findFerretDB() : { path: options.binary };
   if (!('path' in found)) throw new Error(found.reason);
   const dataDir = mkdtempSync(join(tmpdir(), 'byner-ferretdb-'));
   const port = await freePort();
-  let child: ChildProcess | undefined;
-  let log = '';
-
-  const launch = async () => {
-    log = '';
-    child = spawn(
-      found.path,
-      [
-        '--handler=sqlite',
-        `--sqlite-url=file:${dataDir}/`,
-        `--listen-addr=127.0.0.1:${port}`,
-        '--telemetry=disable',
-        '--debug-addr=-',
-        `--state-dir=${dataDir}`,
-        '--log-level=warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child.stdout?.on('data', (b) => (log = (log + b).slice(-4000)));
-    child.stderr?.on('data', (b) => (log = (log + b).slice(-4000)));
-    const deadline = Date.now() + 20_000;
-    while (!(await canConnect(port))) {
-      if (child.exitCode !== null) throw new Error(`ferretdb exited with ${child.exitCode}:\n${log}`);
-      if (Date.now() > deadline)
-        throw new Error(`ferretdb did not listen on 127.0.0.1:${port} in 20 s:\n${log}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-
-  const crash = async () => {
-    if (child === undefined) return;
-    const c = child;
-    child = undefined;
-    c.kill('SIGKILL');
-    await exited(c);
-  };
-
-  await launch();
+  const server = await runServer(
+    'ferretdb',
+    found.path,
+    [
+      '--handler=sqlite',
+      `--sqlite-url=file:${dataDir}/`,
+      `--listen-addr=127.0.0.1:${port}`,
+      '--telemetry=disable',
+      '--debug-addr=-',
+      `--state-dir=${dataDir}`,
+      '--log-level=warn',
+    ],
+    port,
+  );
   return {
     uri: `mongodb://127.0.0.1:${port}/`,
     port,
     dataDir,
-    crash,
-    async restart() {
-      await crash();
-      await launch();
-    },
+    crash: server.crash,
+    restart: server.restart,
     async stop() {
-      if (child !== undefined) {
-        const c = child;
-        child = undefined;
-        c.kill('SIGTERM');
-        const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
-        await exited(c);
-        clearTimeout(timer);
-      }
+      await server.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -4,6 +4,7 @@
 import { type Command, Option } from 'commander';
 import { BynerError } from '../../errors.js';
 import { type Forecaster, SeasonalNaiveForecaster } from '../../features/forecaster.js';
+import { registeredStreams, SharedInference } from '../../infer/bus-leases.js';
 import { ForecasterSet, type Swap } from '../../infer/forecasters.js';
 import { runPipeline } from '../../infer/pipeline.js';
 import { SseInput, streamUrl } from '../../infer/sse-input.js';
@@ -13,11 +14,19 @@ import { DRAIN_TIMEOUT_MS } from '../../infer/writer.js';
 import type { Logger } from '../../log/logger.js';
 import { isBaselineKind } from '../../models/kinds.js';
 import type { Store } from '../../store/types.js';
+import { busCheck } from '../../stream/health.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import { formatTable } from '../table.js';
 import { nextStopSignal } from './serve.js';
-import { backlogBytes, openStoreFor, STORE_SETTINGS, WRITE_SETTINGS } from './shared.js';
+import {
+  BUS_SETTINGS,
+  backlogBytes,
+  openBusFor,
+  openStoreFor,
+  STORE_SETTINGS,
+  WRITE_SETTINGS,
+} from './shared.js';
 
 const NAMES = [
   'url',
@@ -34,6 +43,8 @@ const NAMES = [
   'fallback',
   ...STORE_SETTINGS,
   ...WRITE_SETTINGS,
+  ...BUS_SETTINGS,
+  'group',
 ] as const;
 
 /** How often `--all-streams` re-reads the server's list of streams. */
@@ -95,7 +106,8 @@ export function inferCommand(program: Command): Command {
   cmd.addOption(
     new Option(
       '--all-streams',
-      'forecast every stream the server serves (its /api/streams list, re-read every 10 s: new streams join)',
+      'forecast every stream the server serves (its /api/streams list, re-read every 10 s: new streams join); ' +
+        'with --bus, every stream the serve processes are configured with, shared by the workers of --group',
     ),
   );
   cmd.action(async () => {
@@ -128,31 +140,69 @@ export function inferCommand(program: Command): Command {
     }
     const { logger } = makeContext(cmd);
     const quiet = (cmd.optsWithGlobals() as { quiet?: boolean }).quiet === true;
+    if (s.bus !== undefined) {
+      const sseOnly = (['url', 'idleTimeout'] as const).filter((k) =>
+        ['cli', 'env'].includes(String(cmd.getOptionValueSource(k))),
+      );
+      if (sseOnly.length > 0) {
+        throw new BynerError('BYNER_CONFIG', 'options of the SSE input with --bus', {
+          expected: '--bus alone: the workers read the tick logs in Redis, not a server URL',
+          received: sseOnly.map((k) => (k === 'url' ? '--url' : '--idle-timeout')).join(', '),
+        });
+      }
+    }
+    const bus = await openBusFor(cmd, s, logger, ['leaseMs', 'group']);
     const url = s.url!;
-    const list = all ? serverStreams(url) : null;
-    const streams = list !== null ? await list.names() : (s.streams ?? [s.stream!]);
+    const list = all && bus === null ? serverStreams(url) : null;
+    const streams = bus !== null ? [] : list !== null ? await list.names() : (s.streams ?? [s.stream!]);
     // Without a stream named, the URL as given: the server's default stream (or a server's only one).
     const named = all || s.streams !== undefined || streamGiven === 'cli' || streamGiven === 'env';
-    const store = await openStoreFor(s, logger);
+    let store: Store;
+    try {
+      store = await openStoreFor(s, logger);
+    } catch (error) {
+      await bus?.close();
+      throw error;
+    }
     let failed = false;
     try {
       const forecasters = await chooseForecasters(store, s, logger);
+      const shared =
+        bus === null
+          ? null
+          : new SharedInference({
+              bus,
+              store,
+              group: s.group ?? 'default',
+              leaseMs: s.leaseMs ?? 5000,
+              names: all ? registeredStreams(bus) : () => s.streams ?? [s.stream!],
+              logger,
+            });
       const run = runPipeline({
         store,
-        input: new SseInput({
-          urlFor: (stream) => (named ? streamUrl(url, stream) : url),
-          idleTimeoutMs: s.idleTimeout,
-          logger,
-        }),
+        input:
+          shared?.input ??
+          new SseInput({
+            urlFor: (stream) => (named ? streamUrl(url, stream) : url),
+            idleTimeoutMs: s.idleTimeout,
+            logger,
+          }),
         forecasters,
         streams,
         discover: list === null ? undefined : { list, everyMs: DISCOVER_MS },
+        dynamic: shared !== null,
         out: quiet ? null : process.stdout,
-        labelLines: all || streams.length > 1,
+        labelLines: all || shared !== null || streams.length > 1,
         drift: { windows: s.driftWindows, season: s.season, fallback: s.fallback === true },
         logger,
         writer: { maxPendingBytes: backlogBytes(s) },
       });
+      if (shared !== null) {
+        shared.share(run);
+        process.stdout.write(
+          `byner infer: worker ${shared.owner} of group ${s.group} on the bus ${bus?.url} (lease ${s.leaseMs} ms)\n`,
+        );
+      }
       const status =
         s.metricsPort === undefined
           ? null
@@ -163,7 +213,11 @@ export function inferCommand(program: Command): Command {
               store,
               run,
               logger,
+              ...(bus === null || shared === null
+                ? {}
+                : { checks: { bus: busCheck(bus) }, fields: () => ({ bus: shared.status() }) }),
             }).catch(async (error: unknown) => {
+              await shared?.close().catch(() => {});
               await run.stop().catch(() => {});
               throw error;
             });
@@ -173,11 +227,17 @@ export function inferCommand(program: Command): Command {
           `byner infer: metrics on ${status.url}/metrics, health on ${status.url}/healthz\n`,
         );
       }
-      const stopped = nextStopSignal().then((signal) => {
+      // A worker's streams leave the run as they are handed back: the summary is of those it held at the stop.
+      let held = run.stats.streams;
+      const stopped = nextStopSignal().then(async (signal) => {
         logger.info({ signal }, `${signal}: stopping (writing what is held)`);
+        held = new Map(run.stats.streams);
+        // Streams handed back first (their writes stored), so that the other workers take them over at once.
+        await shared?.close();
         return run.stop();
       });
-      const stats = await Promise.race([run.done, stopped]).finally(() => status?.close());
+      await Promise.race([run.done, stopped]).finally(() => status?.close());
+      const stats = { ...run.stats, streams: held };
       let summary = '';
       for (const [stream, st] of stats.streams) {
         const m = run.scores(stream);
@@ -220,6 +280,7 @@ export function inferCommand(program: Command): Command {
       await store.close({ timeoutMs: failed ? 0 : DRAIN_TIMEOUT_MS }).catch((error: unknown) => {
         if (!failed) throw error;
       });
+      await bus?.close();
     }
   });
   return cmd;

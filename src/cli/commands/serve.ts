@@ -11,6 +11,8 @@ import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import {
   addStreamSwitches,
+  BUS_SETTINGS,
+  openBusFor,
   openStoreFor,
   SERVER_SETTINGS,
   SOURCE_SETTINGS,
@@ -30,6 +32,7 @@ const NAMES = [
   ...SOURCE_SETTINGS,
   ...STORE_SETTINGS,
   ...WRITE_SETTINGS,
+  ...BUS_SETTINGS,
 ] as const;
 
 /** The help's tail: the source kinds and their options, from the registry. */
@@ -79,27 +82,41 @@ export function serveCommand(program: Command): Command {
     const s = readSettings(cmd, NAMES);
     const { logger } = makeContext(cmd);
     const definitions = await streamDefinitions(cmd, s);
-    const store = await openStoreFor(s, logger);
+    const bus = await openBusFor(cmd, s, logger);
+    let store: Store;
     let server: Awaited<ReturnType<typeof startServer>>;
+    try {
+      store = await openStoreFor(s, logger);
+    } catch (error) {
+      await bus?.close();
+      throw error;
+    }
     try {
       server = await startServer({
         host: s.host,
         port: s.port,
         ...serverOptionsFrom(s),
         streams: await streamConfigsFor(definitions, store, logger),
-        produceAlways: (cmd.opts() as { produceAlways?: boolean }).produceAlways === true,
+        // With a bus, sources run whether or not this process has readers: other processes serve them too.
+        produceAlways: bus !== null || (cmd.opts() as { produceAlways?: boolean }).produceAlways === true,
         store,
         logger,
         routes: [registerDashboard],
+        bus: bus === null ? undefined : { bus, leaseMs: s.leaseMs ?? 5000 },
       });
     } catch (error) {
       await store.close();
+      await bus?.close();
       throw error;
     }
     const names = server.streams().map((st) => `${st.name} (${st.source})`);
+    const shared = server.bus();
     process.stdout.write(
       `byner serve: streaming on ${server.url}/realtime_data, dashboard at ${server.url}/ (Ctrl-C to stop)\n` +
-        `  streams: ${names.join(', ')}; the default is ${server.defaultStream}\n`,
+        `  streams: ${names.join(', ')}; the default is ${server.defaultStream}\n` +
+        (shared === null
+          ? ''
+          : `  sharing them over the bus ${shared.bus} as ${shared.owner} (lease ${s.leaseMs} ms)\n`),
     );
     const signal = await nextStopSignal();
     logger.info({ signal }, `${signal}: stopping (ending streams, storing the last ticks)`);
@@ -109,6 +126,7 @@ export function serveCommand(program: Command): Command {
     await store
       .close({ timeoutMs: unconfirmedTicks > 0 ? 0 : SERVER_DEFAULTS.stopTimeoutMs })
       .catch(() => {});
+    await bus?.close();
     if (unconfirmedTicks > 0) {
       throw new BynerError(
         'BYNER_STORE',

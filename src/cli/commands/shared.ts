@@ -4,9 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { type Bus, connectBus, parseBusUrl, redactRedisUrl } from '../../bus/redis.js';
 import { BynerError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { redactRedisUrl } from '../../queue/connection.js';
 import {
   checkStreams,
   type KindDefaults,
@@ -123,6 +123,53 @@ export async function openStoreFor(
     logger,
   });
 }
+
+/** The scale-out settings of `serve` (and, with `group`, of `infer`). */
+export const BUS_SETTINGS = ['bus', 'leaseMs'] as const;
+
+/**
+ * With `--bus`: checks that the store is MongoDB (each process would have an embedded store of its own) and that
+ * no bus-only flag is given without it, then connects to the bus (BYNER_BUS_UNREACHABLE when it does not answer).
+ * Null without `--bus`.
+ */
+export async function openBusFor(
+  cmd: Command,
+  s: { bus?: string; mongoUri?: string; dataDir?: string; durable?: boolean },
+  logger: Logger,
+  busOnly: readonly string[] = ['leaseMs'],
+): Promise<Bus | null> {
+  const given = (key: string) => ['cli', 'env'].includes(String(cmd.getOptionValueSourceWithGlobals(key)));
+  if (s.bus === undefined) {
+    const stray = busOnly.filter(given);
+    if (stray.length > 0) {
+      throw new BynerError('BYNER_CONFIG', `${stray.map(flagOf).join(', ')} without --bus`, {
+        expected: `${stray.map(flagOf).join(', ')} only with --bus redis://HOST:PORT (many processes sharing the streams)`,
+        received: stray.map(flagOf).join(', '),
+        hint: 'add --bus, or remove the option',
+      });
+    }
+    return null;
+  }
+  const { safe } = parseBusUrl(s.bus);
+  if (s.mongoUri === undefined) {
+    throw new BynerError('BYNER_CONFIG', '--bus needs MongoDB as the store', {
+      expected: '--mongo-uri mongodb://… (or MONGODB_URI) with --bus',
+      received: `--bus ${safe} with the embedded store in ${s.dataDir ?? './data'}`,
+      hint:
+        'the processes sharing the streams must share one store: each would have an embedded file of its own, so ' +
+        'a stream taken over by another process would lose its history. Start MongoDB and pass --mongo-uri',
+    });
+  }
+  if (s.durable === true) {
+    throw new BynerError('BYNER_CONFIG', '--durable is for the embedded store', {
+      expected: '--bus with --mongo-uri, without --durable',
+      received: '--durable',
+    });
+  }
+  return connectBus(s.bus, { logger });
+}
+
+const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** The live streams' settings of `serve` and `demo` (the sine's are SOURCE_SETTINGS, `--interval` is separate). */
 export const STREAM_SETTINGS = ['streamSpec', 'streamsFile', 'from', 'speed', 'feedUrl', 'ringSize'] as const;

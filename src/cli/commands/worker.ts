@@ -2,7 +2,8 @@
 // then stops gracefully: running jobs finish their epoch, checkpoint it and go back to the queue. A second signal
 // quits at once (the job is retried from its last checkpoint once its lock expires).
 import type { Command } from 'commander';
-import { connectRedis, redactRedisUrl } from '../../queue/connection.js';
+import { redactRedisUrl } from '../../bus/redis.js';
+import { connectRedis } from '../../queue/connection.js';
 import { TRAIN_QUEUE } from '../../queue/jobs.js';
 import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
