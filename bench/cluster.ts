@@ -21,9 +21,15 @@ const arg = (name: string, fallback: number) =>
 const STREAMS = arg('--streams', 200);
 /** `--logs DIR`: every process logs at info level into DIR/<process>.log (to see what a phase did). */
 const LOGS = args.includes('--logs') ? args[args.indexOf('--logs') + 1] : undefined;
+/** `infer --quiet` logs warnings only and prints no tick lines; with --logs, its info lines are wanted. */
+const QUIET = LOGS === undefined ? ['--quiet'] : [];
 const INTERVAL_MS = arg('--interval', 100);
 const SECONDS = arg('--seconds', 20);
-const WORKERS = [1, 2, 3];
+/** `--workers 1,2,3`: the bus phases, by their number of workers. */
+const WORKERS = (args.includes('--workers') ? args[args.indexOf('--workers') + 1] : '1,2,3')
+  .split(',')
+  .map(Number)
+  .filter((n) => Number.isInteger(n) && n > 0);
 const WINDOW = 60; // ticks a stream's window needs before its first forecast
 const WARMUP_MS = WINDOW * INTERVAL_MS + 4000;
 const MODEL = 'seasonal_naive';
@@ -406,7 +412,7 @@ async function referencePhase(uri: string, mongo: FerretDB, file: string): Promi
     await until('serve to listen', () => serve.head.includes('streaming on'), 60_000);
     const db = 'bench_ref';
     const worker = launch('infer (SSE)', [
-      '--quiet',
+      ...QUIET,
       'infer',
       ...store,
       '--db-name',
@@ -474,7 +480,7 @@ async function busPhases(uri: string, mongo: FerretDB, redisServer: RedisServer,
       const db = `bench_bus_${n}`;
       const workers = Array.from({ length: n }, (_, i) =>
         launch(`infer --bus ${n}.${i}`, [
-          '--quiet',
+          ...QUIET,
           'infer',
           ...bus,
           '--db-name',
@@ -535,10 +541,17 @@ const streamsPerMachine = (cpuPer1000: number) =>
 function report(rows: PhaseResult[], meta: Record<string, unknown>): void {
   const ref = rows[0];
   const ratio = (x: number, r: number) => (r > 0 ? `${(x / r).toFixed(2)}×` : '–');
+  // Only from phases that forecast every stream and stopped cleanly: a stalled worker's CPU, spent without
+  // forecasts, would count against the others' forecasts.
   const estimates = rows
     .filter((r) => r.bus)
-    .map((r) => ({ phase: r.phase, streams: streamsPerMachine(r.cpu_s_per_1000.infer) }));
-  const conservative = Math.min(...estimates.map((e) => e.streams));
+    .map((r) => ({
+      phase: r.phase,
+      streams: streamsPerMachine(r.cpu_s_per_1000.infer),
+      clean: r.streams_forecast === STREAMS && r.stop.killed === 0,
+    }));
+  const clean = estimates.filter((e) => e.clean).map((e) => e.streams);
+  const conservative = clean.length === 0 ? null : Math.min(...clean);
   if (json) {
     const doc = {
       ...meta,
@@ -618,8 +631,13 @@ function report(rows: PhaseResult[], meta: Record<string, unknown>): void {
   log(
     `Estimate: one ${MACHINE.cores}-core worker machine, ${MACHINE.share * 100}% of its cores for workers, MongoDB, ` +
       `Redis and serve elsewhere, ${MODEL} forecasts: ` +
-      estimates.map((e) => `${e.streams} streams (${e.phase})`).join(', ') +
-      ` at ${1000 / INTERVAL_MS} ticks/s; conservatively ${conservative}.`,
+      estimates
+        .map((e) => `${e.streams} streams (${e.phase}${e.clean ? '' : ': not every stream forecast'})`)
+        .join(', ') +
+      ` at ${1000 / INTERVAL_MS} ticks/s; ` +
+      (conservative === null
+        ? 'no phase forecast every stream, so no estimate.'
+        : `conservatively ${conservative} (the least of the phases that forecast every stream).`),
   );
 }
 
