@@ -68,9 +68,34 @@ function rssMb(pid: number | undefined): number {
 
 /** The run's stop signal: SIGINT/SIGTERM abort every wait, and the run cleans up on its way out. */
 const interrupt = new AbortController();
-const onSignal = (signal: NodeJS.Signals) => interrupt.abort(new Error(`interrupted by ${signal}`));
-process.once('SIGINT', onSignal);
-process.once('SIGTERM', onSignal);
+/** The servers the run started (FerretDB, Redis), for killAll. */
+const servers: { pid(): number | undefined }[] = [];
+let mongo: FerretDB | undefined;
+let redisServer: RedisServer | undefined;
+
+/** SIGKILL to every process the run started that still runs (at exit, and at a second signal). */
+function killAll(): void {
+  for (const p of procs)
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  for (const s of servers) {
+    try {
+      const pid = s.pid();
+      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+// The first signal stops the run (the cleanup stops every process, each with a deadline); a second one kills them at
+// once (`timeout` and a terminal send the signal to the whole process group, so the first may come twice).
+const onSignal = (signal: NodeJS.Signals) => {
+  if (interrupt.signal.aborted) killAll();
+  else interrupt.abort(new Error(`interrupted by ${signal}`));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+process.once('exit', killAll);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -656,24 +681,12 @@ async function main(): Promise<void> {
   if (LOGS !== undefined) mkdirSync(LOGS, { recursive: true });
   builtCli(); // fails early, naming the stale files, when dist/ is older than the sources
   const dir = tempDir('byner-bench-cluster-');
-  let mongo: FerretDB | undefined;
-  let redisServer: RedisServer | undefined;
-  const killAll = () => {
-    for (const p of procs)
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    for (const pid of [mongo?.pid(), redisServer?.pid()]) {
-      try {
-        if (pid !== undefined) process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  };
-  process.once('exit', killAll);
   try {
     const file = streamsFile(dir.path);
     mongo = await startFerretDB({ binary: (ferret as { path: string }).path });
+    servers.push(mongo);
     redisServer = await startRedis({ binary: (redisBinary as { path: string }).path });
+    servers.push(redisServer);
     const load = os.loadavg().map((l) => l.toFixed(2));
     log(
       `bench:cluster: ${STREAMS} streams × ${1000 / INTERVAL_MS} ticks/s, ${SECONDS} s measured per phase after ` +
