@@ -19,6 +19,8 @@ export interface FerretDB {
   restart(): Promise<void>;
   /** Stops it for good and removes its data dir. */
   stop(): Promise<void>;
+  /** The running server's process id, or undefined when it is not running. */
+  pid(): number | undefined;
 }
 
 /** The ferretdb binary on PATH or in ~/go/bin, if one exists and runs (`--version`); else why not. */
@@ -75,6 +77,7 @@ export async function startFerretDB(options: { binary?: string } = {}): Promise<
     dataDir,
     crash: server.crash,
     restart: server.restart,
+    pid: server.pid,
     async stop() {
       await server.stop();
       rmSync(dataDir, { recursive: true, force: true });

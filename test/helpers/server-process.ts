@@ -11,6 +11,8 @@ export interface ServerProcess {
   restart(): Promise<void>;
   /** Stops it (SIGTERM, SIGKILL after 5 s). */
   stop(): Promise<void>;
+  /** The running server's process id (benchmarks read its CPU time), or undefined when it is not running. */
+  pid(): number | undefined;
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
@@ -63,6 +65,7 @@ export async function runServer(
   await launch();
   return {
     crash,
+    pid: () => child?.pid,
     async restart() {
       await crash();
       await launch();
