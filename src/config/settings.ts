@@ -132,6 +132,13 @@ export const SETTINGS = {
     expected: 'letters, digits, dot, dash or underscore (1-64)',
     schema: z.string().regex(STREAM_NAME),
   }),
+  importStream: setting({
+    flags: '--stream <name>',
+    env: 'BYNER_STREAM',
+    help: 'the stream to import into (required)',
+    expected: 'letters, digits, dot, dash or underscore (1-64)',
+    schema: z.string().regex(STREAM_NAME),
+  }),
   // Live streams of `serve` / `demo` (kinds and their options: src/sources/registry.ts).
   streamSpec: setting({
     flags: '--stream <spec>',
