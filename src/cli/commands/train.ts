@@ -398,7 +398,7 @@ export function modelsCommand(program: Command): Command {
 /**
  * Why a registered model serves a stream or not: the reason training recorded (metrics.serving_decision, or a
  * global model's metrics.serving_decisions per stream), or that a later model took over the stream. Without a
- * stream: for each stream the model is registered for. Null for entries registered before training recorded reasons.
+ * stream: for each stream the model is registered for. Null for entries without `metrics.serving_decision`.
  */
 function servingWhy(
   m: ModelSummary,
