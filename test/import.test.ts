@@ -386,6 +386,20 @@ describe('byner import (command line, embedded store)', () => {
     assert.deepEqual(await stored(both.dataDir), []);
   });
 
+  it('takes the write settings: --durable and --max-backlog-mb (a bad value exits 2, nothing stored)', async () => {
+    const f = file('w.csv', 'date,price\n2024-01-01,1.5\n2024-01-02,2\n');
+    const { dataDir, result } = run([f, '--stream', 'real', '--durable', '--max-backlog-mb', '8']);
+    const r = await result;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /store: embedded SQLite at .*synchronous=FULL/);
+    assert.equal((await stored(dataDir)).length, 2);
+    const bad = run([f, '--stream', 'real', '--max-backlog-mb', '0']);
+    const b = await bad.result;
+    assert.equal(b.code, 2);
+    assert.match(b.stderr, /--max-backlog-mb: expected an integer between 1 and 65,536, received "0"/);
+    assert.deepEqual(await stored(bad.dataDir), []);
+  });
+
   it('imports JSON Lines from stdin with --format and --column, then says a re-import stores nothing', async () => {
     const input = '{"t": 1, "close": 2.5, "temp": 1.5}\n{"t": 2, "close": 3, "temp": -0.25}\n';
     const { dataDir, result } = run(

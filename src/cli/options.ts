@@ -40,7 +40,18 @@ export function readSettings<K extends SettingName>(cmd: Command, names: readonl
 /** Commander's name for a setting's value (from its flag: `--batch-size` → `batchSize`). */
 const optionKey = (name: SettingName): string => new Option(SETTINGS[name].flags).attributeName();
 
+/** A setting's flag as users type it, from its table entry: `batchSize` → `--batch-size`, `trainStream` → `--stream`. */
+export const flagOf = (name: SettingName): string => SETTINGS[name].flags.split(' ')[0];
+
+const givenIn = <K extends SettingName>(cmd: Command, names: readonly K[], sources: readonly string[]): K[] =>
+  names.filter((name) => sources.includes(String(cmd.getOptionValueSourceWithGlobals(optionKey(name)))));
+
 /** The named settings given on the command line (not from the environment or defaults). */
 export function givenOnCommandLine<K extends SettingName>(cmd: Command, names: readonly K[]): K[] {
-  return names.filter((name) => cmd.getOptionValueSourceWithGlobals(optionKey(name)) === 'cli');
+  return givenIn(cmd, names, ['cli']);
+}
+
+/** The named settings given explicitly: on the command line or in their environment variable (not defaults). */
+export function givenExplicitly<K extends SettingName>(cmd: Command, names: readonly K[]): K[] {
+  return givenIn(cmd, names, ['cli', 'env']);
 }

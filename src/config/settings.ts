@@ -70,8 +70,8 @@ export const SETTINGS = {
     env: 'BYNER_SEED',
     default: '42',
     help:
-      "seed of the synthetic source (the same seed gives the same prices, bit for bit) and of the LSTM's initial " +
-      'weights and dropout masks',
+      'seed of the synthetic source (the same seed gives the same prices, bit for bit) and, where an LSTM is ' +
+      'trained, of its initial weights and dropout masks',
     expected: 'an integer between 0 and 2^53',
     schema: int(0),
   }),
@@ -129,6 +129,13 @@ export const SETTINGS = {
   modelsStream: setting({
     flags: '--stream <name>',
     help: 'only the models registered for this stream (serving: the one that serves it)',
+    expected: 'letters, digits, dot, dash or underscore (1-64)',
+    schema: z.string().regex(STREAM_NAME),
+  }),
+  importStream: setting({
+    flags: '--stream <name>',
+    env: 'BYNER_STREAM',
+    help: 'the stream to import into (required)',
     expected: 'letters, digits, dot, dash or underscore (1-64)',
     schema: z.string().regex(STREAM_NAME),
   }),
@@ -334,7 +341,9 @@ export const SETTINGS = {
     flags: '--season <n>',
     env: 'BYNER_SEASON',
     default: '10',
-    help: 'season of the seasonal-naive baseline, in ticks (at most --window)',
+    help:
+      'season of the seasonal-naive baseline, in ticks (at most the window: --window when fitting, the serving ' +
+      "model's window when forecasting)",
     expected: 'an integer between 1 and the window',
     schema: int(1, 10_000),
   }),

@@ -59,7 +59,7 @@ export interface DashboardModel {
 /**
  * `serving`: whether it serves the stream asked about; `serving_streams`: every stream it serves; `metrics`: a
  * global model's figures on the stream asked about (its pooled ones elsewhere); `model_kind`: its kind (`lstm` for
- * entries registered before kinds).
+ * entries without `config.kind`).
  */
 export type PublicModel = Pick<
   ModelSummary,

@@ -1,5 +1,6 @@
 // The store input: a stream's stored ticks (`historical_data` by default) read page by page after the seq the
-// pipeline resumes from, without a server: backtests, benchmarks and tests. Ends when the stored ticks end.
+// pipeline resumes from, without a server: for the metrics benchmark (bench/metrics.ts) and tests. Ends when the
+// stored ticks end.
 import type { Store, TickCollection } from '../store/types.js';
 import type { OpenStream, TickInput } from './input.js';
 

@@ -99,9 +99,9 @@ function lstmFileConfig(artifact: Record<string, Uint8Array>): JsonObject | unde
 }
 
 /**
- * The registry form of a Store entry, for forecasts of `stream`. Entries registered before models had kinds (LSTM
- * only) have no `config.kind`: they are LSTMs. An entry with one scaler forecasts any stream with it; a global
- * model's entry (one scaler per stream, scalers.ts) needs the stream, and gives the model with that stream's scaler.
+ * The registry form of a Store entry, for forecasts of `stream`. Entries without `config.kind` are LSTMs. An entry
+ * with one scaler forecasts any stream with it; a global model's entry (one scaler per stream, scalers.ts) needs the
+ * stream, and gives the model with that stream's scaler.
  */
 export function savedFromEntry(
   entry: Pick<ModelEntry, 'version' | 'config' | 'scaler' | 'artifact'>,

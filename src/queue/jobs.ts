@@ -79,6 +79,7 @@ const optionsSchema = z.strictObject({
   season: positiveInt,
   force: z.boolean(),
 });
+/** What a run id may hold (it is part of job ids, which BullMQ forbids to contain ':'). */
 const RUN_ID = /^[A-Za-z0-9._-]{1,40}$/;
 const jobSchema = z.strictObject({
   format: z.literal(2),
@@ -92,9 +93,6 @@ const jobSchema = z.strictObject({
   db_name: z.string().min(1),
   options: optionsSchema,
 });
-
-/** What a run id may hold (it is part of job ids, which BullMQ forbids to contain ':'). */
-export const RUN_ID_PATTERN = RUN_ID;
 
 /** The default run id: the enqueue time, to the millisecond (20261127T180512345Z). */
 export const runIdAt = (at: Date): string => at.toISOString().replace(/[-:.]/g, '');

@@ -26,7 +26,7 @@ import {
   foldSeries,
 } from '../../backtest/record.js';
 import type { Resolved } from '../../config/resolve.js';
-import { SETTINGS, type SettingName } from '../../config/settings.js';
+import type { SettingName } from '../../config/settings.js';
 import { BynerError } from '../../errors.js';
 import { mean } from '../../features/metrics.js';
 import type { WindowSet } from '../../features/windows.js';
@@ -36,7 +36,7 @@ import type { KindOptions } from '../../models/registry.js';
 import type { Store } from '../../store/index.js';
 import { plotFoldErrors, plotFoldForecasts } from '../../train/plots.js';
 import { makeContext } from '../context.js';
-import { addSettings, givenOnCommandLine, readSettings } from '../options.js';
+import { addSettings, flagOf, givenOnCommandLine, readSettings } from '../options.js';
 import { type EpochProgress, epochProgress } from '../progress.js';
 import { formatTable, scoreRows } from '../table.js';
 import { LSTM_SETTINGS, openStoreFor, STORE_SETTINGS, WRITE_SETTINGS } from './shared.js';
@@ -233,7 +233,7 @@ function checkKindSettings(cmd: Command, s: Settings): void {
     return readers.length > 0 && !readers.some((k) => kinds.includes(k));
   });
   if (unused.length > 0) {
-    const flags = unused.map((name) => SETTINGS[name].flags.split(' ')[0]);
+    const flags = unused.map(flagOf);
     const readers = KIND_NAMES.filter((k) =>
       KIND_OPTIONS[k].settings.some((n) => (unused as SettingName[]).includes(n)),
     );

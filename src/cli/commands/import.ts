@@ -2,7 +2,6 @@
 // with the six indicators over the whole stream. Reading is src/import/reader.ts, storing src/import/importer.ts.
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { SETTINGS } from '../../config/settings.js';
 import { BynerError } from '../../errors.js';
 import { importSeries } from '../../import/importer.js';
 import { parseTimestamp } from '../../import/timestamps.js';
@@ -10,9 +9,16 @@ import { makeContext } from '../context.js';
 import { addSettings, readSettings } from '../options.js';
 import { readPriceFile } from '../price-file.js';
 import { startProgress } from '../progress.js';
-import { openStoreFor, STORE_SETTINGS } from './shared.js';
+import { openStoreFor, STORE_SETTINGS, WRITE_SETTINGS } from './shared.js';
 
-const NAMES = ['stream', 'column', 'inputFormat', 'startTime', ...STORE_SETTINGS] as const;
+const NAMES = [
+  'importStream',
+  'column',
+  'inputFormat',
+  'startTime',
+  ...STORE_SETTINGS,
+  ...WRITE_SETTINGS,
+] as const;
 
 export function importCommand(program: Command): Command {
   const cmd = program
@@ -20,13 +26,7 @@ export function importCommand(program: Command): Command {
     .argument('<file>', 'CSV (header row) or JSON Lines price file; - reads stdin')
     .description('stores a price file as a stream of ticks with the six indicators (all rows checked first)');
   // --stream has no default here (an import names its stream); --start-time's default depends on the stream
-  addSettings(
-    cmd,
-    NAMES.filter((n) => n !== 'stream'),
-  );
-  cmd.addOption(
-    new Option('--stream <name>', 'the stream to import into (required)').env(SETTINGS.stream.env!),
-  );
+  addSettings(cmd, NAMES);
   const startTime = cmd.options.find((o) => o.attributeName() === 'startTime');
   if (startTime) {
     startTime.description =
@@ -38,7 +38,7 @@ export function importCommand(program: Command): Command {
   cmd.action(async (file: string) => {
     const s = readSettings(cmd, NAMES);
     const append = (cmd.opts() as { append?: boolean }).append === true;
-    if (s.stream === undefined) {
+    if (s.importStream === undefined) {
       throw new BynerError('BYNER_CONFIG', '--stream is required for import', {
         expected: 'the name of the stream to import into (letters, digits, dot, dash or underscore)',
         received: 'no --stream (and no BYNER_STREAM)',
@@ -52,7 +52,7 @@ export function importCommand(program: Command): Command {
       column: s.column,
       logger,
       quiet,
-      example: `byner import prices.csv --stream ${s.stream}   or   cat prices.csv | byner import - --stream ${s.stream}`,
+      example: `byner import prices.csv --stream ${s.importStream}   or   cat prices.csv | byner import - --stream ${s.importStream}`,
     });
     const source = file === '-' ? 'stdin' : file;
     if (s.startTime !== undefined && series.times !== null) {
@@ -71,7 +71,7 @@ export function importCommand(program: Command): Command {
     try {
       let progress: ReturnType<typeof startProgress> | undefined;
       const result = await importSeries(store, series, {
-        stream: s.stream!,
+        stream: s.importStream!,
         append,
         startTime: s.startTime === undefined ? undefined : new Date(parseTimestamp(s.startTime)),
         source,
@@ -81,7 +81,7 @@ export function importCommand(program: Command): Command {
         },
       });
       progress?.stop();
-      const held = `stream "${s.stream}" holds ${result.streamLength} ticks`;
+      const held = `stream "${s.importStream}" holds ${result.streamLength} ticks`;
       if (result.stored === 0) {
         logger.warn(`already imported: ${held}, these ${result.already} rows among them; nothing stored`);
       } else {

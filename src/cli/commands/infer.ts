@@ -16,7 +16,7 @@ import { isBaselineKind } from '../../models/kinds.js';
 import type { Store } from '../../store/types.js';
 import { busCheck } from '../../stream/health.js';
 import { makeContext } from '../context.js';
-import { addSettings, readSettings } from '../options.js';
+import { addSettings, flagOf, givenExplicitly, givenOnCommandLine, readSettings } from '../options.js';
 import { formatTable } from '../table.js';
 import { nextStopSignal } from './serve.js';
 import {
@@ -85,9 +85,8 @@ export async function chooseForecasters(
 
 /** `--metrics-host` and `--allowed-host` given without `--metrics-port`: they would apply to nothing. */
 function metricsOnly(cmd: Command, s: { allowedHost?: string[] }): string[] {
-  const given = (key: string) => ['cli', 'env'].includes(String(cmd.getOptionValueSource(key)));
   return [
-    given('metricsHost')
+    givenExplicitly(cmd, ['metricsHost']).length > 0
       ? '--metrics-host without --metrics-port: there is no metrics endpoint to listen'
       : null,
     s.allowedHost !== undefined
@@ -113,20 +112,20 @@ export function inferCommand(program: Command): Command {
   cmd.action(async () => {
     const s = readSettings(cmd, NAMES);
     const all = (cmd.opts() as { allStreams?: boolean }).allStreams === true;
-    const streamGiven = cmd.getOptionValueSource('stream');
+    const streamOnCommandLine = givenOnCommandLine(cmd, ['stream']).length > 0;
     // A baseline for every stream has no model whose drift could be watched.
     const baseline = isBaselineKind(s.model) ? `--model ${s.model}` : null;
     const conflicts = [
       baseline !== null && s.fallback === true
         ? `--fallback with ${baseline}: a baseline forecasts already (--fallback applies to models)`
         : null,
-      baseline !== null && cmd.getOptionValueSource('driftWindows') === 'cli'
+      baseline !== null && givenOnCommandLine(cmd, ['driftWindows']).length > 0
         ? `--drift-windows with ${baseline}: a baseline is not watched for drift`
         : null,
       all && s.streams !== undefined
         ? '--all-streams with --streams: name the streams, or take them all'
         : null,
-      streamGiven === 'cli' && (all || s.streams !== undefined)
+      streamOnCommandLine && (all || s.streams !== undefined)
         ? `--stream with ${all ? '--all-streams' : '--streams'}: --stream names one stream`
         : null,
       ...(s.metricsPort === undefined ? metricsOnly(cmd, s) : []),
@@ -141,13 +140,11 @@ export function inferCommand(program: Command): Command {
     const { logger } = makeContext(cmd);
     const quiet = (cmd.optsWithGlobals() as { quiet?: boolean }).quiet === true;
     if (s.bus !== undefined) {
-      const sseOnly = (['url', 'idleTimeout'] as const).filter((k) =>
-        ['cli', 'env'].includes(String(cmd.getOptionValueSource(k))),
-      );
+      const sseOnly = givenExplicitly(cmd, ['url', 'idleTimeout']);
       if (sseOnly.length > 0) {
         throw new BynerError('BYNER_CONFIG', 'options of the SSE input with --bus', {
           expected: '--bus alone: the workers read the tick logs in Redis, not a server URL',
-          received: sseOnly.map((k) => (k === 'url' ? '--url' : '--idle-timeout')).join(', '),
+          received: sseOnly.map(flagOf).join(', '),
         });
       }
     }
@@ -156,7 +153,7 @@ export function inferCommand(program: Command): Command {
     const list = all && bus === null ? serverStreams(url) : null;
     const streams = bus !== null ? [] : list !== null ? await list.names() : (s.streams ?? [s.stream!]);
     // Without a stream named, the URL as given: the server's default stream (or a server's only one).
-    const named = all || s.streams !== undefined || streamGiven === 'cli' || streamGiven === 'env';
+    const named = all || s.streams !== undefined || givenExplicitly(cmd, ['stream']).length > 0;
     let store: Store;
     try {
       store = await openStoreFor(s, logger);

@@ -5,6 +5,7 @@ import { extname } from 'node:path';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { type Bus, connectBus, parseBusUrl, redactRedisUrl } from '../../bus/redis.js';
+import type { SettingName } from '../../config/settings.js';
 import { BynerError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import {
@@ -20,6 +21,7 @@ import { openStore, redactUri, type Store } from '../../store/index.js';
 import type { ServerOptions } from '../../stream/server.js';
 import { DEFAULT_SOURCE, type SineSource, TICK_MS } from '../../ticks/generator.js';
 import { DEFAULT_STREAM } from '../../ticks/types.js';
+import { flagOf, givenExplicitly, givenOnCommandLine } from '../options.js';
 
 export const SOURCE_SETTINGS = ['seed', 'amplitude', 'frequency', 'noise', 'bound'] as const;
 
@@ -136,11 +138,10 @@ export async function openBusFor(
   cmd: Command,
   s: { bus?: string; mongoUri?: string; dataDir?: string; durable?: boolean },
   logger: Logger,
-  busOnly: readonly string[] = ['leaseMs'],
+  busOnly: readonly SettingName[] = ['leaseMs'],
 ): Promise<Bus | null> {
-  const given = (key: string) => ['cli', 'env'].includes(String(cmd.getOptionValueSourceWithGlobals(key)));
   if (s.bus === undefined) {
-    const stray = busOnly.filter(given);
+    const stray = givenExplicitly(cmd, busOnly);
     if (stray.length > 0) {
       throw new BynerError('BYNER_CONFIG', `${stray.map(flagOf).join(', ')} without --bus`, {
         expected: `${stray.map(flagOf).join(', ')} only with --bus redis://HOST:PORT (many processes sharing the streams)`,
@@ -168,8 +169,6 @@ export async function openBusFor(
   }
   return connectBus(s.bus, { logger });
 }
-
-const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** The live streams' settings of `serve` and `demo` (the sine's are SOURCE_SETTINGS, `--interval` is separate). */
 export const STREAM_SETTINGS = ['streamSpec', 'streamsFile', 'from', 'speed', 'feedUrl', 'ringSize'] as const;
@@ -235,9 +234,6 @@ async function readStreamsFile(path: string): Promise<StreamSpec[]> {
  * refused (BYNER_CONFIG), never ignored.
  */
 export async function streamDefinitions(cmd: Command, s: StreamSettingValues): Promise<StreamDefinition[]> {
-  const given = (name: string) => cmd.getOptionValueSourceWithGlobals(name) === 'cli';
-  const explicit = (name: string) =>
-    ['cli', 'env'].includes(String(cmd.getOptionValueSourceWithGlobals(name)));
   const loop = (cmd.opts() as { loop?: boolean }).loop === true;
   if (s.streamsFile !== undefined && s.streamSpec !== undefined) {
     throw new BynerError('BYNER_CONFIG', 'both --stream and --streams', {
@@ -261,27 +257,29 @@ export async function streamDefinitions(cmd: Command, s: StreamSettingValues): P
     replay: {
       from: s.from,
       speed: s.speed,
-      interval: explicit('interval') ? s.interval : undefined,
+      interval: givenExplicitly(cmd, ['interval']).length > 0 ? s.interval : undefined,
       loop: loop ? true : undefined,
     },
     feed: { url: s.feedUrl },
   };
   const definitions = checkStreams(specs, defaults);
   const unused: string[] = [];
-  const flags: [string, string, boolean][] = [
-    ['from', '--from', given('from')],
-    ['speed', '--speed', given('speed')],
-    ['loop', '--loop', loop],
-    ['url', '--feed-url', given('feedUrl')],
-    ['interval', '--interval', given('interval')],
-    ...(['seed', 'amplitude', 'frequency', 'noise', 'bound'] as const).map((k): [string, string, boolean] => [
-      k,
-      `--${k}`,
-      given(k),
-    ]),
+  // A kind option, its flag, and whether that was given on the command line.
+  const option = (name: string, setting: SettingName): [string, string, boolean] => [
+    name,
+    flagOf(setting),
+    givenOnCommandLine(cmd, [setting]).length > 0,
   ];
-  for (const [option, flag, isGiven] of flags) {
-    const kinds = kindsTaking(option);
+  const flags: [string, string, boolean][] = [
+    option('from', 'from'),
+    option('speed', 'speed'),
+    ['loop', '--loop', loop],
+    option('url', 'feedUrl'),
+    option('interval', 'interval'),
+    ...SOURCE_SETTINGS.map((k) => option(k, k)),
+  ];
+  for (const [name, flag, isGiven] of flags) {
+    const kinds = kindsTaking(name);
     if (isGiven && !definitions.some((d) => kinds.includes(d.kind)))
       unused.push(`${flag} (${kinds.join(', ')})`);
   }

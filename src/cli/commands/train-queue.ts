@@ -10,7 +10,7 @@ import { connectRedis } from '../../queue/connection.js';
 import type { JobOutcome } from '../../queue/enqueue.js';
 import { describeJob, type QueuedTrainOptions, runIdAt } from '../../queue/jobs.js';
 import { DEFAULT_FIT } from '../../train/train.js';
-import { addSettings, givenOnCommandLine, readSettings } from '../options.js';
+import { addSettings, flagOf, givenOnCommandLine, readSettings } from '../options.js';
 import { openStoreFor, requireCluster, sourceFrom } from './shared.js';
 
 const QUEUE_SETTINGS = ['bus', 'runId', 'attempts', 'waitTimeout'] as const;
@@ -50,18 +50,6 @@ export function queueRequested(cmd: Command): boolean {
   }
   return false;
 }
-
-const flagOf = (name: string) =>
-  ({
-    bus: '--bus',
-    runId: '--run-id',
-    attempts: '--attempts',
-    waitTimeout: '--wait-timeout',
-    outputDir: '--output-dir',
-    dataDir: '--data-dir',
-    durable: '--durable',
-    maxBacklogMb: '--max-backlog-mb',
-  })[name] ?? name;
 
 /** The train settings a queued job carries. */
 interface TrainSettings {

@@ -3,8 +3,6 @@
 // `--json`. `byner models` lists the registry.
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { SettingName } from '../../config/settings.js';
-import { SETTINGS } from '../../config/settings.js';
 import { BynerError } from '../../errors.js';
 import { mean } from '../../features/metrics.js';
 import type { ModelSummary } from '../../store/index.js';
@@ -18,7 +16,7 @@ import {
   train,
 } from '../../train/train.js';
 import { makeContext } from '../context.js';
-import { addSettings, givenOnCommandLine, readSettings } from '../options.js';
+import { addSettings, flagOf, givenOnCommandLine, readSettings } from '../options.js';
 import { epochProgress, startProgress } from '../progress.js';
 import { formatTable, scoreRows } from '../table.js';
 import {
@@ -51,8 +49,6 @@ type Flags = { resume?: boolean; force?: boolean; json?: boolean };
 
 const configError = (problem: string, expected: string, received: string) =>
   new BynerError('BYNER_CONFIG', `invalid configuration (1):\n  - ${problem}`, { expected, received });
-
-const flag = (name: SettingName) => SETTINGS[name].flags.split(' ')[0];
 
 /** Combinations of flags that a run cannot honour: refused, never ignored. */
 function checkCombination(
@@ -108,7 +104,7 @@ function checkCombination(
   }
   const lstmOnly = given.filter((n) => (LSTM_SETTINGS as readonly string[]).includes(n));
   if (choice === 'linear' && lstmOnly.length > 0) {
-    const flags = lstmOnly.map(flag);
+    const flags = lstmOnly.map(flagOf);
     throw configError(
       `${flags.join(', ')}: the LSTM's settings, and --model linear fits no LSTM`,
       `--model lstm or all with ${flags.join(', ')}, or none of them`,
@@ -398,7 +394,7 @@ export function modelsCommand(program: Command): Command {
 /**
  * Why a registered model serves a stream or not: the reason training recorded (metrics.serving_decision, or a
  * global model's metrics.serving_decisions per stream), or that a later model took over the stream. Without a
- * stream: for each stream the model is registered for. Null for entries registered before training recorded reasons.
+ * stream: for each stream the model is registered for. Null for entries without `metrics.serving_decision`.
  */
 function servingWhy(
   m: ModelSummary,
