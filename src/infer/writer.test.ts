@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { makeTick } from '../store/contract.js';
 import { WriteQueue } from '../store/mongo/write-queue.js';
-import { documentKey, Receipt } from '../store/receipt.js';
+import { documentKey } from '../store/receipt.js';
 import { forecastBytes, TICK_BYTES } from '../store/size.js';
 import type { Forecast, MetricsDoc, Store } from '../store/types.js';
 import { InferenceWriter } from './writer.js';
@@ -131,31 +131,5 @@ describe('inference writer', () => {
     assert.ok(peak <= 11 * one, `peak ${peak} bytes`);
     assert.equal(writer.stats.pendingBytes, 0);
     assert.equal(writer.stats.ticks, 40);
-  });
-  it('makes the ticks, forecasts and metrics writes of one flush in one turn, ticks first', async () => {
-    // What each write call saw of the others by the end of the turn in which the first one was made.
-    const calls: string[] = [];
-    let firstTurn: string[] | undefined;
-    const write =
-      (kind: string) =>
-      async (...args: unknown[]) => {
-        if (calls.length === 0) setImmediate(() => (firstTurn = [...calls]));
-        calls.push(kind);
-        const docs = args[args.length - 1] as unknown[];
-        await new Promise((resolve) => setImmediate(resolve)); // stored at the end of the turn, like the embedded store
-        return Receipt.settled('test store', kind, docs.length, { stored: docs.length });
-      };
-    const store = {
-      writeTicks: write('ticks'),
-      writeForecasts: write('forecasts'),
-      writeMetrics: write('metrics'),
-    } as unknown as Store;
-    const doc = { timestamp: new Date(0), metrics: { mse: [1], mae: [1], accuracy: [null] } };
-    const metricsDocs = [{ ...doc, forecast_horizon: 1, model_version: 'v1' }] as MetricsDoc[];
-    const writer = new InferenceWriter({ store, metrics: () => metricsDocs, flushDelayMs: 1 });
-    await writer.add(makeTick(1), forecast(1), true);
-    await writer.drain();
-    assert.deepEqual(firstTurn, ['ticks', 'forecasts', 'metrics']);
-    assert.deepEqual([writer.stats.ticks, writer.stats.forecasts, writer.stats.metrics], [1, 1, 1]);
   });
 });

@@ -47,22 +47,6 @@ type Counted = (refused: readonly RefusedDocument[]) => void;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** One write of a flush: its documents' kind and count, the call, and the bytes it frees once acknowledged. */
-interface Part {
-  kind: Kind;
-  documents: number;
-  write: () => Promise<WriteReceipt>;
-  onStored?: Counted;
-  bytes: number;
-}
-
-/** Makes a write call now; its failure is observed (and retried) when its turn to be counted comes. */
-function attempt(write: () => Promise<WriteReceipt>): Promise<WriteReceipt> {
-  const call = write();
-  call.catch(() => {});
-  return call;
-}
-
 export class InferenceWriter {
   readonly stats: WriterStats = {
     ticks: 0,
@@ -162,28 +146,23 @@ export class InferenceWriter {
     const metrics = this.scoredSinceFlush ? this.options.metrics() : [];
     this.scoredSinceFlush = false;
     const { store } = this.options;
-    const parts: Part[] = [];
+    // Ticks first: a forecast or a score never refers to a tick that is not stored.
     if (ticks.length > 0) {
-      const write = () => store.writeTicks('inf_historical_db', ticks);
-      parts.push({ kind: 'ticks', documents: ticks.length, write, bytes: ticks.length * TICK_BYTES });
+      await this.retrying('ticks', ticks.length, () => store.writeTicks('inf_historical_db', ticks));
     }
+    this.stats.pending = this.ticks.length;
+    this.release(ticks.length * TICK_BYTES);
     if (forecasts.length > 0) {
-      const write = () => store.writeForecasts(forecasts);
-      const onStored: Counted = (refused) => countStoredForecasts(forecasts, refused, tickTimes);
-      parts.push({ kind: 'forecasts', documents: forecasts.length, write, onStored, bytes: forecastsBytes });
+      await this.retrying(
+        'forecasts',
+        forecasts.length,
+        () => store.writeForecasts(forecasts),
+        (refused) => countStoredForecasts(forecasts, refused, tickTimes),
+      );
     }
+    this.release(forecastsBytes);
     if (metrics.length > 0) {
-      const write = () => store.writeMetrics('inf_metrics', metrics);
-      parts.push({ kind: 'metrics', documents: metrics.length, write, bytes: 0 });
-    }
-    // The writes are made in one turn, ticks first: the embedded store commits them in one transaction, a MongoDB
-    // store drains them in this order, so a forecast or a score never refers to a tick that is not stored. A write
-    // that failed is retried before the later ones are counted.
-    const firsts = parts.map((part) => attempt(part.write));
-    for (const [i, part] of parts.entries()) {
-      await this.retrying(part, firsts[i]);
-      this.stats.pending = this.ticks.length;
-      this.release(part.bytes);
+      await this.retrying('metrics', metrics.length, () => store.writeMetrics('inf_metrics', metrics));
     }
     this.stats.batches += 1;
   }
@@ -230,16 +209,18 @@ export class InferenceWriter {
 
   /**
    * Retries `write` (idempotent: ticks and forecasts are unique by key) until the store acknowledges it, then
-   * tracks its receipt; `first` is the call's first attempt, already made.
+   * tracks its receipt.
    */
   private async retrying(
-    { kind, documents, write, onStored }: Part,
-    first: Promise<WriteReceipt>,
+    kind: Kind,
+    documents: number,
+    write: () => Promise<WriteReceipt>,
+    onStored?: Counted,
   ): Promise<void> {
     let delay = 100;
     for (let attempt = 1; ; attempt++) {
       try {
-        this.track(kind, await (attempt === 1 ? first : write()), onStored);
+        this.track(kind, await write(), onStored);
         if (attempt > 1) this.logger.info({ what: kind, attempts: attempt }, 'store writes resumed');
         return;
       } catch (error) {

@@ -143,7 +143,7 @@ export interface WriteStats {
   duplicates: number;
   /** Documents the store refused for good (logged with their keys, reported to the write that made them). */
   rejected: number;
-  /** Documents accepted but not stored yet (the backlog; for the embedded store, its calls waiting for the group commit). */
+  /** Documents accepted but not stored yet (the backlog; always 0 for the embedded store). */
   pending: number;
   /** Estimated memory held by the backlog, in bytes (see store/size.ts). */
   pendingBytes: number;

@@ -1,6 +1,6 @@
-// Embedded Store: one better-sqlite3 file (`<dataDir>/byner.db`, WAL); the write calls of one turn of the event
-// loop share one transaction (group-commit.ts), and a write resolves only once stored (its receipt settled). Same
-// contract as the MongoDB store; the DESIGN §4 shapes are Mongo's concern.
+// Embedded Store: one better-sqlite3 file (`<dataDir>/byner.db`, WAL), every write one transaction, so a
+// write resolves only once stored (its receipt is settled at once). Same contract as the MongoDB store; the
+// DESIGN §4 shapes are Mongo's concern.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,7 +42,6 @@ import {
   validateTicks,
   validateTrainingPredictions,
 } from '../validate.js';
-import { GroupCommit } from './group-commit.js';
 
 export interface SqliteStoreOptions {
   /** Directory of `byner.db`; created when missing. */
@@ -136,14 +135,6 @@ function upgradeSchema(db: Database.Database): void {
 
 type Row = Record<string, unknown>;
 
-/** One write call waiting for the group commit: its documents and how to insert them. */
-interface WriteJob {
-  collection: string;
-  docs: readonly unknown[];
-  insert: (doc: unknown) => number;
-  insertAll?: (docs: readonly unknown[]) => number;
-}
-
 /** Ticks per INSERT statement: binding 64 rows in one call stores ticks ≈ 3× faster than 64 calls of one row
  * (docs/BENCHMARKS.md, Import). Duplicates within one statement are ignored like any other: the first one wins. */
 const TICKS_PER_INSERT = 64;
@@ -235,7 +226,6 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly counters = { stored: 0, duplicates: 0, rejected: 0 };
   private closed = false;
-  private readonly group = new GroupCommit<WriteJob, Receipt>((jobs) => this.commitGroup(jobs));
 
   /** Prepared statements by SQL text: compiling one costs more than running it (a write batch runs a few). */
   private readonly statements = new Map<string, Database.Statement>();
@@ -266,14 +256,11 @@ export class SqliteStore implements Store {
     return stmt;
   }
 
-  /**
-   * Runs `fn` in one write transaction, taking the write lock at BEGIN (IMMEDIATE: waiting for another process's
-   * lock happens there, in the busy handler); SQLite errors become BYNER_STORE naming what was being done.
-   */
+  /** Runs `fn` in one transaction; SQLite errors become BYNER_STORE naming what was being done. */
   private tx<T>(what: string, fn: () => T): T {
     if (this.closed) throw new BynerError('BYNER_STORE', `${this.description}: the store is closed`);
     try {
-      return this.db.transaction(fn).immediate();
+      return this.db.transaction(fn)();
     } catch (cause) {
       if (cause instanceof BynerError) throw cause;
       throw new BynerError('BYNER_STORE', `${this.description}: ${what} failed`, {
@@ -284,87 +271,62 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Queues one write call's `docs` for the group commit: the calls made within one turn of the event loop are stored
-   * in one transaction (commitGroup), and the call resolves once its documents are stored, with its own receipt.
+   * Stores `docs` of one write call in one transaction (`insert` returns 1 when stored, 0 for a duplicate). When
+   * SQLite refuses a document, the call is redone one document per savepoint: the others are stored, the refused
+   * ones are counted, logged with their keys and reported by the receipt.
+   */
+  /**
+   * Stores `docs` in one transaction (through `insertAll` when given, e.g. a multi-row INSERT); when SQLite
+   * refuses one of them, stores them again one by one so that only the refused documents are left out.
    */
   private write<T>(
     collection: string,
     docs: readonly T[],
     insert: (doc: T) => number,
     insertAll?: (docs: readonly T[]) => number,
-  ): Promise<WriteReceipt> {
-    if (this.closed) throw new BynerError('BYNER_STORE', `${this.description}: the store is closed`);
-    return this.group.add({ collection, docs, insert, insertAll } as WriteJob);
-  }
-
-  /**
-   * Stores the write calls of one group in one transaction (each call through its `insertAll` when given, e.g. a
-   * multi-row INSERT). When SQLite refuses a document, the group is redone with each call in its own savepoint,
-   * and a call that is refused there again one document per savepoint: only the refused documents are left out,
-   * and each is reported by its own call's receipt.
-   */
-  private commitGroup(jobs: readonly WriteJob[]): Receipt[] {
-    const inserted = jobs.map(() => 0);
-    const refused: RefusedDocument[][] = jobs.map(() => []);
-    const what = `writing ${[...new Set(jobs.map((j) => j.collection))].join(', ')}`;
-    const started = performance.now();
-    const runAll = (job: WriteJob) => {
-      if (job.insertAll) return job.insertAll(job.docs);
-      let n = 0;
-      for (const d of job.docs) n += job.insert(d);
-      return n;
-    };
+  ): WriteReceipt {
+    let inserted = 0;
+    const refused: RefusedDocument[] = [];
+    const timer = metrics.storeWriteSeconds.startTimer({ collection });
     try {
-      this.tx(what, () => jobs.forEach((job, i) => (inserted[i] = runAll(job))));
+      this.tx(`writing ${collection}`, () => {
+        if (insertAll) inserted = insertAll(docs);
+        else for (const d of docs) inserted += insert(d);
+      });
     } catch (error) {
       if (!(error instanceof BynerError && isRefusal(error.cause))) {
-        for (const j of jobs) metrics.storeWriteErrors.inc({ collection: j.collection, kind: 'error' });
+        metrics.storeWriteErrors.inc({ collection, kind: 'error' });
         throw error;
       }
-      this.tx(what, () =>
-        jobs.forEach((job, i) => {
+      inserted = 0;
+      this.tx(`writing ${collection}`, () => {
+        for (const d of docs) {
           try {
-            inserted[i] = this.db.transaction(runAll)(job);
-            return;
+            inserted += this.db.transaction(insert)(d);
           } catch (cause) {
             if (!isRefusal(cause)) throw cause;
+            refused.push({ key: documentKey(d), reason: (cause as Error).message });
           }
-          inserted[i] = 0;
-          for (const d of job.docs) {
-            try {
-              inserted[i] += this.db.transaction(job.insert)(d);
-            } catch (cause) {
-              if (!isRefusal(cause)) throw cause;
-              refused[i].push({ key: documentKey(d), reason: (cause as Error).message });
-            }
-          }
-        }),
-      );
-    }
-    const seconds = (performance.now() - started) / 1000;
-    for (const c of new Set(jobs.map((j) => j.collection)))
-      metrics.storeWriteSeconds.observe({ collection: c }, seconds);
-    return jobs.map((job, i) => {
-      if (refused[i].length > 0) {
-        logRefused(this.logger, this.description, job.collection, refused[i]);
-        metrics.storeWriteErrors.inc({ collection: job.collection, kind: 'refused' }, refused[i].length);
-      }
-      const duplicates = job.docs.length - inserted[i] - refused[i].length;
-      this.counters.stored += inserted[i];
-      this.counters.duplicates += duplicates;
-      this.counters.rejected += refused[i].length;
-      return Receipt.settled(this.description, job.collection, job.docs.length, {
-        stored: inserted[i],
-        duplicates,
-        refused: refused[i],
+        }
       });
+      logRefused(this.logger, this.description, collection, refused);
+      metrics.storeWriteErrors.inc({ collection, kind: 'refused' }, refused.length);
+    }
+    timer();
+    const duplicates = docs.length - inserted - refused.length;
+    this.counters.stored += inserted;
+    this.counters.duplicates += duplicates;
+    this.counters.rejected += refused.length;
+    return Receipt.settled(this.description, collection, docs.length, {
+      stored: inserted,
+      duplicates,
+      refused,
     });
   }
 
-  /** Reads run at once, after committing the writes queued so far; one whose signal has aborted is not started. */
+  /** Reads run at once; one whose signal has aborted is not started. */
   private startRead(options: ReadOptions | undefined): void {
     options?.signal?.throwIfAborted();
-    this.group.commitNow();
   }
 
   // --- ticks -------------------------------------------------------------------------------------------------
@@ -736,17 +698,13 @@ export class SqliteStore implements Store {
   }
 
   writeStats(): WriteStats {
-    const pending = this.group.queued.reduce((n, job) => n + job.docs.length, 0);
-    return { ...this.counters, pending, pendingBytes: 0, retries: 0, waitingReads: 0 };
+    return { ...this.counters, pending: 0, pendingBytes: 0, retries: 0, waitingReads: 0 };
   }
 
-  async flush(): Promise<void> {
-    this.group.commitNow();
-  }
+  async flush(): Promise<void> {}
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.group.commitNow();
     this.closed = true;
     this.db.close();
   }
