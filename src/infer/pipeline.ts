@@ -10,7 +10,7 @@ import type { ForecasterSet } from './forecasters.js';
 import { type BatchJob, ForecastBatches, type SkipKind, type WindowItem } from './forecasting.js';
 import type { InputCounts, InputTick, TickInput } from './input.js';
 import { formatScoreLine, formatTickLine } from './printer.js';
-import { resumeFromStore } from './resume.js';
+import { applyResume, readResume } from './resume.js';
 import { type ScoreSnapshot, StreamScores } from './scoring.js';
 import type { StreamList } from './stream-list.js';
 import { type Accepted, StreamWindows, type WindowCounts } from './stream-windows.js';
@@ -112,6 +112,12 @@ export interface PipelineRun {
 
 /** An accepted tick with the forecaster its window goes to. */
 type Item = Accepted<Forecaster>;
+
+/**
+ * Streams whose starts (store reads, then the window refill in their turn) run at once: a worker taking over a
+ * dead one's streams starts them side by side; more would only queue on the store.
+ */
+const RESUME_PARALLEL = 8;
 
 const newStats = (): StreamStats => ({
   events: 0,
@@ -317,7 +323,11 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     },
   });
 
-  /** Where a newly added stream starts: after a given seq, or after its stored ticks (re-forecasting those). */
+  /**
+   * Where a newly added stream starts: after a given seq, or after its stored ticks (re-forecasting those). The
+   * store is read outside the turns (streams start side by side while others are forecast); the window is refilled
+   * and the recovered ticks forecast in the stream's turn.
+   */
   async function resume(stream: string): Promise<void> {
     const st = streamStats(stream);
     const w = windows.get(stream);
@@ -329,28 +339,37 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       return;
     }
     if (options.resume === false) return;
-    const sc = streamScores(stream);
-    const resumed = await resumeFromStore({
+    const read = await readResume({
       store,
       stream,
       forecaster: forecasterFor(stream),
-      window: w,
-      scores: sc,
-      batches,
       logger,
       limit: options.recoverLimit,
+      rows: Math.max(w.rows.size, forecasterFor(stream).window),
     });
-    if (resumed === null) return;
-    st.resumedAfter = resumed.last.seq;
-    st.recovered = resumed.recovered;
-    st.forecasts += resumed.recovered;
-    st.scored += resumed.scored;
-    metrics.scored.inc({ stream }, resumed.scored);
-    if (sc.dirty) await store.writeMetrics('inf_metrics', docsOf(sc));
-    logger.info(
-      { stream, seq: resumed.last.seq, window: w.rows.length },
-      `${stream}: resuming after seq ${resumed.last.seq} (stored)`,
-    );
+    if (read === null) return;
+    await turns.task(async () => {
+      const sc = streamScores(stream);
+      const resumed = await applyResume(read, {
+        store,
+        stream,
+        forecaster: forecasterFor(stream),
+        window: w,
+        scores: sc,
+        batches,
+        logger,
+      });
+      st.resumedAfter = resumed.last.seq;
+      st.recovered = resumed.recovered;
+      st.forecasts += resumed.recovered;
+      st.scored += resumed.scored;
+      metrics.scored.inc({ stream }, resumed.scored);
+      if (sc.dirty) await store.writeMetrics('inf_metrics', docsOf(sc));
+      logger.info(
+        { stream, seq: resumed.last.seq, window: w.rows.length },
+        `${stream}: resuming after seq ${resumed.last.seq} (stored)`,
+      );
+    });
   }
 
   // Streams being read, and how the run ends: stopped, failed, or (a finite input) every stream delivered.
@@ -380,13 +399,12 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       if (driftOptions !== null) drifts.set(stream, new DriftWatch(stream, driftOptions, logger));
     }
     await forecasters.add(fresh);
-    for (const stream of fresh) {
-      if (stopping) return;
+    const start = async (stream: string) => {
       logger.info(
         { stream, model: forecasters.get(stream).version },
         `${stream}: forecasting with ${forecasters.get(stream).version}`,
       );
-      await turns.task(() => resume(stream));
+      await resume(stream);
       if (stopping) return;
       const reading = input
         .open(stream, {
@@ -397,7 +415,21 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
         .catch((error) => failWith(error));
       opened.push(reading);
       openedBy.set(stream, reading);
-    }
+    };
+    // Each stream is read as soon as its own start is done, RESUME_PARALLEL starts at a time.
+    let next = 0;
+    let broken = false;
+    const starter = async () => {
+      while (next < fresh.length && !stopping && !broken) {
+        try {
+          await start(fresh[next++]);
+        } catch (error) {
+          broken = true; // the other starters stop too; addStreams rejects with the first error
+          throw error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RESUME_PARALLEL, fresh.length) }, starter));
   }
 
   async function removeStream(stream: string, drainMs: number | undefined): Promise<void> {

@@ -37,18 +37,33 @@ export interface Resumed {
   scored: number;
 }
 
+/** What the store holds for a stream's start: read before the stream's turn, so that streams start side by side. */
+export interface ResumeRead {
+  stream: string;
+  /** The last stored tick's seq. */
+  lastSeq: number;
+  /** The first stored tick to re-forecast (lastSeq + 1 when none is). */
+  recoverFrom: number;
+  /** The stored ticks that refill the window, then those to re-forecast. */
+  ticks: Tick[];
+  /** The model the open forecasts were read for, and its forecasts whose targets are from recoverFrom on. */
+  version: string;
+  open: Forecast[];
+}
+
 /**
- * Refills the window from the store and forecasts the stored ticks after the stream's last stored forecast (of
- * any model version: a model that takes over does not redo what another forecast), at most `limit` of them,
- * idempotently (forecasts are unique per stream, seq and model version). Null when nothing is stored.
+ * Reads where a stream resumes: its last stored tick, the stored ticks after its last stored forecast (of any
+ * model version: a model that takes over does not redo what another forecast), at most `limit` of them, the ticks
+ * before them that fill a window, and the model's forecasts still open. Null when nothing is stored.
  */
-export async function resumeFromStore(p: ResumeParts): Promise<Resumed | null> {
-  const { store, stream, forecaster, window, scores, logger } = p;
+export async function readResume(
+  p: Pick<ResumeParts, 'store' | 'stream' | 'forecaster' | 'logger' | 'limit'> & { rows: number },
+): Promise<ResumeRead | null> {
+  const { store, stream, forecaster, logger, rows } = p;
   const limit = p.limit ?? RECOVER_LIMIT;
   const lastSeq = await store.lastSeq('inf_historical_db', stream);
   if (lastSeq === null) return null;
-  const [lastForecast] = await store.recentForecasts(stream, 1);
-  const unforecast = (lastForecast?.seq ?? -1) + 1;
+  const unforecast = ((await store.lastForecastSeq(stream)) ?? -1) + 1;
   const recoverFrom = Math.max(unforecast, lastSeq - limit + 1);
   if (recoverFrom > unforecast) {
     logger.warn(
@@ -57,21 +72,30 @@ export async function resumeFromStore(p: ResumeParts): Promise<Resumed | null> {
         `last ${limit} stored ticks`,
     );
   }
-  const rows = Math.max(window.rows.size, forecaster.window);
-  window.rows.resize(rows);
   const ticks = await store.ticksRange(
     'inf_historical_db',
     stream,
     Math.max(0, Math.min(recoverFrom, lastSeq) - rows + 1),
     lastSeq,
   );
-
-  // Forecasts made before the stop whose targets are among the recovered ticks or still to come.
   const { horizon, version } = forecaster;
-  for (const f of await store.recentForecasts(stream, horizon, version)) {
-    const open = f.seq < recoverFrom && f.seq + horizon >= recoverFrom;
-    if (open && f.forecast.length === horizon) scores.addForecast(version, f.seq, f.forecast);
-  }
+  const open = (await store.recentForecasts(stream, horizon, version)).filter(
+    (f) => f.seq < recoverFrom && f.seq + horizon >= recoverFrom && f.forecast.length === horizon,
+  );
+  return { stream, lastSeq, recoverFrom, ticks, version, open };
+}
+
+/**
+ * Refills the window from what readResume read and forecasts the stored ticks to recover, idempotently (forecasts
+ * are unique per stream, seq and model version). Runs in the stream's turn: it uses the forecast thread.
+ */
+export async function applyResume(read: ResumeRead, p: ResumeParts): Promise<Resumed> {
+  const { store, stream, forecaster, window, scores, logger } = p;
+  const { recoverFrom, ticks, lastSeq } = read;
+  window.rows.resize(Math.max(window.rows.size, forecaster.window));
+  const { version } = forecaster;
+  // Forecasts made before the stop whose targets are among the recovered ticks or still to come.
+  if (read.version === version) for (const f of read.open) scores.addForecast(version, f.seq, f.forecast);
 
   let recovered = 0;
   let scored = 0;
@@ -117,4 +141,11 @@ export async function resumeFromStore(p: ResumeParts): Promise<Resumed | null> {
     );
   }
   return { last: ticks[ticks.length - 1], recovered, scored };
+}
+
+/** readResume, then applyResume: a stream's start in one step. Null when nothing is stored. */
+export async function resumeFromStore(p: ResumeParts): Promise<Resumed | null> {
+  const rows = Math.max(p.window.rows.size, p.forecaster.window);
+  const read = await readResume({ ...p, rows });
+  return read === null ? null : applyResume(read, p);
 }

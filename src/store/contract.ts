@@ -322,6 +322,23 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
       ]);
     });
 
+    it('reads across gaps in the stored seqs: after, last, range, last seq', async () => {
+      const store = await fresh();
+      // seqs 0..4, 10..11, 20..22 in `g`; 0..2 in `h`
+      const g = [...makeTicks(0, 5, 'g'), ...makeTicks(10, 2, 'g'), ...makeTicks(20, 3, 'g')];
+      await store.writeTicks('inf_historical_db', [...g, ...makeTicks(0, 3, 'h')]);
+      const seqs = (ticks: Tick[]) => ticks.map((t) => t.seq);
+      assert.deepEqual(seqs(await store.ticksAfter('inf_historical_db', 'g', 3, 4)), [4, 10, 11, 20]);
+      assert.deepEqual(seqs(await store.ticksAfter('inf_historical_db', 'g', 11, 10)), [20, 21, 22]);
+      assert.deepEqual(seqs(await store.ticksAfter('inf_historical_db', 'g', 5, 1)), [10]);
+      assert.deepEqual(seqs(await store.lastTicks('inf_historical_db', 'g', 4)), [11, 20, 21, 22]);
+      assert.deepEqual(seqs(await store.ticksRange('inf_historical_db', 'g', 3, 10)), [3, 4, 10]);
+      assert.deepEqual(seqs(await store.ticksRange('inf_historical_db', 'g', 5, 9)), []);
+      assert.deepEqual(seqs(await store.lastTicks('inf_historical_db', 'h', 10)), [0, 1, 2]);
+      assert.equal(await store.lastSeq('inf_historical_db', 'g'), 22);
+      assert.deepEqual(await store.ticksAfter('inf_historical_db', 'g', 1, 2), g.slice(2, 4));
+    });
+
     it('reads see every acknowledged write without an explicit flush', async () => {
       const store = await fresh();
       for (let i = 0; i < 20; i++) await store.writeTicks('inf_historical_db', [makeTick(i)]);
@@ -399,6 +416,25 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
       assert.deepEqual(await store.recentForecasts('synthetic', 1, 'v2'), [makeForecast(105, 'v2')]);
       assert.equal((await store.recentForecasts('synthetic', 100)).length, 31);
       assert.deepEqual(await store.recentForecasts('other', 5), [makeForecast(3, 'v1', 'other')]);
+      assert.equal(await store.lastForecastSeq('synthetic'), 129);
+      assert.equal(await store.lastForecastSeq('other'), 3);
+      assert.equal(await store.lastForecastSeq('none'), null);
+    });
+
+    it("reads one model's latest forecasts when another model forecast later seqs or left gaps", async () => {
+      const store = await fresh();
+      const v1 = [0, 1, 2, 4, 5].map((seq) => makeForecast(seq, 'v1'));
+      await store.writeForecasts([...v1, makeForecast(6, 'v2'), makeForecast(7, 'v2')]);
+      assert.deepEqual(await store.recentForecasts('synthetic', 3, 'v1'), v1.slice(2));
+      assert.deepEqual(await store.recentForecasts('synthetic', 2, 'v2'), [
+        makeForecast(6, 'v2'),
+        makeForecast(7, 'v2'),
+      ]);
+      assert.deepEqual(await store.recentForecasts('synthetic', 5, 'v2'), [
+        makeForecast(6, 'v2'),
+        makeForecast(7, 'v2'),
+      ]);
+      assert.equal(await store.lastForecastSeq('synthetic'), 7);
     });
 
     it('round-trips training predictions (60×7 windows) in write order', async () => {

@@ -280,6 +280,8 @@ export interface Store {
     modelVersion?: string,
     options?: ReadOptions,
   ): Promise<Forecast[]>;
+  /** The highest seq of `stream` that has a forecast (of any model), or null when none has. */
+  lastForecastSeq(stream: string, options?: ReadOptions): Promise<number | null>;
   /** Stores metrics documents (each write call's documents once). */
   writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<WriteReceipt>;
   /** The last `limit` metrics documents by timestamp (optionally of one model and/or stream), oldest first. */

@@ -2,11 +2,13 @@
 // bounded retrying backlog, model artifacts in GridFS. Works on FerretDB 1.24 (no transactions or streams).
 
 import {
+  type AnyBulkWriteOperation,
   Binary,
   type Db,
   type Document,
   Double,
   GridFSBucket,
+  MongoBulkWriteError,
   MongoClient,
   MongoServerError,
   ObjectId,
@@ -87,6 +89,26 @@ const INDEXES: { collection: string; key: Document; unique?: boolean }[] = [
   { collection: 'models', key: { version: 1 }, unique: true },
   { collection: SERVING, key: { stream: 1 }, unique: true },
 ];
+
+/**
+ * Keyed reads. FerretDB 1.x answers a query through SQLite only when its filter is `{_id: <string>}`; any other
+ * filter reads and decodes every document of the collection (120,000 ticks: seconds). So ticks and forecasts carry
+ * `_id`s made of their unique keys, each stream's highest stored seq is kept in STREAM_HEADS, and the reads a
+ * stream's start makes (its last seq, its last ticks, a window to refill) are lookups by `_id`, falling back to the
+ * (stream, seq) query when a key is missing (documents stored before keyed `_id`s, or gaps). On MongoDB the same
+ * lookups use the `_id` index.
+ */
+const STREAM_HEADS = 'stream_heads';
+/** Collections whose per-stream highest seq STREAM_HEADS keeps. */
+const HEADED = new Set(['historical_data', 'inf_historical_db', 'inf_predictions']);
+/** Most documents a read looks up by `_id` before it asks a (stream, seq) query instead. */
+const KEYED_MAX = 1000;
+/** Lookups by `_id` in flight at once for one read. */
+const KEYED_PARALLEL = 32;
+/** Stream names hold no '/' (STREAM_NAME), so these keys are unambiguous. */
+const tickKey = (stream: string, seq: number) => `${stream}/${seq}`;
+const forecastKey = (stream: string, seq: number, version: string) => `${stream}/${seq}/${version}`;
+const headKey = (collection: string, stream: string) => `${collection}/${stream}`;
 
 const unreachableHint = (uri: string) =>
   [
@@ -206,7 +228,7 @@ function tickDoc(t: Tick): Document {
   for (const name of INDICATOR_NAMES) indicators[name] = toDouble(t.indicators[name]);
   // An integral price serializes as a BSON int (as DESIGN §4's documents hold synthetic prices); others as double.
   return {
-    _id: new ObjectId(),
+    _id: tickKey(t.stream, t.seq),
     timestamp: t.timestamp,
     price: t.price,
     indicators,
@@ -219,6 +241,26 @@ function docTick(d: Document): Tick {
   const indicators = {} as Indicators;
   for (const name of INDICATOR_NAMES) indicators[name] = d.indicators?.[name] ?? null;
   return { seq: d.seq, stream: d.stream, timestamp: d.timestamp, price: d.price, indicators };
+}
+
+/**
+ * The highest n ≥ start with has(n), given has(start) or not and that what is stored above start is contiguous:
+ * steps 1, 2, 4, … past start, then halves the last step (2·log2(lag) lookups).
+ */
+async function gallop(start: number, has: (n: number) => Promise<boolean>): Promise<number> {
+  let lo = start;
+  let step = 1;
+  while (await has(lo + step)) {
+    lo += step;
+    step *= 2;
+  }
+  let hi = lo + step; // lo is stored (or the start), hi is not
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (await has(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function withoutId<T>(d: Document): T {
@@ -280,14 +322,117 @@ export class MongoStore implements Store {
    * the server refuses, e.g. by a validator) are refusals of those documents alone.
    */
   private async insert(collection: string, docs: Document[]): Promise<SinkResult> {
+    let result: SinkResult = {};
     try {
       await this.db.collection(collection).insertMany(docs, { ordered: false });
-      return {};
     } catch (error) {
       const outcome = bulkOutcome(error);
-      if (outcome !== undefined) return outcome;
-      throw error;
+      if (outcome === undefined) throw error;
+      result = outcome;
     }
+    if (HEADED.has(collection)) await this.raiseHeads(collection, docs, result);
+    return result;
+  }
+
+  /**
+   * Raises the streams' heads to the highest seq of the batch's stored documents. A connection error fails the
+   * batch (retried whole: its inserts then find duplicates). Any other failure leaves the heads low, which keyed
+   * reads correct (they look past the head), so it is logged, not thrown.
+   */
+  private async raiseHeads(collection: string, docs: Document[], result: SinkResult): Promise<void> {
+    const refused = new Set(result.refused?.map((r) => r.index));
+    const top = new Map<string, number>();
+    docs.forEach((d, i) => {
+      if (refused.has(i)) return;
+      const seq = d.seq as number;
+      if (!((top.get(d.stream) ?? -1) >= seq)) top.set(d.stream, seq);
+    });
+    if (top.size === 0) return;
+    const ops: AnyBulkWriteOperation<{ _id: string; seq: number }>[] = [...top].map(([stream, seq]) => ({
+      updateOne: { filter: { _id: headKey(collection, stream) }, update: { $max: { seq } }, upsert: true },
+    }));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.db
+          .collection<{ _id: string; seq: number }>(STREAM_HEADS)
+          .bulkWrite(ops, { ordered: false });
+        return;
+      } catch (error) {
+        if (isTransient(error)) throw error;
+        // Two processes creating one head at once: the loser's upsert meets the winner's insert; once more updates.
+        const raced =
+          error instanceof MongoBulkWriteError &&
+          [error.writeErrors].flat().every((w) => w.code === DUPLICATE_KEY);
+        if (raced && attempt === 0) continue;
+        this.logger.warn(
+          { collection, error: error instanceof Error ? error.message : String(error) },
+          `${this.description}: could not raise the stream heads of ${collection}; reads look past them`,
+        );
+        return;
+      }
+    }
+  }
+
+  /** The head of `stream` in `collection` (a lower bound of its highest stored seq), or null. */
+  private async head(collection: string, stream: string): Promise<number | null> {
+    const doc = await this.db.collection<{ _id: string; seq: number }>(STREAM_HEADS).findOne({
+      _id: headKey(collection, stream),
+    });
+    return doc === null ? null : doc.seq;
+  }
+
+  /** Looks each key up by `_id` (KEYED_PARALLEL at a time); null in place of a missing document. */
+  private async lookUp(
+    collection: string,
+    keys: string[],
+    projection?: Document,
+  ): Promise<(Document | null)[]> {
+    const out: (Document | null)[] = new Array(keys.length).fill(null);
+    const c = this.db.collection<{ _id: string }>(collection);
+    let next = 0;
+    const worker = async () => {
+      while (next < keys.length) {
+        const i = next++;
+        out[i] = await c.findOne({ _id: keys[i] }, projection === undefined ? {} : { projection });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(KEYED_PARALLEL, keys.length) }, worker));
+    return out;
+  }
+
+  /**
+   * The highest stored seq of `stream` from its head: checks the head's tick is there, then gallops past it by
+   * keyed lookups (the head lags its ticks when a process died between storing them and raising it). Undefined
+   * when the head cannot be trusted (none, or its tick is missing): the caller asks the (stream, seq) query.
+   */
+  private async keyedLastSeq(collection: TickCollection, stream: string): Promise<number | undefined> {
+    const head = await this.head(collection, stream);
+    if (head === null) return undefined;
+    const has = (seq: number) => this.has(collection, tickKey(stream, seq));
+    if (!(await has(head))) return undefined;
+    return gallop(head, has);
+  }
+
+  private async has(collection: string, key: string): Promise<boolean> {
+    return (await this.lookUp(collection, [key], { _id: 1 }))[0] !== null;
+  }
+
+  /** Ticks fromSeq..toSeq by keyed lookups; undefined when the range is too long or any of them is missing. */
+  private async keyedTicks(
+    collection: TickCollection,
+    stream: string,
+    fromSeq: number,
+    toSeq: number,
+  ): Promise<Tick[] | undefined> {
+    const n = toSeq - fromSeq + 1;
+    if (n > KEYED_MAX) return undefined;
+    if (n <= 0) return [];
+    const docs = await this.lookUp(
+      collection,
+      Array.from({ length: n }, (_, i) => tickKey(stream, fromSeq + i)),
+    );
+    if (docs.some((d) => d === null)) return undefined;
+    return (docs as Document[]).map(docTick);
   }
 
   private async enqueue(collection: string, docs: Document[], bytes: number[]): Promise<WriteReceipt> {
@@ -402,7 +547,13 @@ export class MongoStore implements Store {
   ): Promise<Tick[]> {
     checkReadArgs('lastTicks', { n });
     if (n === 0) return [];
-    return (await this.findTicks(collection, { stream }, -1, n, options)).reverse();
+    const keyed = await this.read(`reading ${collection}`, options, async () => {
+      const last = await this.keyedLastSeq(collection, stream);
+      return last === undefined
+        ? undefined
+        : this.keyedTicks(collection, stream, Math.max(0, last - n + 1), last);
+    });
+    return keyed ?? (await this.findTicks(collection, { stream }, -1, n, options)).reverse();
   }
 
   async ticksAfter(
@@ -414,6 +565,13 @@ export class MongoStore implements Store {
   ): Promise<Tick[]> {
     checkReadArgs('ticksAfter', { afterSeq, limit });
     if (limit === 0) return [];
+    // Keyed when every seq from afterSeq + 1 to min(afterSeq + limit, last) is stored: then those are the answer.
+    const keyed = await this.read(`reading ${collection}`, options, async () => {
+      const last = await this.keyedLastSeq(collection, stream);
+      if (last === undefined) return undefined;
+      return this.keyedTicks(collection, stream, afterSeq + 1, Math.min(afterSeq + limit, last));
+    });
+    if (keyed !== undefined) return keyed;
     return this.findTicks(collection, { stream, seq: { $gt: afterSeq } }, 1, limit, options);
   }
 
@@ -425,10 +583,20 @@ export class MongoStore implements Store {
     options?: ReadOptions,
   ): Promise<Tick[]> {
     checkReadArgs('ticksRange', { fromSeq, toSeq });
+    const keyed = await this.read(`reading ${collection}`, options, async () => {
+      const last = await this.keyedLastSeq(collection, stream);
+      if (last === undefined) return undefined;
+      return this.keyedTicks(collection, stream, Math.max(0, fromSeq), Math.min(toSeq, last));
+    });
+    if (keyed !== undefined) return keyed;
     return this.findTicks(collection, { stream, seq: { $gte: fromSeq, $lte: toSeq } }, 1, 0, options);
   }
 
   async lastSeq(collection: TickCollection, stream: string, options?: ReadOptions): Promise<number | null> {
+    const keyed = await this.read(`reading ${collection}`, options, () =>
+      this.keyedLastSeq(collection, stream),
+    );
+    if (keyed !== undefined) return keyed;
     const [last] = await this.findTicks(collection, { stream }, -1, 1, options);
     return last === undefined ? null : last.seq;
   }
@@ -497,7 +665,7 @@ export class MongoStore implements Store {
     return this.enqueue(
       'inf_predictions',
       docs.map((d) => ({
-        _id: new ObjectId(),
+        _id: forecastKey(d.stream, d.seq, d.model_version),
         timestamp: d.timestamp,
         input_sequence: encodeForecastRows(d.input_sequence, this.options.nestedArrays),
         forecast: d.forecast,
@@ -517,6 +685,27 @@ export class MongoStore implements Store {
   ): Promise<Forecast[]> {
     checkReadArgs('recentForecasts', { limit });
     if (limit === 0) return [];
+    const decode = (d: Document) => ({
+      ...withoutId<Forecast>(d),
+      input_sequence: decodeRows(d.input_sequence),
+    });
+    if (modelVersion !== undefined && limit <= KEYED_MAX) {
+      // Keyed when this model forecast each of the stream's last `limit` seqs (the common case: a stream's start).
+      const keyed = await this.read('reading inf_predictions', options, async () => {
+        const start = await this.head('inf_predictions', stream);
+        if (start === null) return undefined;
+        const head = await gallop(start, (seq) =>
+          this.has('inf_predictions', forecastKey(stream, seq, modelVersion)),
+        );
+        const from = Math.max(0, head - limit + 1);
+        const keys = Array.from({ length: head - from + 1 }, (_, i) =>
+          forecastKey(stream, from + i, modelVersion),
+        );
+        const docs = await this.lookUp('inf_predictions', keys);
+        return docs.some((d) => d === null) ? undefined : (docs as Document[]);
+      });
+      if (keyed !== undefined && keyed.length === limit) return keyed.map(decode);
+    }
     const filter: Document =
       modelVersion === undefined ? { stream } : { stream, model_version: modelVersion };
     return this.read('reading inf_predictions', options, async (signal) => {
@@ -526,9 +715,22 @@ export class MongoStore implements Store {
         .sort({ seq: -1, model_version: -1 })
         .limit(limit)
         .toArray();
-      return docs
-        .map((d) => ({ ...withoutId<Forecast>(d), input_sequence: decodeRows(d.input_sequence) }))
-        .reverse();
+      return docs.map(decode).reverse();
+    });
+  }
+
+  /** From the stream's head (which lags its forecasts by one batch at most when a process died storing them). */
+  async lastForecastSeq(stream: string, options?: ReadOptions): Promise<number | null> {
+    return this.read('reading inf_predictions', options, async (signal) => {
+      const head = await this.head('inf_predictions', stream);
+      if (head !== null) return head;
+      const [last] = await this.db
+        .collection('inf_predictions')
+        .find({ stream }, { projection: { seq: 1 }, signal })
+        .sort({ seq: -1 })
+        .limit(1)
+        .toArray();
+      return last === undefined ? null : (last.seq as number);
     });
   }
 

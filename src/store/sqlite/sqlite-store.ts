@@ -506,6 +506,12 @@ export class SqliteStore implements Store {
     );
   }
 
+  async lastForecastSeq(stream: string, options?: ReadOptions): Promise<number | null> {
+    this.startRead(options);
+    const seq = this.prepare('SELECT MAX(seq) FROM inf_predictions WHERE stream = ?').pluck().get(stream);
+    return (seq as number | null) ?? null;
+  }
+
   async recentForecasts(
     stream: string,
     limit: number,

@@ -1,0 +1,182 @@
+// The MongoDB store's keyed reads: a stream's start (its last seq, a window of ticks, its latest forecasts) asks
+// only `_id` lookups, the one query FerretDB 1.x does not answer by reading the whole collection; and the answers
+// stay right when the stream heads lag, are missing, or point at ticks that are gone, and for documents stored
+// with ObjectId `_id`s. Against MONGODB_URI or a FerretDB started here; skipped loudly without either.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Collection, type Document, MongoClient, ObjectId } from 'mongodb';
+import { makeTick, makeTicks } from '../src/store/contract.js';
+import { openMongoStore } from '../src/store/mongo/mongo-store.js';
+import type { Forecast } from '../src/store/types.js';
+import { mongoUriForTests } from './helpers/ferretdb.js';
+
+const server = await mongoUriForTests();
+const skip = 'skip' in server ? server.skip : false;
+if (skip) console.error(`mongodb keyed reads: skipped (${skip})`);
+const admin = 'skip' in server ? undefined : new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
+before(async () => admin?.connect());
+after(async () => {
+  await admin?.close();
+  if (!('skip' in server)) await server.stop();
+});
+
+const forecast = (seq: number, model_version = 'v1', stream = 's1'): Forecast => ({
+  timestamp: new Date(1_700_000_000_000 + seq * 1000),
+  input_sequence: Array.from({ length: 3 }, (_, r) => [r, 1, 2, 3, 4, 5, seq]),
+  forecast: [1, 2, 3, 4, seq],
+  model_version,
+  seq,
+  stream,
+});
+
+async function withStore(
+  fn: (store: Awaited<ReturnType<typeof openMongoStore>>, db: string) => Promise<void>,
+) {
+  if (admin === undefined || 'skip' in server) return;
+  const dbName = `byner_keyed_${randomBytes(4).toString('hex')}`;
+  const store = await openMongoStore({ uri: server.uri, dbName, serverSelectionTimeoutMS: 5000 });
+  try {
+    await fn(store, dbName);
+  } finally {
+    await store.close();
+    await admin.db(dbName).dropDatabase();
+  }
+}
+
+/** Records the filters of every find (findOne too) and aggregate any client sends while `fn` runs. */
+async function queriesDuring(fn: () => Promise<void>): Promise<{ collection: string; filter: Document }[]> {
+  const seen: { collection: string; filter: Document }[] = [];
+  const find = Collection.prototype.find;
+  const aggregate = Collection.prototype.aggregate;
+  const countDocuments = Collection.prototype.countDocuments;
+  Collection.prototype.find = function (this: Collection, filter?: Document, ...rest: unknown[]) {
+    seen.push({ collection: this.collectionName, filter: filter ?? {} });
+    return (find as (...a: unknown[]) => unknown).call(this, filter, ...rest);
+  } as typeof find;
+  Collection.prototype.aggregate = function (this: Collection, pipeline?: Document[], ...rest: unknown[]) {
+    seen.push({ collection: this.collectionName, filter: { $aggregate: pipeline } });
+    return (aggregate as (...a: unknown[]) => unknown).call(this, pipeline, ...rest);
+  } as typeof aggregate;
+  Collection.prototype.countDocuments = function (this: Collection, filter?: Document, ...rest: unknown[]) {
+    seen.push({ collection: this.collectionName, filter: { $count: filter } });
+    return (countDocuments as (...a: unknown[]) => unknown).call(this, filter, ...rest);
+  } as typeof countDocuments;
+  try {
+    await fn();
+  } finally {
+    Collection.prototype.find = find;
+    Collection.prototype.aggregate = aggregate;
+    Collection.prototype.countDocuments = countDocuments;
+  }
+  return seen;
+}
+
+const byIdOnly = (f: Document) => Object.keys(f).length === 1 && typeof f._id === 'string';
+
+describe('mongodb keyed reads', { skip }, () => {
+  it("a stream's start reads by _id only: last seq, window, ticks after, last ticks, latest forecasts", async () => {
+    await withStore(async (store) => {
+      for (const stream of ['s1', 's2', 's3']) {
+        for (let i = 0; i < 2000; i += 500)
+          await store.writeTicks('inf_historical_db', makeTicks(i, 500, stream));
+        await store.writeForecasts(Array.from({ length: 100 }, (_, i) => forecast(1900 + i, 'v1', stream)));
+      }
+      await store.flush();
+      let answers: unknown[] = [];
+      const queries = await queriesDuring(async () => {
+        answers = [
+          await store.lastSeq('inf_historical_db', 's2'),
+          (await store.ticksRange('inf_historical_db', 's2', 1940, 1999)).map((t) => t.seq),
+          (await store.ticksAfter('inf_historical_db', 's2', 1989, 1000)).map((t) => t.seq),
+          (await store.lastTicks('inf_historical_db', 's2', 3)).map((t) => t.seq),
+          (await store.recentForecasts('s2', 5, 'v1')).map((f) => [f.stream, f.seq, f.forecast[4]]),
+        ];
+      });
+      assert.deepEqual(answers, [
+        1999,
+        Array.from({ length: 60 }, (_, i) => 1940 + i),
+        Array.from({ length: 10 }, (_, i) => 1990 + i),
+        [1997, 1998, 1999],
+        [1995, 1996, 1997, 1998, 1999].map((seq) => ['s2', seq, seq]),
+      ]);
+      const scans = queries.filter((q) => !byIdOnly(q.filter));
+      assert.deepEqual(scans, [], 'every query a lookup by _id');
+      assert.ok(queries.length > 0);
+    });
+  });
+
+  it('finds the last seq past a lagging head, and without a head or with a head whose tick is gone', async () => {
+    await withStore(async (store, dbName) => {
+      if (admin === undefined) return;
+      await store.writeTicks('inf_historical_db', makeTicks(0, 300, 's1'));
+      await store.flush();
+      const heads = admin.db(dbName).collection<{ _id: string; seq: number }>('stream_heads');
+      assert.deepEqual(await heads.findOne({ _id: 'inf_historical_db/s1' }), {
+        _id: 'inf_historical_db/s1',
+        seq: 299,
+      });
+      // A process killed between storing ticks and raising the head: the head lags.
+      for (const lag of [1, 2, 37, 299]) {
+        await heads.updateOne({ _id: 'inf_historical_db/s1' }, { $set: { seq: 299 - lag } });
+        assert.equal(await store.lastSeq('inf_historical_db', 's1'), 299, `head ${lag} behind`);
+        assert.deepEqual(
+          (await store.lastTicks('inf_historical_db', 's1', 2)).map((t) => t.seq),
+          [298, 299],
+        );
+      }
+      await heads.deleteOne({ _id: 'inf_historical_db/s1' });
+      assert.equal(await store.lastSeq('inf_historical_db', 's1'), 299, 'no head');
+      // The ticks dropped, the head kept: the stream is empty.
+      await store.writeTicks('inf_historical_db', [makeTick(300, 's1')]);
+      await store.flush();
+      await admin.db(dbName).collection('inf_historical_db').deleteMany({ stream: 's1' });
+      assert.equal(await store.lastSeq('inf_historical_db', 's1'), null);
+      assert.deepEqual(await store.lastTicks('inf_historical_db', 's1', 5), []);
+      assert.deepEqual(await store.ticksAfter('inf_historical_db', 's1', -1, 5), []);
+    });
+  });
+
+  it('reads ticks stored with ObjectId _ids (before keyed _ids), also mixed with keyed ones', async () => {
+    await withStore(async (store, dbName) => {
+      if (admin === undefined) return;
+      const old = makeTicks(0, 50, 's1').map((t) => ({ _id: new ObjectId(), ...t }));
+      await admin.db(dbName).collection('historical_data').insertMany(old);
+      assert.equal(await store.lastSeq('historical_data', 's1'), 49);
+      assert.deepEqual(await store.ticksRange('historical_data', 's1', 10, 12), makeTicks(10, 3, 's1'));
+      await store.writeTicks('historical_data', makeTicks(50, 10, 's1'));
+      assert.equal(await store.lastSeq('historical_data', 's1'), 59);
+      assert.deepEqual(await store.ticksRange('historical_data', 's1', 45, 54), makeTicks(45, 10, 's1'));
+      assert.deepEqual(await store.lastTicks('historical_data', 's1', 15), makeTicks(45, 15, 's1'));
+      assert.deepEqual(await store.ticksAfter('historical_data', 's1', 40, 5), makeTicks(41, 5, 's1'));
+      assert.deepEqual(await store.ticksAfter('historical_data', 's1', 55, 50), makeTicks(56, 4, 's1'));
+    });
+  });
+
+  it('keys each tick and forecast by its unique fields, and keeps one head per collection and stream', async () => {
+    await withStore(async (store, dbName) => {
+      if (admin === undefined) return;
+      await store.writeTicks('historical_data', makeTicks(0, 3, 'a.b'));
+      await store.writeForecasts([forecast(7, 'lstm-1/x', 'a.b'), forecast(2, 'lstm-1/x', 'a.b')]);
+      await store.flush();
+      const db = admin.db(dbName);
+      const ids = async (c: string) =>
+        (
+          await db
+            .collection(c)
+            .find({}, { projection: { _id: 1 } })
+            .toArray()
+        )
+          .map((d) => d._id)
+          .sort();
+      assert.deepEqual(await ids('historical_data'), ['a.b/0', 'a.b/1', 'a.b/2']);
+      assert.deepEqual(await ids('inf_predictions'), ['a.b/2/lstm-1/x', 'a.b/7/lstm-1/x']);
+      assert.deepEqual(await db.collection('stream_heads').find({}).sort({ _id: 1 }).toArray(), [
+        { _id: 'historical_data/a.b', seq: 2 },
+        { _id: 'inf_predictions/a.b', seq: 7 },
+      ]);
+      assert.equal(await store.lastForecastSeq('a.b'), 7);
+    });
+  });
+});
