@@ -6,6 +6,7 @@ import type { LogFollower } from '../bus/follow.js';
 import type { TickLog } from '../bus/ticks.js';
 import { BynerError } from '../errors.js';
 import type { Store, StoreLogger } from '../store/types.js';
+import type { Tick } from '../ticks/types.js';
 import type { InputTick, OpenStream, TickInput } from './input.js';
 import { parseTickEvent } from './validate.js';
 
@@ -102,6 +103,22 @@ export class BusInput implements TickInput {
 
   close(stream: string): void {
     this.readings.get(stream)?.close();
+  }
+
+  /** From the tick log: one XRANGE, where the store would need a query per stream. None when Redis fails. */
+  async recent(stream: string, fromSeq: number, toSeq: number): Promise<Tick[]> {
+    try {
+      const entries = await this.options.log.range(stream, fromSeq, toSeq);
+      const ticks: Tick[] = [];
+      for (const e of entries) {
+        const verdict = parseTickEvent(e.data, String(e.seq));
+        if (!verdict.ok || verdict.tick.stream !== stream) return [];
+        ticks.push(verdict.tick);
+      }
+      return ticks;
+    } catch {
+      return []; // the store has them
+    }
   }
 
   stop(): void {

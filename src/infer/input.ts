@@ -43,4 +43,9 @@ export interface TickInput {
   stop(): void;
   /** Stops reading one stream (its open() resolves); inputs whose streams come and go (the bus) have it. */
   close?(stream: string): void;
+  /**
+   * The stream's ticks fromSeq..toSeq that the input still holds (the bus: its tick log in Redis), ascending; fewer
+   * or none when it no longer holds them. A stream's start refills its window from them before asking the store.
+   */
+  recent?(stream: string, fromSeq: number, toSeq: number): Promise<Tick[]>;
 }

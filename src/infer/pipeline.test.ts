@@ -55,6 +55,36 @@ class ScriptedInput implements TickInput {
   }
 }
 
+/** A ScriptedInput that also holds ticks the way the bus's tick log does (`recent`), for some streams. */
+class HoldingInput extends ScriptedInput {
+  readonly asked: string[] = [];
+  constructor(private readonly held: Map<string, Tick[]>) {
+    super();
+  }
+  async recent(stream: string, fromSeq: number, toSeq: number): Promise<Tick[]> {
+    this.asked.push(stream);
+    return (this.held.get(stream) ?? []).filter((t) => t.seq >= fromSeq && t.seq <= toSeq);
+  }
+}
+
+/** The store, with calls of `method` recorded (their first argument after the collection) and optionally held. */
+function watched(store: Store, method: keyof Store, gate?: (stream: string) => Promise<void>) {
+  const calls: string[] = [];
+  const proxy = new Proxy(store, {
+    get(target, key, receiver) {
+      const v = Reflect.get(target, key, receiver);
+      if (key !== method || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+      return async (...args: unknown[]) => {
+        const stream = String(typeof args[0] === 'string' && args[0].includes('_') ? args[1] : args[0]);
+        calls.push(stream);
+        await gate?.(stream);
+        return v.apply(target, args);
+      };
+    },
+  });
+  return { store: proxy as Store, calls };
+}
+
 const until = async (cond: () => boolean, ms = 10_000) => {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -141,6 +171,74 @@ describe('inference pipeline', () => {
     ]);
     const lastA = docs.filter((d) => d.stream === 'a').pop();
     assert.deepEqual(lastA?.metrics, run.scores('a')?.metrics);
+    await store.close();
+  });
+
+  it("refills a resumed stream's window from the ticks its input holds, else from the store: same forecasts", async () => {
+    const store = await fresh();
+    const reference = await fresh();
+    const streams = { a: ticksOf('a', 205), b: ticksOf('b', 205, 7) };
+    const run = (s: Store, input: ScriptedInput) =>
+      runPipeline({
+        store: s,
+        input,
+        forecasters: ForecasterSet.fixed(new SeasonalNaiveForecaster(5, 10)),
+        streams: ['a', 'b'],
+      });
+    const first = new ScriptedInput();
+    const stopFirst = run(store, first);
+    const whole = new ScriptedInput();
+    const stopWhole = run(reference, whole);
+    await until(() => first.targets.size === 2 && whole.targets.size === 2);
+    await first.deliver({ a: streams.a.slice(0, 200), b: streams.b.slice(0, 200) });
+    await whole.deliver({ a: streams.a, b: streams.b });
+    await stopFirst.stop();
+    await stopWhole.stop();
+    // Stream a's ticks are held by the input, b's are not (the tick log was trimmed): b's come from the store.
+    const input = new HoldingInput(new Map([['a', streams.a.slice(0, 200)]]));
+    const ranges = watched(store, 'ticksRange');
+    const second = run(ranges.store, input);
+    await until(() => input.targets.size === 2);
+    await input.deliver({ a: streams.a.slice(200), b: streams.b.slice(200) });
+    const stats = await second.stop();
+    assert.deepEqual(input.asked.sort(), ['a', 'b']);
+    assert.deepEqual(ranges.calls, ['b'], 'only b read from the store');
+    for (const stream of ['a', 'b'] as const) {
+      assert.equal(stats.streams.get(stream)?.resumedAfter, 199);
+      const got = (await store.recentForecasts(stream, 5)).map((f) => [f.seq, f.forecast]);
+      const want = (await reference.recentForecasts(stream, 5)).map((f) => [f.seq, f.forecast]);
+      assert.deepEqual(got, want, stream);
+    }
+    await store.close();
+    await reference.close();
+  });
+
+  it("starts streams side by side: one stream's slow store read does not hold the others back", async () => {
+    const store = await fresh();
+    await store.writeTicks('inf_historical_db', [
+      ...ticksOf('slow', 50),
+      ...ticksOf('x', 50, 3),
+      ...ticksOf('y', 50, 4),
+    ]);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const reads = watched(store, 'lastSeq', (stream) => (stream === 'slow' ? held : Promise.resolve()));
+    const input = new ScriptedInput();
+    const run = runPipeline({
+      store: reads.store,
+      input,
+      forecasters: ForecasterSet.fixed(new SeasonalNaiveForecaster(5, 10)),
+      streams: ['slow', 'x', 'y'],
+    });
+    await until(() => input.targets.has('x') && input.targets.has('y'));
+    assert.equal(input.targets.has('slow'), false, 'slow is still reading the store');
+    release();
+    await until(() => input.targets.has('slow'));
+    const stats = await run.stop();
+    for (const stream of ['slow', 'x', 'y'])
+      assert.equal(stats.streams.get(stream)?.resumedAfter, 49, stream);
     await store.close();
   });
 

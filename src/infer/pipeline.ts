@@ -346,6 +346,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       logger,
       limit: options.recoverLimit,
       rows: Math.max(w.rows.size, forecasterFor(stream).window),
+      recent: input.recent && ((from, to) => input.recent?.(stream, from, to) ?? Promise.resolve([])),
     });
     if (read === null) return;
     await turns.task(async () => {

@@ -57,7 +57,11 @@ export interface ResumeRead {
  * before them that fill a window, and the model's forecasts still open. Null when nothing is stored.
  */
 export async function readResume(
-  p: Pick<ResumeParts, 'store' | 'stream' | 'forecaster' | 'logger' | 'limit'> & { rows: number },
+  p: Pick<ResumeParts, 'store' | 'stream' | 'forecaster' | 'logger' | 'limit'> & {
+    rows: number;
+    /** Where the ticks may be read first (the bus input's tick log); the store when it lacks any of them. */
+    recent?: (fromSeq: number, toSeq: number) => Promise<Tick[]>;
+  },
 ): Promise<ResumeRead | null> {
   const { store, stream, forecaster, logger, rows } = p;
   const limit = p.limit ?? RECOVER_LIMIT;
@@ -72,12 +76,10 @@ export async function readResume(
         `last ${limit} stored ticks`,
     );
   }
-  const ticks = await store.ticksRange(
-    'inf_historical_db',
-    stream,
-    Math.max(0, Math.min(recoverFrom, lastSeq) - rows + 1),
-    lastSeq,
-  );
+  const from = Math.max(0, Math.min(recoverFrom, lastSeq) - rows + 1);
+  const held = (await p.recent?.(from, lastSeq)) ?? [];
+  const whole = held.length === lastSeq - from + 1 && held.every((t, i) => t.seq === from + i);
+  const ticks = whole ? held : await store.ticksRange('inf_historical_db', stream, from, lastSeq);
   const { horizon, version } = forecaster;
   const open = (await store.recentForecasts(stream, horizon, version)).filter(
     (f) => f.seq < recoverFrom && f.seq + horizon >= recoverFrom && f.forecast.length === horizon,
