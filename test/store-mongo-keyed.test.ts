@@ -75,7 +75,7 @@ async function queriesDuring(fn: () => Promise<void>): Promise<{ collection: str
 
 const byIdOnly = (f: Document) => Object.keys(f).length === 1 && typeof f._id === 'string';
 
-describe('mongodb keyed reads', { skip }, () => {
+describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
   it("a stream's start reads by _id only: last seq, window, ticks after, last ticks, latest forecasts", async () => {
     await withStore(async (store) => {
       for (const stream of ['s1', 's2', 's3']) {
@@ -152,6 +152,49 @@ describe('mongodb keyed reads', { skip }, () => {
       assert.deepEqual(await store.ticksAfter('historical_data', 's1', 40, 5), makeTicks(41, 5, 's1'));
       assert.deepEqual(await store.ticksAfter('historical_data', 's1', 55, 50), makeTicks(56, 4, 's1'));
     });
+  });
+
+  it('raises a head at most every 5 s, reads past it, and writes every head at close (200 streams)', async () => {
+    if (admin === undefined || 'skip' in server) return;
+    const dbName = `byner_keyed_${randomBytes(4).toString('hex')}`;
+    const store = await openMongoStore({ uri: server.uri, dbName, serverSelectionTimeoutMS: 5000 });
+    const heads = admin.db(dbName).collection<{ _id: string; seq: number }>('stream_heads');
+    const streams = Array.from({ length: 200 }, (_, i) => `m${i}`);
+    try {
+      await store.writeTicks('inf_historical_db', makeTicks(0, 10, 's1'));
+      await store.writeForecasts(Array.from({ length: 10 }, (_, i) => forecast(i)));
+      await store.flush();
+      await store.writeTicks('inf_historical_db', makeTicks(10, 10, 's1'));
+      await store.writeForecasts(Array.from({ length: 10 }, (_, i) => forecast(10 + i)));
+      await store.writeTicks(
+        'inf_historical_db',
+        streams.map((s) => makeTick(0, s)),
+      );
+      await store.flush();
+      await store.writeTicks(
+        'inf_historical_db',
+        streams.map((s) => makeTick(1, s)),
+      );
+      await store.flush();
+      assert.equal((await heads.findOne({ _id: 'inf_historical_db/s1' }))?.seq, 9, 'raised once so far');
+      assert.equal(await store.lastSeq('inf_historical_db', 's1'), 19);
+      assert.deepEqual(
+        (await store.recentForecasts('s1', 3, 'v1')).map((f) => f.seq),
+        [17, 18, 19],
+      );
+      assert.equal(await store.lastForecastSeq('s1'), 9, 'a lower bound until the head is raised');
+      assert.equal(await store.lastSeq('inf_historical_db', 'm199'), 1);
+    } finally {
+      await store.close(); // writes the 202 heads behind: updates of existing heads, in bulk writes of 32
+      const all = await heads.find({}).toArray();
+      await admin.db(dbName).dropDatabase();
+      assert.equal(all.length, 202);
+      assert.deepEqual(
+        all.filter((h) => h._id.startsWith('inf_historical_db/m')).map((h) => h.seq),
+        Array(200).fill(1),
+      );
+      assert.equal(all.find((h) => h._id === 'inf_predictions/s1')?.seq, 19);
+    }
   });
 
   it('keys each tick and forecast by its unique fields, and keeps one head per collection and stream', async () => {

@@ -67,7 +67,10 @@ export async function readResume(
   const limit = p.limit ?? RECOVER_LIMIT;
   const lastSeq = await store.lastSeq('inf_historical_db', stream);
   if (lastSeq === null) return null;
-  const unforecast = ((await store.lastForecastSeq(stream)) ?? -1) + 1;
+  const { horizon, version } = forecaster;
+  // The model's own latest forecasts are exact; the stream's last forecast of any model may lag (the MongoDB head).
+  const own = await store.recentForecasts(stream, horizon, version);
+  const unforecast = Math.max((await store.lastForecastSeq(stream)) ?? -1, own.at(-1)?.seq ?? -1) + 1;
   const recoverFrom = Math.max(unforecast, lastSeq - limit + 1);
   if (recoverFrom > unforecast) {
     logger.warn(
@@ -80,8 +83,7 @@ export async function readResume(
   const held = (await p.recent?.(from, lastSeq)) ?? [];
   const whole = held.length === lastSeq - from + 1 && held.every((t, i) => t.seq === from + i);
   const ticks = whole ? held : await store.ticksRange('inf_historical_db', stream, from, lastSeq);
-  const { horizon, version } = forecaster;
-  const open = (await store.recentForecasts(stream, horizon, version)).filter(
+  const open = own.filter(
     (f) => f.seq < recoverFrom && f.seq + horizon >= recoverFrom && f.forecast.length === horizon,
   );
   return { stream, lastSeq, recoverFrom, ticks, version, open };

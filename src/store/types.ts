@@ -280,7 +280,11 @@ export interface Store {
     modelVersion?: string,
     options?: ReadOptions,
   ): Promise<Forecast[]>;
-  /** The highest seq of `stream` that has a forecast (of any model), or null when none has. */
+  /**
+   * The highest seq of `stream` that has a forecast of any model, or null when none has: exact in the embedded
+   * store; on MongoDB the stream's head, which may be up to 5 s of forecasts lower (a model's own latest forecasts,
+   * `recentForecasts` with its version, are exact).
+   */
   lastForecastSeq(stream: string, options?: ReadOptions): Promise<number | null>;
   /** Stores metrics documents (each write call's documents once). */
   writeMetrics(collection: MetricsCollection, docs: readonly MetricsDoc[]): Promise<WriteReceipt>;

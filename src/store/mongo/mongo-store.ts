@@ -101,6 +101,18 @@ const INDEXES: { collection: string; key: Document; unique?: boolean }[] = [
 const STREAM_HEADS = 'stream_heads';
 /** Collections whose per-stream highest seq STREAM_HEADS keeps. */
 const HEADED = new Set(['historical_data', 'inf_historical_db', 'inf_predictions']);
+/** How often a stream's head is raised at most (its first raise is at once). */
+const HEAD_EVERY_MS = 5000;
+/** Heads per bulk write: FerretDB 1.24 hangs the database on a bulk write of ≈ 100 upserts of existing documents. */
+const HEAD_CHUNK = 32;
+interface HeadState {
+  /** The highest seq stored by this process. */
+  seq: number;
+  /** The highest seq written to the head, and when (ms). */
+  raised: number;
+  at: number;
+}
+
 /**
  * Most documents a read looks up by `_id` before it asks a (stream, seq) query instead. On FerretDB 1.x a lookup
  * costs ≈ 2 ms and a query ≈ 0.05 ms per document of the collection (2 cores): up to 128 lookups (a window to
@@ -278,6 +290,8 @@ export class MongoStore implements Store {
   private readonly bucket: GridFSBucket;
   private readonly logger: StoreLogger;
   private closed = false;
+  /** Per head key: what this process stored and raised (raiseHeads). */
+  private readonly heads = new Map<string, HeadState>();
 
   constructor(
     private readonly client: MongoClient,
@@ -300,6 +314,14 @@ export class MongoStore implements Store {
   }
 
   async createIndexes(): Promise<void> {
+    // Created here, not by the first upsert: FerretDB 1.x can hang a database when a collection is created by an
+    // upsert while other connections use the database.
+    const heads = await this.db.listCollections({ name: STREAM_HEADS }, { nameOnly: true }).toArray();
+    if (heads.length === 0) {
+      await this.db.createCollection(STREAM_HEADS).catch((error) => {
+        if (!(error instanceof MongoServerError && error.code === 48)) throw error; // 48: another process made it
+      });
+    }
     for (const { collection, key, unique } of INDEXES) {
       try {
         await this.db.collection(collection).createIndex(key, { unique: unique === true });
@@ -339,40 +361,56 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Raises the streams' heads to the highest seq of the batch's stored documents. A connection error fails the
-   * batch (retried whole: its inserts then find duplicates). Any other failure leaves the heads low, which keyed
-   * reads correct (they look past the head), so it is logged, not thrown.
+   * Raises the heads of the batch's streams to the highest seq of its stored documents, each head at most every
+   * HEAD_EVERY_MS (FerretDB spends ≈ 1.2 ms an upsert; heads are lower bounds that keyed reads look past). A
+   * connection error fails the batch (retried whole: its inserts then find duplicates). Any other failure leaves the
+   * heads low, so it is logged, not thrown.
    */
   private async raiseHeads(collection: string, docs: Document[], result: SinkResult): Promise<void> {
     const refused = new Set(result.refused?.map((r) => r.index));
-    const top = new Map<string, number>();
     docs.forEach((d, i) => {
       if (refused.has(i)) return;
-      const seq = d.seq as number;
-      if (!((top.get(d.stream) ?? -1) >= seq)) top.set(d.stream, seq);
+      const key = headKey(collection, d.stream);
+      const head = this.heads.get(key) ?? { seq: -1, raised: -1, at: 0 };
+      head.seq = Math.max(head.seq, d.seq as number);
+      this.heads.set(key, head);
     });
-    if (top.size === 0) return;
-    const ops: AnyBulkWriteOperation<{ _id: string; seq: number }>[] = [...top].map(([stream, seq]) => ({
-      updateOne: { filter: { _id: headKey(collection, stream) }, update: { $max: { seq } }, upsert: true },
-    }));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.db
-          .collection<{ _id: string; seq: number }>(STREAM_HEADS)
-          .bulkWrite(ops, { ordered: false });
-        return;
-      } catch (error) {
-        if (isTransient(error)) throw error;
-        // Two processes creating one head at once: the loser's upsert meets the winner's insert; once more updates.
-        const raced =
-          error instanceof MongoBulkWriteError &&
-          [error.writeErrors].flat().every((w) => w.code === DUPLICATE_KEY);
-        if (raced && attempt === 0) continue;
-        this.logger.warn(
-          { collection, error: error instanceof Error ? error.message : String(error) },
-          `${this.description}: could not raise the stream heads of ${collection}; reads look past them`,
-        );
-        return;
+    const now = Date.now();
+    await this.writeHeads((h) => h.seq > h.raised && (h.raised < 0 || now - h.at >= HEAD_EVERY_MS));
+  }
+
+  /** Writes the heads `due` picks, HEAD_CHUNK per bulk write. */
+  private async writeHeads(due: (h: HeadState) => boolean): Promise<void> {
+    const todo = [...this.heads].filter(([, h]) => due(h));
+    for (let i = 0; i < todo.length; i += HEAD_CHUNK) {
+      const chunk = todo.slice(i, i + HEAD_CHUNK);
+      const ops: AnyBulkWriteOperation<{ _id: string; seq: number }>[] = chunk.map(([_id, h]) => ({
+        updateOne: { filter: { _id }, update: { $max: { seq: h.seq } }, upsert: true },
+      }));
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.db
+            .collection<{ _id: string; seq: number }>(STREAM_HEADS)
+            .bulkWrite(ops, { ordered: false });
+          break;
+        } catch (error) {
+          if (isTransient(error)) throw error;
+          // Two processes creating one head at once: the loser's upsert meets the winner's insert; once more updates.
+          const raced =
+            error instanceof MongoBulkWriteError &&
+            [error.writeErrors].flat().every((w) => w.code === DUPLICATE_KEY);
+          if (raced && attempt === 0) continue;
+          this.logger.warn(
+            { error: error instanceof Error ? error.message : String(error) },
+            `${this.description}: could not raise ${chunk.length} stream head(s); reads look past them`,
+          );
+          return;
+        }
+      }
+      const at = Date.now();
+      for (const [, h] of chunk) {
+        h.raised = h.seq;
+        h.at = at;
       }
     }
   }
@@ -723,7 +761,7 @@ export class MongoStore implements Store {
     });
   }
 
-  /** From the stream's head (which lags its forecasts by one batch at most when a process died storing them). */
+  /** The stream's head: raised at most every HEAD_EVERY_MS, so up to that much of the forecasts lower. */
   async lastForecastSeq(stream: string, options?: ReadOptions): Promise<number | null> {
     return this.read('reading inf_predictions', options, async (signal) => {
       const head = await this.head('inf_predictions', stream);
@@ -984,6 +1022,7 @@ export class MongoStore implements Store {
     try {
       if (options.timeoutMs === undefined) {
         await this.queue.drained();
+        await this.writeHeads((h) => h.seq > h.raised).catch(() => {}); // a lower head only costs lookups
       } else {
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<'timeout'>((resolve) => {
