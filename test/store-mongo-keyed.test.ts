@@ -36,7 +36,11 @@ async function withStore(
 ) {
   if (admin === undefined || 'skip' in server) return;
   const dbName = `byner_keyed_${randomBytes(4).toString('hex')}`;
-  const store = await openMongoStore({ uri: server.uri, dbName, serverSelectionTimeoutMS: 5000 });
+  const store = await openMongoStore({
+    uri: (server as { uri: string }).uri,
+    dbName,
+    serverSelectionTimeoutMS: 5000,
+  });
   try {
     await fn(store, dbName);
   } finally {
@@ -126,8 +130,21 @@ describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
           [298, 299],
         );
       }
-      await heads.deleteOne({ _id: 'inf_historical_db/s1' });
-      assert.equal(await store.lastSeq('inf_historical_db', 's1'), 299, 'no head');
+      // A stream without a head in a collection that held documents before heads existed: the (stream, seq) query.
+      await heads.deleteMany({ _id: { $in: ['inf_historical_db/s1', 'keyed/inf_historical_db'] } });
+      const older = await openMongoStore({
+        uri: (server as { uri: string }).uri,
+        dbName,
+        serverSelectionTimeoutMS: 5000,
+      });
+      try {
+        assert.equal(await older.lastSeq('inf_historical_db', 's1'), 299, 'no head');
+        assert.equal(await older.lastSeq('inf_historical_db', 's2'), null);
+      } finally {
+        await older.close();
+      }
+      // In a collection empty when first opened, a stream without a head has no ticks (no query needed).
+      assert.equal(await store.lastSeq('inf_historical_db', 's2'), null);
       // The ticks dropped, the head kept: the stream is empty.
       await store.writeTicks('inf_historical_db', [makeTick(300, 's1')]);
       await store.flush();
@@ -141,23 +158,39 @@ describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
   it('reads ticks stored with ObjectId _ids (before keyed _ids), also mixed with keyed ones', async () => {
     await withStore(async (store, dbName) => {
       if (admin === undefined) return;
+      // Stored before keyed _ids: the collection was not empty when a store with heads first opened it.
+      await store.close();
+      await admin.db(dbName).collection('stream_heads').deleteMany({});
       const old = makeTicks(0, 50, 's1').map((t) => ({ _id: new ObjectId(), ...t }));
       await admin.db(dbName).collection('historical_data').insertMany(old);
-      assert.equal(await store.lastSeq('historical_data', 's1'), 49);
-      assert.deepEqual(await store.ticksRange('historical_data', 's1', 10, 12), makeTicks(10, 3, 's1'));
-      await store.writeTicks('historical_data', makeTicks(50, 10, 's1'));
-      assert.equal(await store.lastSeq('historical_data', 's1'), 59);
-      assert.deepEqual(await store.ticksRange('historical_data', 's1', 45, 54), makeTicks(45, 10, 's1'));
-      assert.deepEqual(await store.lastTicks('historical_data', 's1', 15), makeTicks(45, 15, 's1'));
-      assert.deepEqual(await store.ticksAfter('historical_data', 's1', 40, 5), makeTicks(41, 5, 's1'));
-      assert.deepEqual(await store.ticksAfter('historical_data', 's1', 55, 50), makeTicks(56, 4, 's1'));
+      const again = await openMongoStore({
+        uri: (server as { uri: string }).uri,
+        dbName,
+        serverSelectionTimeoutMS: 5000,
+      });
+      try {
+        assert.equal(await again.lastSeq('historical_data', 's1'), 49);
+        assert.deepEqual(await again.ticksRange('historical_data', 's1', 10, 12), makeTicks(10, 3, 's1'));
+        await again.writeTicks('historical_data', makeTicks(50, 10, 's1'));
+        assert.equal(await again.lastSeq('historical_data', 's1'), 59);
+        assert.deepEqual(await again.ticksRange('historical_data', 's1', 45, 54), makeTicks(45, 10, 's1'));
+        assert.deepEqual(await again.lastTicks('historical_data', 's1', 15), makeTicks(45, 15, 's1'));
+        assert.deepEqual(await again.ticksAfter('historical_data', 's1', 40, 5), makeTicks(41, 5, 's1'));
+        assert.deepEqual(await again.ticksAfter('historical_data', 's1', 55, 50), makeTicks(56, 4, 's1'));
+      } finally {
+        await again.close();
+      }
     });
   });
 
   it('raises a head at most every 5 s, reads past it, and writes every head at close (200 streams)', async () => {
     if (admin === undefined || 'skip' in server) return;
     const dbName = `byner_keyed_${randomBytes(4).toString('hex')}`;
-    const store = await openMongoStore({ uri: server.uri, dbName, serverSelectionTimeoutMS: 5000 });
+    const store = await openMongoStore({
+      uri: (server as { uri: string }).uri,
+      dbName,
+      serverSelectionTimeoutMS: 5000,
+    });
     const heads = admin.db(dbName).collection<{ _id: string; seq: number }>('stream_heads');
     const streams = Array.from({ length: 200 }, (_, i) => `m${i}`);
     try {
@@ -188,7 +221,7 @@ describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
       await store.close(); // writes the 202 heads behind: updates of existing heads, in bulk writes of 32
       const all = await heads.find({}).toArray();
       await admin.db(dbName).dropDatabase();
-      assert.equal(all.length, 202);
+      assert.equal(all.filter((h) => !h._id.startsWith('keyed/')).length, 202);
       assert.deepEqual(
         all.filter((h) => h._id.startsWith('inf_historical_db/m')).map((h) => h.seq),
         Array(200).fill(1),
@@ -215,10 +248,19 @@ describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
           .sort();
       assert.deepEqual(await ids('historical_data'), ['a.b/0', 'a.b/1', 'a.b/2']);
       assert.deepEqual(await ids('inf_predictions'), ['a.b/2/lstm-1/x', 'a.b/7/lstm-1/x']);
-      assert.deepEqual(await db.collection('stream_heads').find({}).sort({ _id: 1 }).toArray(), [
-        { _id: 'historical_data/a.b', seq: 2 },
-        { _id: 'inf_predictions/a.b', seq: 7 },
-      ]);
+      const heads = await db.collection('stream_heads').find({}).sort({ _id: 1 }).toArray();
+      assert.deepEqual(
+        heads.filter((h) => String(h._id).startsWith('keyed/')).map((h) => h._id),
+        ['keyed/historical_data', 'keyed/inf_historical_db', 'keyed/inf_predictions'],
+        'each collection marked: empty when first opened',
+      );
+      assert.deepEqual(
+        heads.filter((h) => !String(h._id).startsWith('keyed/')),
+        [
+          { _id: 'historical_data/a.b', seq: 2 },
+          { _id: 'inf_predictions/a.b', seq: 7 },
+        ],
+      );
       assert.equal(await store.lastForecastSeq('a.b'), 7);
     });
   });

@@ -117,7 +117,7 @@ type Item = Accepted<Forecaster>;
  * Streams whose starts (store reads, then the window refill in their turn) run at once: a worker taking over a
  * dead one's streams starts them side by side; more would only queue on the store.
  */
-const RESUME_PARALLEL = 8;
+const RESUME_PARALLEL = 4;
 
 const newStats = (): StreamStats => ({
   events: 0,
@@ -328,6 +328,8 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
    * store is read outside the turns (streams start side by side while others are forecast); the window is refilled
    * and the recovered ticks forecast in the stream's turn.
    */
+  /** Streams this run has started before (its writes of them may still be in the store's backlog). */
+  const started = new Set<string>();
   async function resume(stream: string): Promise<void> {
     const st = streamStats(stream);
     const w = windows.get(stream);
@@ -339,7 +341,10 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       return;
     }
     if (options.resume === false) return;
+    const ownWrites = started.has(stream);
+    started.add(stream);
     const read = await readResume({
+      ownWrites,
       store,
       stream,
       forecaster: forecasterFor(stream),

@@ -61,16 +61,19 @@ export async function readResume(
     rows: number;
     /** Where the ticks may be read first (the bus input's tick log); the store when it lacks any of them. */
     recent?: (fromSeq: number, toSeq: number) => Promise<Tick[]>;
+    /** This process may have written the stream (it read it before): its reads wait for its write backlog. */
+    ownWrites?: boolean;
   },
 ): Promise<ResumeRead | null> {
   const { store, stream, forecaster, logger, rows } = p;
   const limit = p.limit ?? RECOVER_LIMIT;
-  const lastSeq = await store.lastSeq('inf_historical_db', stream);
+  const read = { afterWrites: p.ownWrites !== false };
+  const lastSeq = await store.lastSeq('inf_historical_db', stream, read);
   if (lastSeq === null) return null;
   const { horizon, version } = forecaster;
   // The model's own latest forecasts are exact; the stream's last forecast of any model may lag (the MongoDB head).
-  const own = await store.recentForecasts(stream, horizon, version);
-  const unforecast = Math.max((await store.lastForecastSeq(stream)) ?? -1, own.at(-1)?.seq ?? -1) + 1;
+  const own = await store.recentForecasts(stream, horizon, version, read);
+  const unforecast = Math.max((await store.lastForecastSeq(stream, read)) ?? -1, own.at(-1)?.seq ?? -1) + 1;
   const recoverFrom = Math.max(unforecast, lastSeq - limit + 1);
   if (recoverFrom > unforecast) {
     logger.warn(
@@ -82,7 +85,7 @@ export async function readResume(
   const from = Math.max(0, Math.min(recoverFrom, lastSeq) - rows + 1);
   const held = (await p.recent?.(from, lastSeq)) ?? [];
   const whole = held.length === lastSeq - from + 1 && held.every((t, i) => t.seq === from + i);
-  const ticks = whole ? held : await store.ticksRange('inf_historical_db', stream, from, lastSeq);
+  const ticks = whole ? held : await store.ticksRange('inf_historical_db', stream, from, lastSeq, read);
   const open = own.filter(
     (f) => f.seq < recoverFrom && f.seq + horizon >= recoverFrom && f.forecast.length === horizon,
   );

@@ -213,6 +213,12 @@ export interface ReadOptions {
    * (its place among the reads waiting for the backlog, its pending query).
    */
   signal?: AbortSignal;
+  /**
+   * False: the read does not first wait for this process's own writes still in the write backlog (MongoDB), for a
+   * read of what other processes stored (a stream taken over). Default true: reads see every write acknowledged
+   * before them.
+   */
+  afterWrites?: boolean;
 }
 
 /**

@@ -120,7 +120,7 @@ interface HeadState {
  */
 const KEYED_MAX = 128;
 /** Lookups by `_id` in flight at once for one read. */
-const KEYED_PARALLEL = 32;
+const KEYED_PARALLEL = 4;
 /** Stream names hold no '/' (STREAM_NAME), so these keys are unambiguous. */
 const tickKey = (stream: string, seq: number) => `${stream}/${seq}`;
 const forecastKey = (stream: string, seq: number, version: string) => `${stream}/${seq}/${version}`;
@@ -292,6 +292,8 @@ export class MongoStore implements Store {
   private closed = false;
   /** Per head key: what this process stored and raised (raiseHeads). */
   private readonly heads = new Map<string, HeadState>();
+  /** Collections whose every document was stored with heads (they were empty when a store first opened them). */
+  private readonly keyedSince = new Set<string>();
 
   constructor(
     private readonly client: MongoClient,
@@ -322,6 +324,18 @@ export class MongoStore implements Store {
         if (!(error instanceof MongoServerError && error.code === 48)) throw error; // 48: another process made it
       });
     }
+    // A collection empty at its first open gets a marker: a stream without a head there has no documents.
+    const markers = this.db.collection<{ _id: string; seq: number }>(STREAM_HEADS);
+    for (const collection of HEADED) {
+      const _id = `keyed/${collection}`;
+      if ((await markers.findOne({ _id })) === null) {
+        if ((await this.db.collection(collection).findOne({}, { projection: { _id: 1 } })) !== null) continue;
+        await markers.insertOne({ _id, seq: -1 }).catch((error) => {
+          if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+        });
+      }
+      this.keyedSince.add(collection);
+    }
     for (const { collection, key, unique } of INDEXES) {
       try {
         await this.db.collection(collection).createIndex(key, { unique: unique === true });
@@ -348,6 +362,7 @@ export class MongoStore implements Store {
    * the server refuses, e.g. by a validator) are refusals of those documents alone.
    */
   private async insert(collection: string, docs: Document[]): Promise<SinkResult> {
+    if (HEADED.has(collection)) await this.placeHeads(collection, docs);
     let result: SinkResult = {};
     try {
       await this.db.collection(collection).insertMany(docs, { ordered: false });
@@ -371,12 +386,33 @@ export class MongoStore implements Store {
     docs.forEach((d, i) => {
       if (refused.has(i)) return;
       const key = headKey(collection, d.stream);
-      const head = this.heads.get(key) ?? { seq: -1, raised: -1, at: 0 };
+      const head = this.heads.get(key) ?? { seq: -1, raised: -2, at: 0 };
       head.seq = Math.max(head.seq, d.seq as number);
       this.heads.set(key, head);
     });
     const now = Date.now();
-    await this.writeHeads((h) => h.seq > h.raised && (h.raised < 0 || now - h.at >= HEAD_EVERY_MS));
+    await this.writeHeads((h) => h.seq > h.raised && now - h.at >= HEAD_EVERY_MS);
+  }
+
+  /**
+   * Before a stream's first documents from this process: its head, at least just below them, so that a stream
+   * never has documents without a head (a head whose tick is missing sends reads to the (stream, seq) query).
+   */
+  private async placeHeads(collection: string, docs: Document[]): Promise<void> {
+    const low = new Map<string, number>();
+    for (const d of docs) {
+      const key = headKey(collection, d.stream);
+      if (this.heads.has(key)) continue;
+      low.set(key, Math.min(low.get(key) ?? Number.POSITIVE_INFINITY, (d.seq as number) - 1));
+    }
+    if (low.size === 0) return;
+    const placed = [...low].map(([key, seq]) => {
+      const head = { seq, raised: -2, at: 0 };
+      this.heads.set(key, head);
+      return head;
+    });
+    await this.writeHeads((h) => h.raised === -2);
+    for (const head of placed) head.at = 0; // raised at once after the documents are stored
   }
 
   /** Writes the heads `due` picks, HEAD_CHUNK per bulk write. */
@@ -444,12 +480,13 @@ export class MongoStore implements Store {
 
   /**
    * The highest stored seq of `stream` from its head: checks the head's tick is there, then gallops past it by
-   * keyed lookups (the head lags its ticks when a process died between storing them and raising it). Undefined
-   * when the head cannot be trusted (none, or its tick is missing): the caller asks the (stream, seq) query.
+   * keyed lookups (the head lags its ticks by up to HEAD_EVERY_MS). Null when the stream has no head in a collection
+   * whose every document was stored with heads (keyedSince); undefined when the head cannot be trusted (none in an
+   * older collection, or its tick is missing): the caller asks the (stream, seq) query.
    */
-  private async keyedLastSeq(collection: TickCollection, stream: string): Promise<number | undefined> {
+  private async keyedLastSeq(collection: TickCollection, stream: string): Promise<number | null | undefined> {
     const head = await this.head(collection, stream);
-    if (head === null) return undefined;
+    if (head === null) return this.keyedSince.has(collection) ? null : undefined;
     const has = (seq: number) => this.has(collection, tickKey(stream, seq));
     if (!(await has(head))) return undefined;
     return gallop(head, has);
@@ -519,7 +556,7 @@ export class MongoStore implements Store {
     );
     const { signal } = limit;
     try {
-      if (afterWrites) await this.queue.drained(signal);
+      if (afterWrites && options?.afterWrites !== false) await this.queue.drained(signal);
       let delay = 100;
       for (;;) {
         try {
@@ -591,6 +628,7 @@ export class MongoStore implements Store {
     if (n === 0) return [];
     const keyed = await this.read(`reading ${collection}`, options, async () => {
       const last = await this.keyedLastSeq(collection, stream);
+      if (last === null) return [];
       return last === undefined
         ? undefined
         : this.keyedTicks(collection, stream, Math.max(0, last - n + 1), last);
@@ -610,6 +648,7 @@ export class MongoStore implements Store {
     // Keyed when every seq from afterSeq + 1 to min(afterSeq + limit, last) is stored: then those are the answer.
     const keyed = await this.read(`reading ${collection}`, options, async () => {
       const last = await this.keyedLastSeq(collection, stream);
+      if (last === null) return [];
       if (last === undefined) return undefined;
       return this.keyedTicks(collection, stream, afterSeq + 1, Math.min(afterSeq + limit, last));
     });
@@ -625,11 +664,10 @@ export class MongoStore implements Store {
     options?: ReadOptions,
   ): Promise<Tick[]> {
     checkReadArgs('ticksRange', { fromSeq, toSeq });
-    const keyed = await this.read(`reading ${collection}`, options, async () => {
-      const last = await this.keyedLastSeq(collection, stream);
-      if (last === undefined) return undefined;
-      return this.keyedTicks(collection, stream, Math.max(0, fromSeq), Math.min(toSeq, last));
-    });
+    // Keyed when every seq of the range is stored (a window ending at the last stored tick): no head needed.
+    const keyed = await this.read(`reading ${collection}`, options, () =>
+      this.keyedTicks(collection, stream, Math.max(0, fromSeq), toSeq),
+    );
     if (keyed !== undefined) return keyed;
     return this.findTicks(collection, { stream, seq: { $gte: fromSeq, $lte: toSeq } }, 1, 0, options);
   }
@@ -766,6 +804,7 @@ export class MongoStore implements Store {
     return this.read('reading inf_predictions', options, async (signal) => {
       const head = await this.head('inf_predictions', stream);
       if (head !== null) return head;
+      if (this.keyedSince.has('inf_predictions')) return null;
       const [last] = await this.db
         .collection('inf_predictions')
         .find({ stream }, { projection: { seq: 1 }, signal })
