@@ -42,7 +42,7 @@ export function tickFrame(tick: Tick): Buffer {
 }
 
 const COLLECTION = 'historical_data';
-/** Most time stop() gives the save of the stream's last state. */
+/** Most time stop() gives the save of the stream's last state (never beyond its own deadline). */
 const STOP_STATE_MS = 2000;
 const PAGE = 20_000;
 
@@ -318,8 +318,10 @@ export class StreamProducer implements TickFeed {
    * Stops reading the source; resolves once the batch being stored (if any) is stored and published, or, after
    * `timeoutMs` (a store outage), at once with that batch given up: its ticks are counted in `unconfirmedTicks`
    * (handed to the store, not confirmed stored, never sent). Without `timeoutMs` it waits as long as the store does.
+   * Then saves the stream's state, within at most 2 s and what is left of `timeoutMs`.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<{ unconfirmedTicks: number }> {
+    const end = performance.now() + (options.timeoutMs ?? Number.POSITIVE_INFINITY);
     this.stopper.abort();
     this.wakeUp();
     const loop = this.loop ?? Promise.resolve();
@@ -328,11 +330,9 @@ export class StreamProducer implements TickFeed {
       await withDeadline(loop, options.timeoutMs, 'stopping').catch(() => this.giveUp.abort());
     }
     await loop;
-    // The last state: a start after this stop replays nothing.
-    await this.checkpoints.close(
-      this.stateNow(),
-      Math.min(options.timeoutMs ?? STOP_STATE_MS, STOP_STATE_MS),
-    );
+    // The last state, so that a start after this stop replays nothing; within what is left of the deadline.
+    const budget = Math.min(STOP_STATE_MS, end - performance.now());
+    await this.checkpoints.close(budget > 0 ? this.stateNow() : null, Math.max(0, budget));
     return { unconfirmedTicks: this.unconfirmed };
   }
 
