@@ -336,9 +336,14 @@ export class StreamProducer implements TickFeed {
     return { unconfirmedTicks: this.unconfirmed };
   }
 
-  /** The stream's state at the head, when the indicators are known to describe its stored tick; else null. */
+  /** The indicators are known to describe the stored tick at the head. */
+  private get stateKnown(): boolean {
+    return this.synced && this.trusted && this.head >= 0;
+  }
+
+  /** The stream's state at the head, when known; else null. */
   private stateNow(): StreamState | null {
-    if (!this.synced || !this.trusted || this.head < 0) return null;
+    if (!this.stateKnown) return null;
     return {
       stream: this.stream,
       seq: this.head,
@@ -350,8 +355,7 @@ export class StreamProducer implements TickFeed {
 
   /** Offers the state at the head to the checkpoints (saved when a second has passed since the last save). */
   private saveState(): void {
-    if (this.stateNow() === null) return;
-    this.checkpoints.offer(() => this.stateNow() as StreamState);
+    if (this.stateKnown) this.checkpoints.offer(() => this.stateNow() as StreamState);
   }
 
   private get stopped(): boolean {
