@@ -97,6 +97,7 @@ export type {
   StoreLogger,
   StoreOptions,
   StoreStats,
+  StreamState,
   TickCollection,
   TrainingPrediction,
   WriteOutcome,

@@ -72,7 +72,7 @@ describe('byner generate | byner indicators', () => {
 });
 
 describe('byner generate into the store', () => {
-  it('stores only into an empty stream, --append continues seq, phase and indicators exactly', async () => {
+  it('stores only into an empty stream, --append continues seq, phase and indicators exactly, state saved', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byner-gen-'));
     const env = { BYNER_DATA_DIR: dir };
     const first = await byner(['generate', '--ticks', '300', '--seed', '5'], { env });
@@ -89,6 +89,17 @@ describe('byner generate into the store', () => {
     const { openStore } = await import('../src/store/index.js');
     const store = await openStore({ dataDir: dir });
     const stored = await store.ticksAfter('historical_data', 'synthetic', -1, 1000);
+    // Each run saved the stream's state after its ticks (the append started from the first run's).
+    const { IndicatorStream } = await import('../src/indicators/streaming.js');
+    const replayed = new IndicatorStream();
+    for (const t of stored) replayed.push(t.price);
+    assert.deepEqual(await store.streamState('synthetic'), {
+      stream: 'synthetic',
+      seq: 499,
+      time: stored[499].timestamp.getTime(),
+      gaps: 0,
+      indicators: replayed.getState(),
+    });
     await store.close();
     const whole = lines(
       (await byner(['generate', '--format', 'jsonl', '--ticks', '500', '--seed', '5'])).stdout,

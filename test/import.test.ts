@@ -12,6 +12,7 @@ import { isBynerError } from '../src/errors.js';
 import { importSeries } from '../src/import/importer.js';
 import { readPrices } from '../src/import/reader.js';
 import { computeIndicators } from '../src/indicators/batch.js';
+import { IndicatorStream } from '../src/indicators/streaming.js';
 import { openMongoStore } from '../src/store/mongo/mongo-store.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/types.js';
@@ -52,6 +53,21 @@ const csv = (rows: { prices: number[]; times: number[] | null }) =>
 const series = (text: string) => readPrices([text], { source: 'prices.csv' });
 
 const allTicks = (store: Store, stream = 'real') => store.ticksRange('historical_data', stream, 0, 1e9);
+
+/** The stream's saved state is the one a replay of every stored tick gives, at its last tick. */
+async function checkState(store: Store, stream = 'real'): Promise<void> {
+  const ticks = await allTicks(store, stream);
+  const replayed = new IndicatorStream();
+  for (const t of ticks) replayed.push(t.price);
+  const last = ticks[ticks.length - 1];
+  assert.deepEqual(await store.streamState(stream), {
+    stream,
+    seq: last.seq,
+    time: last.timestamp.getTime(),
+    gaps: 0,
+    indicators: replayed.getState(),
+  });
+}
 
 /**
  * Checks stored indicators against the batch computation over `prices` (null exactly where it is undefined) and
@@ -163,6 +179,7 @@ function importerSuite(name: string, open: (() => Promise<Opened>) | { skip: str
             prices.map((p, i) => [i, p, [...first.times, ...next.times][i]]),
           );
           checkIndicators(ticks, prices);
+          await checkState(store);
         },
       ],
       [
@@ -182,6 +199,7 @@ function importerSuite(name: string, open: (() => Promise<Opened>) | { skip: str
           const same = await importSeries(store, await series(csv(rows)), { stream: 'real', append: true });
           assert.equal(same.stored, 0);
           checkIndicators(await allTicks(store), rows.prices);
+          await checkState(store);
           const earlier = { prices: [1.5, 2.5], times: [rows.times[148] - 1, rows.times[149] + 1000] };
           await assert.rejects(
             importSeries(store, await series(csv(earlier)), {
@@ -209,6 +227,7 @@ function importerSuite(name: string, open: (() => Promise<Opened>) | { skip: str
           const again = await importSeries(store, await series(text), { stream: 'real' });
           assert.equal(again.stored, 0, "the same file again: its times start at the stream's first tick");
           await importSeries(store, await series(text), { stream: 'real', append: true });
+          await checkState(store);
           const ticks = await allTicks(store);
           assert.deepEqual(
             ticks.map((t) => [t.seq, t.timestamp.getTime() - T0, t.price]),

@@ -56,6 +56,8 @@ interface Plan {
   firstSeq: number;
   indicators: IndicatorStream;
   streamLength: number;
+  /** Jumps in the stream's stored seqs before firstSeq. */
+  gaps: number;
 }
 
 export async function importSeries(
@@ -77,7 +79,7 @@ export async function importSeries(
   if (count === 0) {
     const t0 = options.startTime?.getTime() ?? startNow(series.length, options.now?.() ?? Date.now());
     if (series.times === null) ctx.timeAt = (i) => t0 + i * SYNTHETIC_SPACING_MS;
-    plan = { skip: 0, firstSeq: 0, indicators: new IndicatorStream(), streamLength: 0 };
+    plan = { skip: 0, firstSeq: 0, indicators: new IndicatorStream(), streamLength: 0, gaps: 0 };
   } else if (options.append === true) plan = await planAppend(ctx, options);
   else plan = await planReimport(ctx, options, count);
 
@@ -104,6 +106,17 @@ export async function importSeries(
     if (batch.length >= batchSize) await put();
   }
   if (batch.length > 0) await put();
+  if (collection === 'historical_data' && stored > 0) {
+    // The indicators have seen every stored price up to the last row: the stream's state there, so that a server
+    // opening the stream replays none of the file.
+    await store.writeStreamState({
+      stream: options.stream,
+      seq: plan.firstSeq + stored - 1,
+      time: ctx.timeAt(series.length - 1),
+      gaps: plan.gaps,
+      indicators: plan.indicators.getState(),
+    });
+  }
   return {
     already: plan.skip,
     stored,
@@ -152,7 +165,8 @@ async function planReimport(ctx: Ctx, options: ImportOptions, count: number): Pr
   }
   const indicators = new IndicatorStream();
   for (let i = 0; i < held; i++) indicators.push(series.prices[i]);
-  return { skip: held, firstSeq: held, indicators, streamLength: count };
+  // firstDifference found seqs 0 … held − 1 all stored: no gaps before the new rows.
+  return { skip: held, firstSeq: held, indicators, streamLength: count, gaps: 0 };
 }
 
 /** With --append: rows up to the stream's last time must be its last ticks; the others continue it. */
@@ -185,6 +199,7 @@ async function planAppend(ctx: Ctx, options: ImportOptions): Promise<Plan> {
     firstSeq: last.seq + 1,
     indicators: replayed.indicators,
     streamLength: replayed.count,
+    gaps: replayed.gaps,
   };
 }
 
@@ -221,18 +236,22 @@ const describeTick = (t: Tick) => `price ${t.price} at ${iso(t.timestamp.getTime
 const describeRow = (ctx: Ctx, i: number) =>
   `price ${ctx.series.prices[i]} at ${iso(ctx.timeAt(i))}${ctx.series.times === null ? ' (1 s spacing: the file has no timestamps)' : ''}`;
 
-/** The indicator state after every stored tick of the stream, in seq order. */
+/** The indicator state after every stored tick of the stream, in seq order, and the jumps in its seqs. */
 async function replayIndicators(
   store: Store,
   collection: TickCollection,
   stream: string,
-): Promise<{ indicators: IndicatorStream; count: number }> {
+): Promise<{ indicators: IndicatorStream; count: number; gaps: number }> {
   const indicators = new IndicatorStream();
+  let gaps = 0;
   for (let after = -1; ; ) {
     const page = await store.ticksAfter(collection, stream, after, READ_PAGE);
-    for (const t of page) indicators.push(t.price);
+    for (const t of page) {
+      if (after >= 0 && t.seq !== after + 1) gaps += 1;
+      indicators.push(t.price);
+      after = t.seq;
+    }
     if (page.length < READ_PAGE) break;
-    after = page[page.length - 1].seq;
   }
-  return { indicators, count: indicators.length };
+  return { indicators, count: indicators.length, gaps };
 }

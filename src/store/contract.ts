@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { isBynerError } from '../errors.js';
+import { IndicatorStream } from '../indicators/streaming.js';
 import { sampleValue } from '../metrics/prometheus.js';
 import { INDICATOR_NAMES, type Indicators, type Tick } from '../ticks/types.js';
-import type { Forecast, MetricsDoc, ModelEntry, Store, TrainingPrediction } from './types.js';
+import type { Forecast, MetricsDoc, ModelEntry, Store, StreamState, TrainingPrediction } from './types.js';
 
 export interface StoreUnderTest {
   store: Store;
@@ -124,6 +125,26 @@ const INVALID_TICKS: [string, (t: Tick) => unknown, RegExp][] = [
   ['NaN indicator (use null)', (t) => ({ ...t, indicators: { ...t.indicators, macd: Number.NaN } }), /macd/],
   ['unknown indicator', (t) => ({ ...t, indicators: { ...t.indicators, ema: 1 } }), /indicators\.ema/],
   ['not an object', () => 42, /\(document\)/],
+];
+
+/** The state of `stream` after `seq + 1` prices of a wave with fractional values, stamped like makeTick. */
+export function makeStreamState(stream: string, seq: number): StreamState {
+  const indicators = new IndicatorStream();
+  for (let i = 0; i <= seq; i++) indicators.push(100 + 7 * Math.sin(0.3 * i) + i / 64);
+  return { stream, seq, time: T0 + seq * 1000, gaps: seq % 3, indicators: indicators.getState() };
+}
+
+const INVALID_STATES: [string, (s: StreamState) => unknown, RegExp][] = [
+  ['empty stream name', (s) => ({ ...s, stream: '' }), /field stream/],
+  ['negative seq', (s) => ({ ...s, seq: -1 }), /field seq/],
+  ['time not a number', (s) => ({ ...s, time: new Date(s.time) }), /field time/],
+  ['fractional gaps', (s) => ({ ...s, gaps: 0.5 }), /field gaps/],
+  ['no indicators', ({ indicators, ...rest }) => rest, /field indicators/],
+  [
+    'NaN in the indicator state',
+    (s) => ({ ...s, indicators: { ...s.indicators, rsi: { gain: Number.NaN, loss: 0 } } }),
+    /field indicators/,
+  ],
 ];
 
 /** Runs the contract, or (given `{ skip: reason }`) reports the whole suite skipped once, with the reason. */
@@ -338,6 +359,46 @@ export function runStoreContract(name: string, factory: StoreFactory | { skip: s
       assert.equal(await store.lastSeq('inf_historical_db', 'g'), 22);
       assert.deepEqual(await store.ticksAfter('inf_historical_db', 'g', 1, 2), g.slice(2, 4));
     });
+
+    it('keeps one stream state per stream that never moves back, round-tripping the indicator state exactly', async () => {
+      const s = await freshUnderTest();
+      const store = s.store;
+      assert.equal(await store.streamState('a'), null);
+      const early = makeStreamState('a', 10); // MACD not seeded yet: its state holds a null
+      assert.equal(early.indicators.macd, null);
+      const late = makeStreamState('a', 300);
+      await store.writeStreamState(early);
+      await store.writeStreamState(makeStreamState('b', 5));
+      assert.deepEqual(await store.streamState('a'), early);
+      await store.writeStreamState(makeStreamState('a', 7));
+      await store.writeStreamState({ ...makeStreamState('a', 10), time: 1 }); // as new: the stored one stays
+      assert.deepEqual(await store.streamState('a'), early);
+      // Writes racing in any order leave the newest.
+      await Promise.all(
+        [250, late.seq, 40, 299].map((seq) => store.writeStreamState(makeStreamState('a', seq))),
+      );
+      assert.deepEqual(await store.streamState('a'), late);
+      assert.deepEqual(await store.streamState('b'), makeStreamState('b', 5));
+      // The state read back continues exactly where the one written was.
+      const resumed = IndicatorStream.fromState((await store.streamState('a'))!.indicators);
+      const original = IndicatorStream.fromState(late.indicators);
+      for (const p of [101.25, 99.5, 100]) assert.deepEqual(resumed.push(p), original.push(p));
+      await store.close();
+      const again = await s.reopen();
+      assert.deepEqual(await again.streamState('a'), late);
+      await again.close();
+    });
+
+    for (const [label, edit, field] of INVALID_STATES) {
+      it(`rejects an invalid stream state (${label}) and stores nothing`, async () => {
+        const store = await fresh();
+        await assert.rejects(
+          store.writeStreamState(edit(makeStreamState('c', 50)) as StreamState),
+          (e: unknown) => isBynerError(e, 'BYNER_INVALID_DOCUMENT') && field.test(e.message),
+        );
+        assert.equal(await store.streamState('c'), null);
+      });
+    }
 
     it('reads see every acknowledged write without an explicit flush', async () => {
       const store = await fresh();

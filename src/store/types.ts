@@ -1,6 +1,7 @@
-// The Store contract: everything the pipeline persists (ticks, predictions, metrics, model registry) and the
-// reads it needs. Implementations live in store/sqlite and store/mongo; opening one is store/index.ts's job.
+// The Store contract: everything the pipeline persists (ticks, stream states, predictions, metrics, model
+// registry) and the reads it needs. Implementations live in store/sqlite and store/mongo; opening one is store/index.ts's job.
 
+import type { IndicatorState } from '../indicators/streaming.js';
 import type { Tick } from '../ticks/types.js';
 
 /** Tick collections: `historical_data` (generated / served ticks), `inf_historical_db` (as received live). */
@@ -145,6 +146,22 @@ export interface ServingPointer {
   since: Date;
 }
 
+/**
+ * Where a stream's indicators stand after one of its stored ticks (`stream_states`, one per stream of
+ * `historical_data`): a producer that opens the stream starts from it and replays only the ticks after `seq`.
+ */
+export interface StreamState {
+  stream: string;
+  /** Seq of the stored tick the state is after. */
+  seq: number;
+  /** Timestamp (ms) of that tick. */
+  time: number;
+  /** Jumps in the stream's stored seqs up to `seq` (what a full replay would count). */
+  gaps: number;
+  /** The indicator state after that tick's price (IndicatorStream.getState()). */
+  indicators: IndicatorState;
+}
+
 /** Document count per collection (`stats()`). */
 export type StoreStats = Record<CollectionName, number>;
 
@@ -267,6 +284,17 @@ export interface Store {
   countTicks(collection: TickCollection, stream?: string, options?: ReadOptions): Promise<number>;
   /** Every stream that has ticks in `collection`, by name, with its tick count and last seq. */
   listStreams(collection: TickCollection, options?: ReadOptions): Promise<StreamSummary[]>;
+
+  // --- stream states -----------------------------------------------------------------------------------------
+  /**
+   * Stores the state of `state.stream` unless the stored one has a seq ≥ `state.seq` (a state never moves back);
+   * resolves once stored or found older. A plain write (no receipt, no backlog): its caller writes it after the
+   * ticks it describes are stored, and a lost state costs only a longer replay. BYNER_INVALID_DOCUMENT for an
+   * invalid state; `signal` gives the write up (the state may or may not be stored then).
+   */
+  writeStreamState(state: StreamState, options?: ReadOptions): Promise<void>;
+  /** The stream's stored state, or null when none was written. */
+  streamState(stream: string, options?: ReadOptions): Promise<StreamState | null>;
 
   // --- predictions and metrics -------------------------------------------------------------------------------
   /** Stores the test windows of a training run (each write call's documents once). */

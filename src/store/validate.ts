@@ -1,9 +1,10 @@
 // Checks every document before it reaches a store and throws BYNER_INVALID_DOCUMENT naming the first bad
 // field. A batch is all-or-nothing: the stores validate the whole batch first. Shapes only, no semantics.
 
-import { BynerError, describe } from '../errors.js';
+import { BynerError, describe, isBynerError } from '../errors.js';
+import { IndicatorStream } from '../indicators/streaming.js';
 import { INDICATOR_NAMES, STREAM_NAME, type Tick } from '../ticks/types.js';
-import type { Forecast, MetricsDoc, ModelEntry, TrainingPrediction } from './types.js';
+import type { Forecast, MetricsDoc, ModelEntry, StreamState, TrainingPrediction } from './types.js';
 
 type Doc = Record<string, unknown>;
 
@@ -223,6 +224,35 @@ export const validateTrainingPredictions = (docs: readonly TrainingPrediction[],
 export const validateMetrics = (docs: readonly MetricsDoc[], where: string) =>
   validateBatch('metrics', docs, where);
 export const validateModel = (entry: ModelEntry, where: string) => validateBatch('model', [entry], where);
+
+/**
+ * Checks a stream state and returns it as it is stored: its own fields only, the indicator state as
+ * IndicatorStream.getState() writes it. BYNER_INVALID_DOCUMENT naming the first bad field.
+ */
+export function validateStreamState(state: StreamState, where: string): StreamState {
+  let indicators: StreamState['indicators'];
+  try {
+    if (!isObject(state)) throw new Invalid('(document)', 'a stream state object', state);
+    text(field(state, 'stream', ''), 'stream');
+    seqNumber(field(state, 'seq', ''), 'seq');
+    finite(field(state, 'time', ''), 'time');
+    seqNumber(field(state, 'gaps', ''), 'gaps');
+    const given = field(state, 'indicators', '');
+    try {
+      indicators = IndicatorStream.fromState(given as StreamState['indicators']).getState();
+    } catch (e) {
+      if (!isBynerError(e)) throw e;
+      throw new Invalid('indicators', 'an IndicatorStream.getState() object', e.message);
+    }
+  } catch (e) {
+    if (!(e instanceof Invalid)) throw e;
+    throw new BynerError('BYNER_INVALID_DOCUMENT', `${where}: invalid stream state, field ${e.field}`, {
+      expected: e.expected,
+      received: describe(e.received),
+    });
+  }
+  return { stream: state.stream, seq: state.seq, time: state.time, gaps: state.gaps, indicators };
+}
 
 /** Read arguments: a count or limit must be an integer ≥ 0, a seq an integer (≥ -1 for "from the start"). */
 export function checkReadArgs(where: string, args: Record<string, number>): void {

@@ -6,10 +6,11 @@ import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams } from '../indicators/pa
 import { IndicatorStream } from '../indicators/streaming.js';
 import { metrics } from '../metrics/prometheus.js';
 import type { PricePoint, PriceSource } from '../sources/types.js';
-import type { Store, StoreLogger, WriteOutcome } from '../store/types.js';
+import type { Store, StoreLogger, StreamState, WriteOutcome } from '../store/types.js';
 import { tickToJson } from '../ticks/json.js';
 import type { Tick } from '../ticks/types.js';
 import { sleep, withDeadline } from '../util/backoff.js';
+import { StreamCheckpoints } from './checkpoint.js';
 import type { TickFeed } from './hub.js';
 import { TickRing } from './ring.js';
 import { sseFrame } from './sse.js';
@@ -41,6 +42,8 @@ export function tickFrame(tick: Tick): Buffer {
 }
 
 const COLLECTION = 'historical_data';
+/** Most time stop() gives the save of the stream's last state (never beyond its own deadline). */
+const STOP_STATE_MS = 2000;
 const PAGE = 20_000;
 
 export interface ReplayedStream {
@@ -50,44 +53,86 @@ export interface ReplayedStream {
   lastSeq: number;
   /** Timestamp (ms) of the last stored tick, 0 for an empty stream. */
   lastTime: number;
-  /** Jumps in the stored seqs. */
+  /** Jumps in the stored seqs (the stream state's count up to its seq, plus the ones after it). */
   gaps: number;
   /** The last `keepLast` stored ticks. */
   tail: Tick[];
+  /** Seq of the stream state the replay started from; null when it replayed every stored tick. */
+  fromState: number | null;
 }
 
+const sameParams = (a: IndicatorParams, b: IndicatorParams) =>
+  Object.keys(a).length === Object.keys(b).length &&
+  (Object.keys(b) as (keyof IndicatorParams)[]).every((k) => a[k] === b[k]);
+
 /**
- * Replays every stored price of a stream through an IndicatorStream, page by page (the EMAs depend on the whole
- * history; > 5 M ticks/s), so that new ticks continue its indicators exactly: for the live server and for
- * `byner generate --append`.
+ * The indicator state after every stored price of a stream, so that new ticks continue its indicators exactly:
+ * for the live server and for `byner generate --append`. From the stream's saved state (Store.streamState) when
+ * there is one of the same indicator periods whose tick is stored as it says: then only the ticks after it are
+ * read (with the `keepLast` before it, for the tail). Otherwise every stored price is replayed, page by page
+ * (the EMAs depend on the whole history; > 5 M ticks/s). Both give the same result.
  */
 export async function replayStoredStream(
   store: Store,
   stream: string,
   opts: { params?: IndicatorParams; keepLast?: number } = {},
 ): Promise<ReplayedStream> {
+  const params = opts.params ?? DEFAULT_INDICATOR_PARAMS;
   const keep = opts.keepLast ?? 0;
-  const indicators = new IndicatorStream(opts.params ?? DEFAULT_INDICATOR_PARAMS);
-  let after = -1;
-  let lastTime = 0;
-  let gaps = 0;
+  const state = await store.streamState(stream);
+  if (state !== null && sameParams(state.indicators.params, params)) {
+    const resumed = await replayAfter(store, state, keep);
+    if (resumed !== null) return resumed;
+  }
+  const empty: StreamState = {
+    stream,
+    seq: -1,
+    time: 0,
+    gaps: 0,
+    indicators: new IndicatorStream(params).getState(),
+  };
+  return (await replayAfter(store, empty, keep)) as ReplayedStream;
+}
+
+/**
+ * Continues `start` (a stream state, or the empty one at seq −1) over the stored ticks after it. Null when the
+ * stored tick at the state's seq is missing or differs from the state's (the state does not describe the stored
+ * stream: replay it all instead).
+ */
+async function replayAfter(store: Store, start: StreamState, keep: number): Promise<ReplayedStream | null> {
+  const indicators = IndicatorStream.fromState(start.indicators);
+  const resuming = start.seq >= 0;
+  // The tail's ticks up to the state's seq come in the same read (at least the state's own tick, to check it).
+  let after = resuming ? Math.max(-1, start.seq - Math.max(keep, 1)) : -1;
+  let verified = !resuming;
+  let lastSeq = start.seq;
+  let lastTime = start.time;
+  let gaps = start.gaps;
   let tail: Tick[] = [];
   for (;;) {
-    const page = await store.ticksAfter(COLLECTION, stream, after, PAGE);
+    const page = await store.ticksAfter(COLLECTION, start.stream, after, PAGE);
     if (page.length === 0) break;
     for (const t of page) {
-      if (after >= 0 && t.seq !== after + 1) gaps += 1;
+      if (t.seq <= start.seq) {
+        if (t.seq === start.seq)
+          verified = t.price === start.indicators.recent.at(-1) && t.timestamp.getTime() === start.time;
+        continue;
+      }
+      if (!verified) return null;
+      if (lastSeq >= 0 && t.seq !== lastSeq + 1) gaps += 1;
       indicators.push(t.price);
-      after = t.seq;
+      lastSeq = t.seq;
     }
-    lastTime = page[page.length - 1].timestamp.getTime();
+    after = page[page.length - 1].seq;
+    if (after > start.seq) lastTime = page[page.length - 1].timestamp.getTime();
     if (keep > 0) {
       tail = page.length >= keep ? page : tail.concat(page);
       if (tail.length > keep) tail = tail.slice(-keep);
     }
     if (page.length < PAGE) break;
   }
-  return { indicators, lastSeq: after, lastTime, gaps, tail };
+  if (!verified) return null;
+  return { indicators, lastSeq, lastTime, gaps, tail, fromState: resuming ? start.seq : null };
 }
 
 /** Ticks made per second over the last 10 s, in one-second buckets. */
@@ -158,16 +203,33 @@ export class StreamProducer implements TickFeed {
   private loop: Promise<void> | undefined;
   private status: ProducerState['state'] = 'running';
   private readonly produced;
+  /** Gaps in the stored seqs up to the head (the producer adds none): saved with the stream's state. */
+  private readonly gaps: number;
+  private readonly checkpoints: StreamCheckpoints;
+  /**
+   * The indicators describe the tick at the head: false from making a batch until it is stored (and for good once
+   * a batch met ticks already stored, which may be another producer's), so that only a state of stored ticks is
+   * saved.
+   */
+  private synced = true;
+  private trusted = true;
 
   private constructor(
     private readonly options: ProducerOptions,
-    state: { indicators: IndicatorStream; head: number; lastTime: number },
+    state: { indicators: IndicatorStream; head: number; lastTime: number; gaps: number; savedSeq: number },
   ) {
     this.ring = new TickRing(options.ringCapacity);
     this.indicators = state.indicators;
     this.head = state.head;
     this.lastTime = state.lastTime;
+    this.gaps = state.gaps;
     this.logger = options.logger ?? { info() {}, warn() {}, error() {} };
+    this.checkpoints = new StreamCheckpoints({
+      store: options.store,
+      stream: options.stream,
+      logger: this.logger,
+      savedSeq: state.savedSeq,
+    });
     this.now = options.now ?? Date.now;
     this.produced = metrics.ticksProduced.labels({ stream: options.stream });
     this.produced.inc(0);
@@ -179,12 +241,13 @@ export class StreamProducer implements TickFeed {
 
   /**
    * Opens the producer after the stream's last stored tick and starts reading its source. The indicator state is
-   * rebuilt by replaying every stored price of the stream (the EMAs depend on the whole history; >5 M ticks/s),
-   * and the last stored ticks fill the replay ring.
+   * rebuilt from the stream's saved state and the stored prices after it, or by replaying every stored price
+   * (replayStoredStream), and the last stored ticks fill the replay ring. While it runs, the producer saves the
+   * stream's state after its stored ticks about once a second and when it stops (StreamCheckpoints).
    */
   static async open(options: ProducerOptions): Promise<StreamProducer> {
     const { store, stream } = options;
-    const { indicators, lastSeq, lastTime, gaps, tail } = await replayStoredStream(store, stream, {
+    const { indicators, lastSeq, lastTime, gaps, tail, fromState } = await replayStoredStream(store, stream, {
       params: options.indicatorParams,
       keepLast: options.ringCapacity,
     });
@@ -194,7 +257,15 @@ export class StreamProducer implements TickFeed {
         `stream "${stream}" has ${gaps} gap(s) in its stored seqs; indicators continue over the stored prices`,
       );
     }
-    const producer = new StreamProducer(options, { indicators, head: lastSeq, lastTime });
+    const producer = new StreamProducer(options, {
+      indicators,
+      head: lastSeq,
+      lastTime,
+      gaps,
+      savedSeq: fromState ?? -1,
+    });
+    // A stream replayed past its state (or without one) gets one now, so that the next start is short.
+    producer.saveState();
     // The ring holds only consecutive seqs: keep the consecutive run that ends at the last stored tick.
     let start = tail.length - 1;
     while (start > 0 && tail[start - 1].seq === tail[start].seq - 1) start -= 1;
@@ -247,8 +318,10 @@ export class StreamProducer implements TickFeed {
    * Stops reading the source; resolves once the batch being stored (if any) is stored and published, or, after
    * `timeoutMs` (a store outage), at once with that batch given up: its ticks are counted in `unconfirmedTicks`
    * (handed to the store, not confirmed stored, never sent). Without `timeoutMs` it waits as long as the store does.
+   * Then saves the stream's state, within at most 2 s and what is left of `timeoutMs`.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<{ unconfirmedTicks: number }> {
+    const end = performance.now() + (options.timeoutMs ?? Number.POSITIVE_INFINITY);
     this.stopper.abort();
     this.wakeUp();
     const loop = this.loop ?? Promise.resolve();
@@ -257,7 +330,32 @@ export class StreamProducer implements TickFeed {
       await withDeadline(loop, options.timeoutMs, 'stopping').catch(() => this.giveUp.abort());
     }
     await loop;
+    // The last state, so that a start after this stop replays nothing; within what is left of the deadline.
+    const budget = Math.min(STOP_STATE_MS, end - performance.now());
+    await this.checkpoints.close(budget > 0 ? this.stateNow() : null, Math.max(0, budget));
     return { unconfirmedTicks: this.unconfirmed };
+  }
+
+  /** The indicators are known to describe the stored tick at the head. */
+  private get stateKnown(): boolean {
+    return this.synced && this.trusted && this.head >= 0;
+  }
+
+  /** The stream's state at the head, when known; else null. */
+  private stateNow(): StreamState | null {
+    if (!this.stateKnown) return null;
+    return {
+      stream: this.stream,
+      seq: this.head,
+      time: this.lastTime,
+      gaps: this.gaps,
+      indicators: this.indicators.getState(),
+    };
+  }
+
+  /** Offers the state at the head to the checkpoints (saved when a second has passed since the last save). */
+  private saveState(): void {
+    if (this.stateKnown) this.checkpoints.offer(() => this.stateNow() as StreamState);
   }
 
   private get stopped(): boolean {
@@ -359,6 +457,7 @@ export class StreamProducer implements TickFeed {
 
   /** Turns points into ticks: the next seqs, the indicators, a timestamp never before the stream's last one. */
   private makeTicks(points: readonly PricePoint[]): Tick[] {
+    this.synced = false;
     const now = this.now();
     return points.map((p, i) => {
       const time = Math.max(p.timestamp?.getTime() ?? now, this.lastTime);
@@ -421,9 +520,13 @@ export class StreamProducer implements TickFeed {
         delay = Math.min(delay * 2, 5000);
       }
     }
+    // Ticks already stored may be another producer's, with other prices: no state describes them for sure.
+    if (outcome.duplicates > 0) this.trusted = false;
     await this.options.onStored?.(batch, outcome);
     for (const tick of batch) this.ring.push({ seq: tick.seq, frame: tickFrame(tick) });
     this.head = batch[batch.length - 1].seq;
+    this.synced = true;
+    this.saveState();
     this.rate.add(batch.length);
     this.produced.inc(batch.length);
     for (const listener of this.listeners) listener();

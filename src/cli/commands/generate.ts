@@ -3,9 +3,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { BynerError } from '../../errors.js';
-import type { IndicatorStream } from '../../indicators/streaming.js';
+import { IndicatorStream } from '../../indicators/streaming.js';
 import { syntheticTicks } from '../../indicators/ticks.js';
-import type { Store } from '../../store/index.js';
+import type { Store, StreamState } from '../../store/index.js';
 import { seedTicks } from '../../store/index.js';
 import { replayStoredStream } from '../../stream/producer.js';
 import { SinePriceSource, type SineSource, TICK_MS } from '../../ticks/generator.js';
@@ -96,22 +96,29 @@ export function generateCommand(program: Command): Command {
     try {
       const continued = append ? await continueStream(store, s.stream!) : null;
       const progress = startProgress('storing ticks', count, logger, quiet);
+      const state = new StateAfter(s.stream!, continued);
       const result = await seedTicks(store, {
         stream: s.stream!,
         count,
         append,
         makeTicks: (startSeq, n) =>
-          continued && continued.next === startSeq
-            ? continuedTicks(src, continued, s.stream!, n)
-            : syntheticTicks(src, {
-                start: startSeq,
-                count: n,
-                stream: s.stream,
-                origin: parseStartTime(s.startTime, n),
-              }),
+          state.follow(
+            startSeq,
+            continued && continued.next === startSeq
+              ? continuedTicks(src, continued, s.stream!, n)
+              : syntheticTicks(src, {
+                  start: startSeq,
+                  count: n,
+                  stream: s.stream,
+                  origin: parseStartTime(s.startTime, n),
+                }),
+          ),
         onProgress: (done) => progress.update(done),
       });
       progress.stop();
+      // The stream's state after the stored ticks: a server that opens the stream next replays none of them.
+      const last = state.last();
+      if (result.seeded && last !== null) await store.writeStreamState(last);
       if (result.seeded) {
         logger.info(
           `stored ${result.written} ticks (seq ${result.startSeq}..${result.startSeq + result.written - 1}) in historical_data`,
@@ -128,12 +135,55 @@ interface Continued {
   indicators: IndicatorStream;
   next: number;
   lastTime: number;
+  /** Jumps in the stream's stored seqs. */
+  gaps: number;
 }
 
 /** The stored stream's indicator state, to continue it exactly; null for an empty stream. */
 async function continueStream(store: Store, stream: string): Promise<Continued | null> {
   const r = await replayStoredStream(store, stream);
-  return r.lastSeq < 0 ? null : { indicators: r.indicators, next: r.lastSeq + 1, lastTime: r.lastTime };
+  return r.lastSeq < 0
+    ? null
+    : { indicators: r.indicators, next: r.lastSeq + 1, lastTime: r.lastTime, gaps: r.gaps };
+}
+
+/**
+ * The stream's state after the ticks handed to the store: their prices pushed over the stored stream's state (an
+ * empty one for a new stream), as a replay of the stored stream would. Known only when the ticks start right
+ * after the stored ones.
+ */
+class StateAfter {
+  private readonly indicators: IndicatorStream;
+  private tick: Tick | null = null;
+  private known = true;
+
+  constructor(
+    private readonly stream: string,
+    private readonly continued: Continued | null,
+  ) {
+    this.indicators =
+      continued === null ? new IndicatorStream() : IndicatorStream.fromState(continued.indicators.getState());
+  }
+
+  *follow(startSeq: number, ticks: Iterable<Tick>): Generator<Tick> {
+    this.known &&= startSeq === (this.continued?.next ?? 0);
+    for (const t of ticks) {
+      this.indicators.push(t.price);
+      this.tick = t;
+      yield t;
+    }
+  }
+
+  last(): StreamState | null {
+    if (!this.known || this.tick === null) return null;
+    return {
+      stream: this.stream,
+      seq: this.tick.seq,
+      time: this.tick.timestamp.getTime(),
+      gaps: this.continued?.gaps ?? 0,
+      indicators: this.indicators.getState(),
+    };
+  }
 }
 
 function* continuedTicks(src: SineSource, c: Continued, stream: string, n: number): Generator<Tick> {

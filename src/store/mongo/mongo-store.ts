@@ -32,6 +32,7 @@ import type {
   StoredModel,
   StoreLogger,
   StoreStats,
+  StreamState,
   StreamSummary,
   TickCollection,
   TrainingPrediction,
@@ -46,6 +47,7 @@ import {
   validateForecasts,
   validateMetrics,
   validateModel,
+  validateStreamState,
   validateTicks,
   validateTrainingPredictions,
 } from '../validate.js';
@@ -77,6 +79,10 @@ export const DEFAULT_DB_NAME = 'byner_analyzer';
 const ARTIFACT_BUCKET = 'model_artifacts';
 /** Serving pointers `{stream, version, since}`, one per stream (upserted by stream: atomic without transactions). */
 const SERVING = 'serving';
+
+/** Stream states `{_id: stream, seq, time, gaps, indicators}` (Store.streamState). */
+const STREAM_STATES = 'stream_states';
+type StateDoc = Omit<StreamState, 'stream'> & { _id: string };
 
 /** Which collections get which unique/sort indexes at start. */
 const INDEXES: { collection: string; key: Document; unique?: boolean }[] = [
@@ -702,6 +708,50 @@ export class MongoStore implements Store {
       if (last !== null) out.push({ stream, count: Number(r.count), last_seq: last });
     }
     return out;
+  }
+
+  // --- stream states -----------------------------------------------------------------------------------------
+  // One document per stream in `stream_states`, `_id` = the stream name: reads find it by `_id` (the one filter
+  // FerretDB 1.x answers from its index), and a write's scan is over one document per stream.
+
+  async writeStreamState(state: StreamState, options?: ReadOptions): Promise<void> {
+    const s = validateStreamState(state, 'writeStreamState');
+    if (this.closed) throw new BynerError('BYNER_STORE', `${this.description}: the store is closed`);
+    // Not through the backlog: an upsert that only moves forward is idempotent, so a plain write retried on lost
+    // connections (within the read deadline) is enough; the caller writes it after the ticks it describes are stored.
+    await this.read(
+      `writing the state of stream ${s.stream}`,
+      options,
+      async () => {
+        try {
+          await this.db
+            .collection<StateDoc>(STREAM_STATES)
+            .updateOne(
+              { _id: s.stream, seq: { $lt: s.seq } },
+              { $set: { seq: s.seq, time: s.time, gaps: s.gaps, indicators: s.indicators } },
+              { upsert: true },
+            );
+        } catch (error) {
+          // The filter found no older state and the insert met the stream's document: a state as new is stored.
+          if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return;
+          throw error;
+        }
+      },
+      false,
+    );
+  }
+
+  async streamState(stream: string, options?: ReadOptions): Promise<StreamState | null> {
+    return this.read(
+      `reading the state of stream ${stream}`,
+      options,
+      async (signal) => {
+        const d = await this.db.collection<StateDoc>(STREAM_STATES).findOne({ _id: stream }, { signal });
+        if (d === null) return null;
+        return { stream, seq: d.seq, time: d.time, gaps: d.gaps, indicators: d.indicators };
+      },
+      false,
+    );
   }
 
   // --- predictions and metrics -------------------------------------------------------------------------------

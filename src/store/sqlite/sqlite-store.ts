@@ -25,6 +25,7 @@ import type {
   StoredModel,
   StoreLogger,
   StoreStats,
+  StreamState,
   StreamSummary,
   TickCollection,
   TrainingPrediction,
@@ -39,6 +40,7 @@ import {
   validateForecasts,
   validateMetrics,
   validateModel,
+  validateStreamState,
   validateTicks,
   validateTrainingPredictions,
 } from '../validate.js';
@@ -109,6 +111,11 @@ const SCHEMA = `
   );
   CREATE TABLE IF NOT EXISTS serving (
     stream TEXT PRIMARY KEY, version TEXT NOT NULL REFERENCES models (version), since INTEGER NOT NULL
+  );
+  -- One row per stream of historical_data: its indicator state (JSON) after the tick at seq (Store.streamState).
+  CREATE TABLE IF NOT EXISTS stream_states (
+    stream TEXT PRIMARY KEY, seq INTEGER NOT NULL, time INTEGER NOT NULL, gaps INTEGER NOT NULL,
+    indicators TEXT NOT NULL
   );`;
 
 /**
@@ -441,6 +448,35 @@ export class SqliteStore implements Store {
     return this.prepare(
       `SELECT stream, COUNT(*) AS count, MAX(seq) AS last_seq FROM ${collection} GROUP BY stream ORDER BY stream`,
     ).all() as StreamSummary[];
+  }
+
+  // --- stream states -----------------------------------------------------------------------------------------
+
+  async writeStreamState(state: StreamState, options?: ReadOptions): Promise<void> {
+    const s = validateStreamState(state, 'writeStreamState');
+    this.startRead(options);
+    // One statement, so a state never moves back: an older or equal seq leaves the stored row as it is.
+    this.tx(`writing the state of stream ${s.stream}`, () =>
+      this.prepare(
+        `INSERT INTO stream_states (stream, seq, time, gaps, indicators) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, time = excluded.time, gaps = excluded.gaps,
+           indicators = excluded.indicators
+         WHERE excluded.seq > stream_states.seq`,
+      ).run(s.stream, s.seq, s.time, s.gaps, JSON.stringify(s.indicators)),
+    );
+  }
+
+  async streamState(stream: string, options?: ReadOptions): Promise<StreamState | null> {
+    this.startRead(options);
+    const row = this.prepare('SELECT * FROM stream_states WHERE stream = ?').get(stream) as Row | undefined;
+    if (row === undefined) return null;
+    return {
+      stream: row.stream as string,
+      seq: row.seq as number,
+      time: row.time as number,
+      gaps: row.gaps as number,
+      indicators: JSON.parse(row.indicators as string),
+    };
   }
 
   // --- predictions and metrics -------------------------------------------------------------------------------
