@@ -70,6 +70,8 @@ class HoldingInput extends ScriptedInput {
 /** The store, with calls of `method` recorded (their first argument after the collection) and optionally held. */
 function watched(store: Store, method: keyof Store, gate?: (stream: string) => Promise<void>) {
   const calls: string[] = [];
+  /** For range reads (stream, from, to): the stream and the number of seqs asked. */
+  const spans: [string, number][] = [];
   const proxy = new Proxy(store, {
     get(target, key, receiver) {
       const v = Reflect.get(target, key, receiver);
@@ -77,12 +79,14 @@ function watched(store: Store, method: keyof Store, gate?: (stream: string) => P
       return async (...args: unknown[]) => {
         const stream = String(typeof args[0] === 'string' && args[0].includes('_') ? args[1] : args[0]);
         calls.push(stream);
+        if (typeof args[2] === 'number' && typeof args[3] === 'number')
+          spans.push([stream, args[3] - args[2] + 1]);
         await gate?.(stream);
         return v.apply(target, args);
       };
     },
   });
-  return { store: proxy as Store, calls };
+  return { store: proxy as Store, calls, spans };
 }
 
 const until = async (cond: () => boolean, ms = 10_000) => {
@@ -202,7 +206,15 @@ describe('inference pipeline', () => {
     await input.deliver({ a: streams.a.slice(200), b: streams.b.slice(200) });
     const stats = await second.stop();
     assert.deepEqual(input.asked.sort(), ['a', 'b']);
-    assert.deepEqual(ranges.calls, ['b'], 'only b read from the store');
+    // a: one stored tick checked (the first of the window); b: the whole window read from the store.
+    assert.deepEqual(ranges.calls.sort(), ['a', 'b']);
+    assert.deepEqual(
+      ranges.spans.sort((x, y) => x[0].localeCompare(y[0])),
+      [
+        ['a', 1],
+        ['b', 60],
+      ],
+    );
     for (const stream of ['a', 'b'] as const) {
       assert.equal(stats.streams.get(stream)?.resumedAfter, 199);
       const got = (await store.recentForecasts(stream, 5)).map((f) => [f.seq, f.forecast]);

@@ -84,7 +84,12 @@ export async function readResume(
   }
   const from = Math.max(0, Math.min(recoverFrom, lastSeq) - rows + 1);
   const held = (await p.recent?.(from, lastSeq)) ?? [];
-  const whole = held.length === lastSeq - from + 1 && held.every((t, i) => t.seq === from + i);
+  // The held ticks stand for the stored ones when they cover the range and the store holds its first one too (the
+  // stored ticks are consecutive: the window is not filled with ticks that inference never stored).
+  const whole =
+    held.length === lastSeq - from + 1 &&
+    held.every((t, i) => t.seq === from + i) &&
+    (await store.ticksRange('inf_historical_db', stream, from, from, read)).length === 1;
   const ticks = whole ? held : await store.ticksRange('inf_historical_db', stream, from, lastSeq, read);
   const open = own.filter(
     (f) => f.seq < recoverFrom && f.seq + horizon >= recoverFrom && f.forecast.length === horizon,

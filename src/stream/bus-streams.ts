@@ -274,6 +274,7 @@ export class SharedStreams {
       source: feed.source,
       // The hub reads the shared feed; the producer's own ring only needs the batch being published.
       ringCapacity: this.options.batchSize,
+      fillRing: false, // its open reads only the ticks after the stream's saved state
       batchSize: this.options.batchSize,
       alwaysOn: true,
       indicatorParams: this.options.indicatorParams,

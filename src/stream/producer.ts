@@ -21,6 +21,8 @@ export interface ProducerOptions {
   source: PriceSource;
   /** Ticks held in memory for replay (older ones are read back from the store). */
   ringCapacity: number;
+  /** False: the ring starts empty instead of with the last stored ticks (nothing replays from it). Default true. */
+  fillRing?: boolean;
   indicatorParams?: IndicatorParams;
   /** The most points made and stored at once (a source that has them ready at once, e.g. interval 0). Default 256. */
   batchSize?: number;
@@ -249,7 +251,7 @@ export class StreamProducer implements TickFeed {
     const { store, stream } = options;
     const { indicators, lastSeq, lastTime, gaps, tail, fromState } = await replayStoredStream(store, stream, {
       params: options.indicatorParams,
-      keepLast: options.ringCapacity,
+      keepLast: options.fillRing === false ? 0 : options.ringCapacity,
     });
     if (gaps > 0) {
       options.logger?.warn(

@@ -121,10 +121,11 @@ interface HeadState {
 
 /**
  * Most documents a read looks up by `_id` before it asks a (stream, seq) query instead. On FerretDB 1.x a lookup
- * costs ≈ 2 ms and a query ≈ 0.05 ms per document of the collection (2 cores): up to 128 lookups (a window to
- * refill, a stream's last ticks) win from ≈ 5,000 documents on; a page of 1,000 ticks is one query.
+ * costs ≈ 2 ms and a query ≈ 0.05 ms per document of the collection (2 cores): up to 300 lookups (a window to
+ * refill, a producer's ring tail, a stream's last ticks) win from ≈ 12,000 documents on; a page of 1,000 ticks is
+ * one query.
  */
-const KEYED_MAX = 128;
+const KEYED_MAX = 300;
 /** Lookups by `_id` in flight at once for one read. */
 const KEYED_PARALLEL = 4;
 /** Stream names hold no '/' (STREAM_NAME), so these keys are unambiguous. */
