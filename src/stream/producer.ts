@@ -245,7 +245,7 @@ export class StreamProducer implements TickFeed {
    * Opens the producer after the stream's last stored tick and starts reading its source. The indicator state is
    * rebuilt from the stream's saved state and the stored prices after it, or by replaying every stored price
    * (replayStoredStream), and the last stored ticks fill the replay ring. While it runs, the producer saves the
-   * stream's state after its stored ticks about once a second and when it stops (StreamCheckpoints).
+   * stream's state after its stored ticks at most every 5 s and when it stops (StreamCheckpoints).
    */
   static async open(options: ProducerOptions): Promise<StreamProducer> {
     const { store, stream } = options;

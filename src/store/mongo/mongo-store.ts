@@ -286,6 +286,15 @@ async function gallop(start: number, has: (n: number) => Promise<boolean>): Prom
   return lo;
 }
 
+/** A stream head that could not be placed before the stream's documents: their batch is retried. */
+class HeadsNotPlaced extends Error {
+  constructor(cause: unknown) {
+    super(`could not place stream heads: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+  }
+}
+
 function withoutId<T>(d: Document): T {
   const { _id, ...rest } = d;
   return rest as T;
@@ -301,6 +310,8 @@ export class MongoStore implements Store {
   private readonly heads = new Map<string, HeadState>();
   /** Collections whose every document was stored with heads (they were empty when a store first opened them). */
   private readonly keyedSince = new Set<string>();
+  /** The last state write of each stream (writeStreamState): the next waits for it. */
+  private readonly stateWrites = new Map<string, Promise<void>>();
 
   constructor(
     private readonly client: MongoClient,
@@ -312,7 +323,7 @@ export class MongoStore implements Store {
     this.bucket = new GridFSBucket(db, { bucketName: ARTIFACT_BUCKET });
     this.queue = new WriteQueue<Document>({
       sink: (collection, docs) => this.insert(collection, docs),
-      isTransient,
+      isTransient: (error) => error instanceof HeadsNotPlaced || isTransient(error),
       keyOf: documentKey,
       maxBacklogBytes: options.maxBacklogBytes,
       batchSize: options.batchSize,
@@ -409,21 +420,24 @@ export class MongoStore implements Store {
     const low = new Map<string, number>();
     for (const d of docs) {
       const key = headKey(collection, d.stream);
-      if (this.heads.has(key)) continue;
+      if ((this.heads.get(key)?.raised ?? -2) !== -2) continue; // placed (or raised) already
       low.set(key, Math.min(low.get(key) ?? Number.POSITIVE_INFINITY, (d.seq as number) - 1));
     }
     if (low.size === 0) return;
     const placed = [...low].map(([key, seq]) => {
-      const head = { seq, raised: -2, at: 0 };
+      const head = { seq: Math.min(seq, this.heads.get(key)?.seq ?? seq), raised: -2, at: 0 };
       this.heads.set(key, head);
       return head;
     });
-    await this.writeHeads((h) => h.raised === -2);
+    await this.writeHeads((h) => h.raised === -2, true);
     for (const head of placed) head.at = 0; // raised at once after the documents are stored
   }
 
-  /** Writes the heads `due` picks, HEAD_CHUNK per bulk write. */
-  private async writeHeads(due: (h: HeadState) => boolean): Promise<void> {
+  /**
+   * Writes the heads `due` picks, HEAD_CHUNK per bulk write. `placing`: a failure throws HeadsNotPlaced, which the
+   * write queue retries like a lost connection (the documents wait: none is stored without its head).
+   */
+  private async writeHeads(due: (h: HeadState) => boolean, placing = false): Promise<void> {
     const todo = [...this.heads].filter(([, h]) => due(h));
     for (let i = 0; i < todo.length; i += HEAD_CHUNK) {
       const chunk = todo.slice(i, i + HEAD_CHUNK);
@@ -443,6 +457,7 @@ export class MongoStore implements Store {
             error instanceof MongoBulkWriteError &&
             [error.writeErrors].flat().every((w) => w.code === DUPLICATE_KEY);
           if (raced && attempt === 0) continue;
+          if (placing) throw new HeadsNotPlaced(error);
           this.logger.warn(
             { error: error instanceof Error ? error.message : String(error) },
             `${this.description}: could not raise ${chunk.length} stream head(s); reads look past them`,
@@ -718,28 +733,34 @@ export class MongoStore implements Store {
   async writeStreamState(state: StreamState, options?: ReadOptions): Promise<void> {
     const s = validateStreamState(state, 'writeStreamState');
     if (this.closed) throw new BynerError('BYNER_STORE', `${this.description}: the store is closed`);
-    // Not through the backlog: an upsert that only moves forward is idempotent, so a plain write retried on lost
-    // connections (within the read deadline) is enough; the caller writes it after the ticks it describes are stored.
-    await this.read(
-      `writing the state of stream ${s.stream}`,
-      options,
-      async () => {
-        try {
-          await this.db
-            .collection<StateDoc>(STREAM_STATES)
-            .updateOne(
-              { _id: s.stream, seq: { $lt: s.seq } },
-              { $set: { seq: s.seq, time: s.time, gaps: s.gaps, indicators: s.indicators } },
-              { upsert: true },
-            );
-        } catch (error) {
-          // The filter found no older state and the insert met the stream's document: a state as new is stored.
-          if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return;
-          throw error;
-        }
-      },
-      false,
+    // Not through the backlog: a plain write retried on lost connections (within the read deadline) is enough; the
+    // caller writes it after the ticks it describes are stored. Read, then replace, both by `_id` (FerretDB 1.x scans
+    // the collection for a filter on `seq` too), one write per stream at a time in this process so that it never
+    // moves back here; two processes racing may leave the older state, which still describes a stored tick.
+    const previous = this.stateWrites.get(s.stream) ?? Promise.resolve();
+    const write = previous.then(() =>
+      this.read(
+        `writing the state of stream ${s.stream}`,
+        options,
+        async () => {
+          const states = this.db.collection<StateDoc>(STREAM_STATES);
+          const stored = await states.findOne({ _id: s.stream }, { projection: { seq: 1 } });
+          if (stored !== null && stored.seq >= s.seq) return;
+          await states.replaceOne(
+            { _id: s.stream },
+            { seq: s.seq, time: s.time, gaps: s.gaps, indicators: s.indicators },
+            { upsert: true },
+          );
+        },
+        false,
+      ),
     );
+    const settled = write.catch(() => {});
+    this.stateWrites.set(s.stream, settled);
+    void settled.then(() => {
+      if (this.stateWrites.get(s.stream) === settled) this.stateWrites.delete(s.stream);
+    });
+    await write;
   }
 
   async streamState(stream: string, options?: ReadOptions): Promise<StreamState | null> {
