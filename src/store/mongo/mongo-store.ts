@@ -524,6 +524,7 @@ export class MongoStore implements Store {
     stream: string,
     fromSeq: number,
     toSeq: number,
+    range = false,
   ): Promise<Tick[] | undefined> {
     const n = toSeq - fromSeq + 1;
     if (n > KEYED_MAX) return undefined;
@@ -532,8 +533,9 @@ export class MongoStore implements Store {
       collection,
       Array.from({ length: n }, (_, i) => tickKey(stream, fromSeq + i)),
     );
-    if (docs.some((d) => d === null)) return undefined;
-    return (docs as Document[]).map(docTick);
+    // A missing key is a missing tick in a collection keyed since its start: a range read needs no query then.
+    if (docs.some((d) => d === null) && !(range && this.keyedSince.has(collection))) return undefined;
+    return docs.filter((d) => d !== null).map(docTick);
   }
 
   private async enqueue(collection: string, docs: Document[], bytes: number[]): Promise<WriteReceipt> {
@@ -688,7 +690,7 @@ export class MongoStore implements Store {
     checkReadArgs('ticksRange', { fromSeq, toSeq });
     // Keyed when every seq of the range is stored (a window ending at the last stored tick): no head needed.
     const keyed = await this.read(`reading ${collection}`, options, () =>
-      this.keyedTicks(collection, stream, Math.max(0, fromSeq), toSeq),
+      this.keyedTicks(collection, stream, Math.max(0, fromSeq), toSeq, true),
     );
     if (keyed !== undefined) return keyed;
     return this.findTicks(collection, { stream, seq: { $gte: fromSeq, $lte: toSeq } }, 1, 0, options);
@@ -845,7 +847,7 @@ export class MongoStore implements Store {
       // Keyed when this model forecast each of the stream's last `limit` seqs (the common case: a stream's start).
       const keyed = await this.read('reading inf_predictions', options, async () => {
         const start = await this.head('inf_predictions', stream);
-        if (start === null) return undefined;
+        if (start === null) return this.keyedSince.has('inf_predictions') ? [] : undefined;
         const head = await gallop(start, (seq) =>
           this.has('inf_predictions', forecastKey(stream, seq, modelVersion)),
         );
@@ -856,7 +858,7 @@ export class MongoStore implements Store {
         const docs = await this.lookUp('inf_predictions', keys);
         return docs.some((d) => d === null) ? undefined : (docs as Document[]);
       });
-      if (keyed !== undefined && keyed.length === limit) return keyed.map(decode);
+      if (keyed !== undefined) return keyed.map(decode);
     }
     const filter: Document =
       modelVersion === undefined ? { stream } : { stream, model_version: modelVersion };
