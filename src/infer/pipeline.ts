@@ -410,8 +410,9 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
         { stream, model: forecasters.get(stream).version },
         `${stream}: forecasting with ${forecasters.get(stream).version}`,
       );
+      if (!stats.streams.has(stream)) return; // removed before its start (a lease given back)
       await resume(stream);
-      if (stopping) return;
+      if (stopping || !stats.streams.has(stream)) return;
       const reading = input
         .open(stream, {
           sink: (ticks) => turns.push(ticks),
