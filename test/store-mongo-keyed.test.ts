@@ -183,7 +183,7 @@ describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
     });
   });
 
-  it('raises a head at most every 5 s, reads past it, and writes every head at close (200 streams)', async () => {
+  it('raises a head at most every 10 s, reads past it, and writes every head at close (200 streams)', async () => {
     if (admin === undefined || 'skip' in server) return;
     const dbName = `byner_keyed_${randomBytes(4).toString('hex')}`;
     const store = await openMongoStore({

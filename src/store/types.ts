@@ -316,7 +316,7 @@ export interface Store {
   ): Promise<Forecast[]>;
   /**
    * The highest seq of `stream` that has a forecast of any model, or null when none has: exact in the embedded
-   * store; on MongoDB the stream's head, which may be up to 5 s of forecasts lower (a model's own latest forecasts,
+   * store; on MongoDB the stream's head, which may be up to 10 s of forecasts lower (a model's own latest forecasts,
    * `recentForecasts` with its version, are exact).
    */
   lastForecastSeq(stream: string, options?: ReadOptions): Promise<number | null>;

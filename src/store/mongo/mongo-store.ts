@@ -108,7 +108,7 @@ const STREAM_HEADS = 'stream_heads';
 /** Collections whose per-stream highest seq STREAM_HEADS keeps. */
 const HEADED = new Set(['historical_data', 'inf_historical_db', 'inf_predictions']);
 /** How often a stream's head is raised at most (its first raise is at once). */
-const HEAD_EVERY_MS = 5000;
+const HEAD_EVERY_MS = 10_000;
 /** Heads per bulk write: FerretDB 1.24 hangs the database on a bulk write of ≈ 100 upserts of existing documents. */
 const HEAD_CHUNK = 32;
 interface HeadState {
@@ -312,6 +312,8 @@ export class MongoStore implements Store {
   private readonly keyedSince = new Set<string>();
   /** The last state write of each stream (writeStreamState): the next waits for it. */
   private readonly stateWrites = new Map<string, Promise<void>>();
+  /** The seq of each stream's state as this process last read or wrote it. */
+  private readonly stateSeqs = new Map<string, number>();
 
   constructor(
     private readonly client: MongoClient,
@@ -736,9 +738,10 @@ export class MongoStore implements Store {
     const s = validateStreamState(state, 'writeStreamState');
     if (this.closed) throw new BynerError('BYNER_STORE', `${this.description}: the store is closed`);
     // Not through the backlog: a plain write retried on lost connections (within the read deadline) is enough; the
-    // caller writes it after the ticks it describes are stored. Read, then replace, both by `_id` (FerretDB 1.x scans
-    // the collection for a filter on `seq` too), one write per stream at a time in this process so that it never
-    // moves back here; two processes racing may leave the older state, which still describes a stored tick.
+    // caller writes it after the ticks it describes are stored. A replace by `_id` (FerretDB 1.x scans the collection
+    // for a filter on `seq` too), one write per stream at a time in this process, after a read of the stored seq the
+    // first time only (then kept): it never moves back here; two processes racing may leave the older state, which
+    // still describes a stored tick.
     const previous = this.stateWrites.get(s.stream) ?? Promise.resolve();
     const write = previous.then(() =>
       this.read(
@@ -746,13 +749,18 @@ export class MongoStore implements Store {
         options,
         async () => {
           const states = this.db.collection<StateDoc>(STREAM_STATES);
-          const stored = await states.findOne({ _id: s.stream }, { projection: { seq: 1 } });
-          if (stored !== null && stored.seq >= s.seq) return;
+          let known = this.stateSeqs.get(s.stream);
+          if (known === undefined) {
+            known = (await states.findOne({ _id: s.stream }, { projection: { seq: 1 } }))?.seq ?? -1;
+            this.stateSeqs.set(s.stream, known);
+          }
+          if (known >= s.seq) return;
           await states.replaceOne(
             { _id: s.stream },
             { seq: s.seq, time: s.time, gaps: s.gaps, indicators: s.indicators },
             { upsert: true },
           );
+          this.stateSeqs.set(s.stream, s.seq);
         },
         false,
       ),
