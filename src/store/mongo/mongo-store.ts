@@ -94,6 +94,9 @@ const INDEXES: { collection: string; key: Document; unique?: boolean }[] = [
   { collection: 'inf_metrics', key: { timestamp: 1 } },
   { collection: 'models', key: { version: 1 }, unique: true },
   { collection: SERVING, key: { stream: 1 }, unique: true },
+  // Creates the collection before its first upsert, the way the others are: with an explicit createCollection
+  // besides, FerretDB 1.24 stopped answering when two processes opened a fresh database at once.
+  { collection: 'stream_heads', key: { seq: 1 } },
 ];
 
 /**
@@ -336,14 +339,6 @@ export class MongoStore implements Store {
   }
 
   async createIndexes(): Promise<void> {
-    // Created here, not by the first upsert: FerretDB 1.x can hang a database when a collection is created by an
-    // upsert while other connections use the database.
-    const heads = await this.db.listCollections({ name: STREAM_HEADS }, { nameOnly: true }).toArray();
-    if (heads.length === 0) {
-      await this.db.createCollection(STREAM_HEADS).catch((error) => {
-        if (!(error instanceof MongoServerError && error.code === 48)) throw error; // 48: another process made it
-      });
-    }
     // A collection empty at its first open gets a marker: a stream without a head there has no documents.
     const markers = this.db.collection<{ _id: string; seq: number }>(STREAM_HEADS);
     for (const collection of HEADED) {
