@@ -31,16 +31,17 @@ const forecast = (seq: number, model_version = 'v1', stream = 's1'): Forecast =>
   stream,
 });
 
+/** A store on `dbName` of the test server. */
+const openOn = (dbName: string) =>
+  openMongoStore({ uri: (server as { uri: string }).uri, dbName, serverSelectionTimeoutMS: 5000 });
+const freshDbName = () => `byner_keyed_${randomBytes(4).toString('hex')}`;
+
 async function withStore(
   fn: (store: Awaited<ReturnType<typeof openMongoStore>>, db: string) => Promise<void>,
 ) {
   if (admin === undefined || 'skip' in server) return;
-  const dbName = `byner_keyed_${randomBytes(4).toString('hex')}`;
-  const store = await openMongoStore({
-    uri: (server as { uri: string }).uri,
-    dbName,
-    serverSelectionTimeoutMS: 5000,
-  });
+  const dbName = freshDbName();
+  const store = await openOn(dbName);
   try {
     await fn(store, dbName);
   } finally {
@@ -132,11 +133,7 @@ describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
       }
       // A stream without a head in a collection that held documents before heads existed: the (stream, seq) query.
       await heads.deleteMany({ _id: { $in: ['inf_historical_db/s1', 'keyed/inf_historical_db'] } });
-      const older = await openMongoStore({
-        uri: (server as { uri: string }).uri,
-        dbName,
-        serverSelectionTimeoutMS: 5000,
-      });
+      const older = await openOn(dbName);
       try {
         assert.equal(await older.lastSeq('inf_historical_db', 's1'), 299, 'no head');
         assert.equal(await older.lastSeq('inf_historical_db', 's2'), null);
@@ -163,11 +160,7 @@ describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
       await admin.db(dbName).collection('stream_heads').deleteMany({});
       const old = makeTicks(0, 50, 's1').map((t) => ({ _id: new ObjectId(), ...t }));
       await admin.db(dbName).collection('historical_data').insertMany(old);
-      const again = await openMongoStore({
-        uri: (server as { uri: string }).uri,
-        dbName,
-        serverSelectionTimeoutMS: 5000,
-      });
+      const again = await openOn(dbName);
       try {
         assert.equal(await again.lastSeq('historical_data', 's1'), 49);
         assert.deepEqual(await again.ticksRange('historical_data', 's1', 10, 12), makeTicks(10, 3, 's1'));
@@ -185,12 +178,8 @@ describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
 
   it('raises a head at most every 10 s, reads past it, and writes every head at close (200 streams)', async () => {
     if (admin === undefined || 'skip' in server) return;
-    const dbName = `byner_keyed_${randomBytes(4).toString('hex')}`;
-    const store = await openMongoStore({
-      uri: (server as { uri: string }).uri,
-      dbName,
-      serverSelectionTimeoutMS: 5000,
-    });
+    const dbName = freshDbName();
+    const store = await openOn(dbName);
     const heads = admin.db(dbName).collection<{ _id: string; seq: number }>('stream_heads');
     const streams = Array.from({ length: 200 }, (_, i) => `m${i}`);
     try {
