@@ -2,15 +2,16 @@
 // processes: 1, 2 and 3 `infer --bus` workers on one `serve --bus` (200 streams × 10 ticks/s), and the single-process
 // mode (`serve` + one `infer --all-streams` over SSE) on the same streams as the reference. Per phase: forecasts/s,
 // latency (tick made → forecast made), CPU seconds per 1,000 forecasts of each process, Redis commands per tick, RSS.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { inferLeaseKey } from '../src/infer/bus-leases.js';
-import { builtCli, childEnv, ROOT } from '../test/helpers/cli.js';
+import { builtCli } from '../test/helpers/cli.js';
 import { type FerretDB, findFerretDB, freePort, startFerretDB } from '../test/helpers/ferretdb.js';
+import { spawnByner } from '../test/helpers/processes.js';
 import { findRedisServer, type RedisServer, startRedis } from '../test/helpers/redis.js';
 import { tempDir } from '../test/live-helpers.js';
 
@@ -126,11 +127,7 @@ interface Proc {
 const procs: Proc[] = [];
 
 function launch(name: string, cliArgs: string[]): Proc {
-  const child = spawn(process.execPath, [builtCli(), ...cliArgs], {
-    cwd: ROOT,
-    env: childEnv({ BYNER_LOG_LEVEL: LOGS === undefined ? 'warn' : 'info' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnByner(cliArgs, { BYNER_LOG_LEVEL: LOGS === undefined ? 'warn' : 'info' });
   const p: Proc = {
     name,
     child,
@@ -139,11 +136,11 @@ function launch(name: string, cliArgs: string[]): Proc {
     exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
     stopping: false,
   };
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+  child.stdout?.on('data', (d: string) => {
     if (p.head.length < 8000) p.head += d;
   });
   const file = LOGS === undefined ? null : join(LOGS, `${name.replace(/[^\w.-]+/g, '-')}.log`);
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+  child.stderr?.on('data', (d: string) => {
     p.err = (p.err + d).slice(-8000);
     if (file !== null) appendFileSync(file, d);
   });

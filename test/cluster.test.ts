@@ -6,7 +6,7 @@
 // and /healthz of every process). The processes' /metrics are parsed and checked against what happened, and MongoDB
 // at the end.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,8 +17,9 @@ import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
 import { produceLeaseKey } from '../src/stream/bus-streams.js';
 import type { Tick } from '../src/ticks/types.js';
-import { builtCli, childEnv, ROOT } from './helpers/cli.js';
+import { builtCli } from './helpers/cli.js';
 import { freePort, mongoUriForTests } from './helpers/ferretdb.js';
+import { spawnByner } from './helpers/processes.js';
 import { type Family, parsePrometheusText, sampleValue } from './helpers/prom-text.js';
 import { findRedisServer, type RedisServer, startRedis } from './helpers/redis.js';
 import { readSse, sleep } from './live-helpers.js';
@@ -172,7 +173,7 @@ describe('a cluster of serve and infer processes on Redis and MongoDB', { skip }
   });
 
   it('survives kill -9 of a serve process, an infer worker and Redis itself: no tick lost, duplicated or unforecast', async () => {
-    const main = builtCli();
+    builtCli(); // fails early, naming the stale files, when dist/ is older than the sources
     const { uri } = mongo as { uri: string };
     const dbName = `byner_cluster_${randomBytes(4).toString('hex')}`;
     redis = await startRedis({ binary: (redisBinary as { path: string }).path });
@@ -183,11 +184,7 @@ describe('a cluster of serve and infer processes on Redis and MongoDB', { skip }
     const common = ['--bus', bus, '--mongo-uri', uri, '--db-name', dbName, '--lease-ms', String(LEASE_MS)];
 
     const launch = (name: string, args: string[]): Proc => {
-      const child = spawn(process.execPath, [main, ...args], {
-        cwd: ROOT,
-        env: childEnv({ BYNER_LOG_LEVEL: 'info' }),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawnByner(args, { BYNER_LOG_LEVEL: 'info' });
       const p: Proc = {
         name,
         child,
@@ -198,7 +195,7 @@ describe('a cluster of serve and infer processes on Redis and MongoDB', { skip }
         err: '',
         exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
       };
-      child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      child.stdout?.on('data', (d: string) => {
         if (p.head.length < 8000) p.head += d;
         p.out = (p.out + d).slice(-20_000);
         const now = Date.now();
@@ -212,7 +209,7 @@ describe('a cluster of serve and infer processes on Redis and MongoDB', { skip }
           p.lines.set(m[1], at);
         }
       });
-      child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      child.stderr?.on('data', (d: string) => {
         p.err = (p.err + d).slice(-4_000_000);
       });
       procs.push(p);

@@ -13,6 +13,22 @@ export interface Child {
 }
 
 /**
+ * Spawns `node dist/cli/main.js ...args` (the built CLI: `npm run build` first) from the project root, stdout and
+ * stderr piped as UTF-8 text, stdin a pipe with `stdin`. Logs: warnings and errors on stderr unless `env` sets
+ * BYNER_LOG_LEVEL. What is read from the pipes, and when it has started, is the caller's.
+ */
+export function spawnByner(args: string[], env: NodeJS.ProcessEnv = {}, stdin = false): ChildProcess {
+  const child = spawn(process.execPath, [builtCli(), ...args], {
+    cwd: ROOT,
+    env: childEnv({ BYNER_LOG_LEVEL: 'warn', ...env }),
+    stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
+  return child;
+}
+
+/**
  * Starts `node dist/cli/main.js ...args` (the built CLI: `npm run build` first) and resolves once its stdout has
  * matched `ready` (within `timeoutMs`; at once without `ready`); rejects, with its stderr, if it exits or times
  * out first. Logs: warnings and errors on stderr (BYNER_LOG_LEVEL in `env` to change), no log file. With `stdin`, the
@@ -23,13 +39,9 @@ export async function startByner(
   ready: RegExp | null,
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; stdin?: boolean } = {},
 ): Promise<Child & { match: RegExpExecArray | null }> {
-  const child = spawn(process.execPath, [builtCli(), ...args], {
-    cwd: ROOT,
-    env: childEnv({ BYNER_LOG_LEVEL: 'warn', ...opts.env }),
-    stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnByner(args, opts.env, opts.stdin === true);
   let err = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+  child.stderr?.on('data', (d: string) => {
     err += d;
   });
   const exited = new Promise<number | NodeJS.Signals>((resolve) =>
@@ -48,7 +60,7 @@ export async function startByner(
         new Error(`byner ${args[0]} did not print ${ready} within ${opts.timeoutMs ?? 30_000} ms\n${err}`),
       );
     }, opts.timeoutMs ?? 30_000);
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout?.on('data', (d: string) => {
       if (out.length < 100_000) out += d;
       const m = ready.exec(out);
       if (m !== null) {
