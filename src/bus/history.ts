@@ -1,8 +1,10 @@
 // A stream's ticks after a seq, wherever they are: the tick log (Redis) while it reaches back that far, the store's
 // historical_data beyond its cap (and for any seq the log misses). Used for Last-Event-ID resumes and to fill holes
 // of live reading (follow.ts). Appending is appender.ts's job.
+import { parseTickEvent } from '../infer/validate.js';
 import type { Store } from '../store/types.js';
 import { tickToJson } from '../ticks/json.js';
+import type { Tick } from '../ticks/types.js';
 import type { LogEntry, TickLog } from './ticks.js';
 
 /** Where a page of history came from. */
@@ -45,4 +47,15 @@ export class TickHistory {
     const ticks = await this.store.ticksAfter('historical_data', stream, afterSeq, limit, { signal });
     return ticks.map((t) => ({ seq: t.seq, data: JSON.stringify(tickToJson(t)) }));
   }
+}
+
+/** The ticks of `stream`'s log entries; null when any entry is not a tick of that stream. */
+export function loggedTicks(stream: string, entries: readonly LogEntry[]): Tick[] | null {
+  const ticks: Tick[] = [];
+  for (const e of entries) {
+    const verdict = parseTickEvent(e.data, String(e.seq));
+    if (!verdict.ok || verdict.tick.stream !== stream) return null;
+    ticks.push(verdict.tick);
+  }
+  return ticks;
 }

@@ -3,6 +3,7 @@
 // from. One blocking read serves every stream of the process (src/bus/follow.ts); which streams are read is the
 // lease pool's decision (bus-leases.ts).
 import type { LogFollower } from '../bus/follow.js';
+import { loggedTicks } from '../bus/history.js';
 import type { TickLog } from '../bus/ticks.js';
 import { BynerError } from '../errors.js';
 import type { Store, StoreLogger } from '../store/types.js';
@@ -108,14 +109,7 @@ export class BusInput implements TickInput {
   /** From the tick log: one XRANGE, where the store would need a query per stream. None when Redis fails. */
   async recent(stream: string, fromSeq: number, toSeq: number): Promise<Tick[]> {
     try {
-      const entries = await this.options.log.range(stream, fromSeq, toSeq);
-      const ticks: Tick[] = [];
-      for (const e of entries) {
-        const verdict = parseTickEvent(e.data, String(e.seq));
-        if (!verdict.ok || verdict.tick.stream !== stream) return [];
-        ticks.push(verdict.tick);
-      }
-      return ticks;
+      return loggedTicks(stream, await this.options.log.range(stream, fromSeq, toSeq)) ?? [];
     } catch {
       return []; // the store has them
     }

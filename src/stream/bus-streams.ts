@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LogAppender } from '../bus/appender.js';
 import { LogFollower } from '../bus/follow.js';
-import { TickHistory } from '../bus/history.js';
+import { loggedTicks, TickHistory } from '../bus/history.js';
 import { ROSTER_KEYS, Roster } from '../bus/members.js';
 import { LeasePool, type StopReason } from '../bus/pool.js';
 import type { Bus, BusStatus } from '../bus/redis.js';
@@ -275,6 +275,14 @@ export class SharedStreams {
       // The hub reads the shared feed; the producer's own ring only needs the batch being published.
       ringCapacity: this.options.batchSize,
       fillRing: false, // its open reads only the ticks after the stream's saved state
+      // Those are in the tick log (the previous producer's, stored already): the store is read past its end only.
+      held: async (afterSeq) => {
+        try {
+          return loggedTicks(name, await this.log.after(name, afterSeq, 2 * this.log.maxLen)) ?? [];
+        } catch {
+          return []; // Redis unreachable: the store has them
+        }
+      },
       batchSize: this.options.batchSize,
       alwaysOn: true,
       indicatorParams: this.options.indicatorParams,

@@ -240,6 +240,65 @@ describe('StreamProducer.open from a stream state', () => {
     });
   }
 
+  describe('with the ticks after the state held elsewhere (the bus tick log)', () => {
+    /** A store whose state is 4,000 ticks behind its last tick (24,999), and the same without states. */
+    const filled = async () => {
+      const [a, b] = [await freshStore(), await freshStore()];
+      for (const s of [a, b]) {
+        await runToEnd(s, pricesAt(0, 21_000));
+        await runToEnd(withoutStates(s), pricesAt(21_000, 4_000));
+      }
+      return { a, b };
+    };
+    /** The stored ticks after a seq up to `upTo` (a log that lacks the last ones), optionally altered. */
+    const heldFrom =
+      (store: Store, upTo: number, alter: (t: Tick) => Tick = (t) => t) =>
+      async (afterSeq: number) =>
+        (await store.ticksAfter('historical_data', STREAM, afterSeq, 100_000))
+          .filter((t) => t.seq <= upTo)
+          .map(alter);
+    const same = (x: Awaited<ReturnType<typeof replayStoredStream>>, y: typeof x) =>
+      assert.deepEqual(
+        { ...x, fromState: null, indicators: x.indicators.getState() },
+        { ...y, fromState: null, indicators: y.indicators.getState() },
+      );
+
+    it('reads the store only past the held ticks, with the result of a full replay', async () => {
+      const { a, b } = await filled();
+      const { store: watched, ticksRead } = counting(a);
+      const viaHeld = await replayStoredStream(watched, STREAM, { held: heldFrom(a, 24_990) });
+      assert.equal(viaHeld.fromState, 20_999);
+      assert.equal(viaHeld.lastSeq, 24_999);
+      // The last held tick (to check it) and the 9 stored after it.
+      assert.equal(ticksRead(), 10, `read ${ticksRead()} ticks from the store`);
+      same(viaHeld, await replayStoredStream(withoutStates(b), STREAM));
+    });
+
+    const unusable: [string, (a: Store) => (afterSeq: number) => Promise<Tick[]>][] = [
+      ['none held (Redis restarted empty)', () => async () => []],
+      [
+        'held from after the state only (the log was trimmed)',
+        (a) => async (after) => heldFrom(a, 24_990)(after + 10),
+      ],
+      [
+        'the held ticks after the state are not the stored ones (another history)',
+        (a) => heldFrom(a, 24_990, (t) => (t.seq > 20_999 ? { ...t, price: t.price + 1 } : t)),
+      ],
+      [
+        'the state’s tick differs from the held one',
+        (a) => heldFrom(a, 24_990, (t) => (t.seq === 20_999 ? { ...t, price: t.price + 1 } : t)),
+      ],
+    ];
+    for (const [name, held] of unusable) {
+      it(`reads the store instead when ${name}`, async () => {
+        const { a, b } = await filled();
+        const viaHeld = await replayStoredStream(a, STREAM, { held: held(a) });
+        assert.equal(viaHeld.fromState, 20_999);
+        same(viaHeld, await replayStoredStream(withoutStates(b), STREAM));
+      });
+    }
+  });
+
   const failing: [string, () => Promise<void>][] = [
     ['hangs', () => new Promise<void>(() => {})],
     ['fails', async () => Promise.reject(new Error('store down'))],

@@ -36,6 +36,8 @@ export interface ProducerOptions {
    * stream's tick log). Throwing stops the stream (it is marked failed, the batch is not published).
    */
   onStored?: (ticks: readonly Tick[], outcome: WriteOutcome) => Promise<void>;
+  /** Where the stored ticks after the stream's saved state are read first at open (the bus's tick log). */
+  held?: HeldTicks;
 }
 
 /** Encodes a tick as its SSE event: `id: <seq>` and the tick's JSON (DESIGN §7). */
@@ -63,6 +65,13 @@ export interface ReplayedStream {
   fromState: number | null;
 }
 
+/**
+ * Stored ticks held outside the store, read before it: the stream's tick log in Redis, which only holds ticks
+ * already stored. Up to the consecutive ticks after `afterSeq` it has, ascending; empty when it has none (or
+ * cannot be read).
+ */
+export type HeldTicks = (afterSeq: number) => Promise<Tick[]>;
+
 const sameParams = (a: IndicatorParams, b: IndicatorParams) =>
   Object.keys(a).length === Object.keys(b).length &&
   (Object.keys(b) as (keyof IndicatorParams)[]).every((k) => a[k] === b[k]);
@@ -77,13 +86,15 @@ const sameParams = (a: IndicatorParams, b: IndicatorParams) =>
 export async function replayStoredStream(
   store: Store,
   stream: string,
-  opts: { params?: IndicatorParams; keepLast?: number } = {},
+  opts: { params?: IndicatorParams; keepLast?: number; held?: HeldTicks } = {},
 ): Promise<ReplayedStream> {
   const params = opts.params ?? DEFAULT_INDICATOR_PARAMS;
   const keep = opts.keepLast ?? 0;
   const state = await store.streamState(stream);
   if (state !== null && sameParams(state.indicators.params, params)) {
-    const resumed = await replayAfter(store, state, keep);
+    const resumed =
+      (opts.held === undefined ? null : await replayAfter(store, state, keep, opts.held)) ??
+      (await replayAfter(store, state, keep));
     if (resumed !== null) return resumed;
   }
   const empty: StreamState = {
@@ -99,21 +110,33 @@ export async function replayStoredStream(
 /**
  * Continues `start` (a stream state, or the empty one at seq −1) over the stored ticks after it. Null when the
  * stored tick at the state's seq is missing or differs from the state's (the state does not describe the stored
- * stream: replay it all instead).
+ * stream: replay it all instead). With `held`, the ticks after the state are taken from there, and the store is
+ * read only from the last held tick on; null when `held` does not reach back to the state or its last tick is not
+ * the stored one (the caller reads the store instead).
  */
-async function replayAfter(store: Store, start: StreamState, keep: number): Promise<ReplayedStream | null> {
+async function replayAfter(
+  store: Store,
+  start: StreamState,
+  keep: number,
+  held?: HeldTicks,
+): Promise<ReplayedStream | null> {
   const indicators = IndicatorStream.fromState(start.indicators);
   const resuming = start.seq >= 0;
   // The tail's ticks up to the state's seq come in the same read (at least the state's own tick, to check it).
-  let after = resuming ? Math.max(-1, start.seq - Math.max(keep, 1)) : -1;
+  const after = resuming ? Math.max(-1, start.seq - Math.max(keep, 1)) : -1;
+  let pages: AsyncIterable<Tick[]> | Tick[][];
+  if (held === undefined) pages = storedPages(store, start.stream, after);
+  else {
+    const heldPages = await withHeld(store, start, after, held);
+    if (heldPages === null) return null;
+    pages = heldPages;
+  }
   let verified = !resuming;
   let lastSeq = start.seq;
   let lastTime = start.time;
   let gaps = start.gaps;
   let tail: Tick[] = [];
-  for (;;) {
-    const page = await store.ticksAfter(COLLECTION, start.stream, after, PAGE);
-    if (page.length === 0) break;
+  for await (const page of pages) {
     for (const t of page) {
       if (t.seq <= start.seq) {
         if (t.seq === start.seq)
@@ -124,17 +147,65 @@ async function replayAfter(store: Store, start: StreamState, keep: number): Prom
       if (lastSeq >= 0 && t.seq !== lastSeq + 1) gaps += 1;
       indicators.push(t.price);
       lastSeq = t.seq;
+      lastTime = t.timestamp.getTime();
     }
-    after = page[page.length - 1].seq;
-    if (after > start.seq) lastTime = page[page.length - 1].timestamp.getTime();
     if (keep > 0) {
       tail = page.length >= keep ? page : tail.concat(page);
       if (tail.length > keep) tail = tail.slice(-keep);
     }
-    if (page.length < PAGE) break;
   }
   if (!verified) return null;
   return { indicators, lastSeq, lastTime, gaps, tail, fromState: resuming ? start.seq : null };
+}
+
+/** The stored ticks after `after`, page by page. */
+async function* storedPages(store: Store, stream: string, after: number): AsyncIterable<Tick[]> {
+  for (;;) {
+    const page = await store.ticksAfter(COLLECTION, stream, after, PAGE);
+    if (page.length > 0) yield page;
+    if (page.length < PAGE) return;
+    after = page[page.length - 1].seq;
+  }
+}
+
+/**
+ * The ticks after `after` from `held` (all but its last), then the stored ticks from its last one on; null when
+ * `held` does not begin at after + 1 and reach past the state, or its last tick is not stored as held.
+ */
+async function withHeld(
+  store: Store,
+  start: StreamState,
+  after: number,
+  held: HeldTicks,
+): Promise<Tick[][] | null> {
+  const h = await held(after);
+  let n = 1;
+  while (n < h.length && h[n].seq === h[0].seq + n) n += 1;
+  if (h.length === 0 || h[0].seq !== after + 1 || h[n - 1].seq <= start.seq) return null;
+  const last = h[n - 1];
+  const stored = await consecutiveFrom(store, start.stream, last.seq);
+  const [s] = stored;
+  if (s === undefined || s.price !== last.price || s.timestamp.getTime() !== last.timestamp.getTime())
+    return null;
+  return [h.slice(0, n - 1), stored];
+}
+
+/**
+ * The stored ticks from `from` on up to the first missing seq, by range reads of growing length (4, 16, 64, 256).
+ * What a producer stored past the tick log's end is consecutive (it makes seq head + 1), and usually one batch or
+ * none: a range read is one round of keyed lookups on MongoDB, where finding the stream's last seq would take
+ * a dozen one after another.
+ */
+async function consecutiveFrom(store: Store, stream: string, from: number): Promise<Tick[]> {
+  const out: Tick[] = [];
+  for (let n = 4; ; n = Math.min(n * 4, 256)) {
+    const first = from + out.length;
+    const got = await store.ticksRange(COLLECTION, stream, first, first + n - 1);
+    let k = 0;
+    while (k < got.length && got[k].seq === first + k) k += 1;
+    for (let i = 0; i < k; i++) out.push(got[i]);
+    if (k < n) return out;
+  }
 }
 
 /** Ticks made per second over the last 10 s, in one-second buckets. */
@@ -252,6 +323,7 @@ export class StreamProducer implements TickFeed {
     const { indicators, lastSeq, lastTime, gaps, tail, fromState } = await replayStoredStream(store, stream, {
       params: options.indicatorParams,
       keepLast: options.fillRing === false ? 0 : options.ringCapacity,
+      held: options.held,
     });
     if (gaps > 0) {
       options.logger?.warn(
