@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Collection, type Document, MongoClient, ObjectId } from 'mongodb';
 import { makeTick, makeTicks } from '../src/store/contract.js';
-import { openMongoStore } from '../src/store/mongo/mongo-store.js';
+import { gallop, openMongoStore } from '../src/store/mongo/mongo-store.js';
 import type { Forecast } from '../src/store/types.js';
 import { mongoUriForTests } from './helpers/ferretdb.js';
 
@@ -79,6 +79,36 @@ async function queriesDuring(fn: () => Promise<void>): Promise<{ collection: str
 }
 
 const byIdOnly = (f: Document) => Object.keys(f).length === 1 && typeof f._id === 'string';
+
+describe('gallop: the last stored seq past a head, a few lookups at a time', () => {
+  it('finds it for every lag up to 3,000, in rounds of `width` lookups at once', async () => {
+    for (const width of [1, 2, 4, 8]) {
+      let worst = 0;
+      for (let lag = 0; lag <= 3000; lag += lag < 300 ? 1 : 37) {
+        const start = 1000;
+        const last = start + lag;
+        // A round: lookups asked while none of them is answered yet (they answer on the next turn of the loop).
+        let rounds = 0;
+        let pending = 0;
+        const counted = (n: number) => {
+          if (pending === 0) rounds += 1;
+          pending += 1;
+          return new Promise<boolean>((resolve) =>
+            setImmediate(() => {
+              pending -= 1;
+              resolve(n >= start && n <= last);
+            }),
+          );
+        };
+        assert.equal(await gallop(start, counted, width), last, `width ${width}, lag ${lag}`);
+        worst = Math.max(worst, rounds);
+      }
+      process.stdout.write(`# gallop width ${width}: at most ${worst} rounds\n`);
+      const bound = { 1: 24, 2: 14, 4: 9, 8: 6 }[width] as number;
+      assert.ok(worst <= bound, `width ${width}: ${worst} rounds for lags up to 3,000 (want ≤ ${bound})`);
+    }
+  });
+});
 
 describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
   it("a stream's start reads by _id only: last seq, window, ticks after, last ticks, latest forecasts", async () => {

@@ -270,21 +270,29 @@ function docTick(d: Document): Tick {
 }
 
 /**
- * The highest n ≥ start with has(n), given has(start) or not and that what is stored above start is contiguous:
- * steps 1, 2, 4, … past start, then halves the last step (2·log2(lag) lookups).
+ * The highest n ≥ start with has(n) (start itself when there is none above it), given that what is stored above
+ * start is contiguous. Asks `width` seqs at a time, each round one round trip: start + 1, 2, 4, 8, then + 16 … 128,
+ * and so on until one is missing, then `width` evenly spaced seqs between the highest found and the lowest
+ * missing. A head 200 ticks behind takes 6 rounds (one lookup at a time, 16).
  */
-async function gallop(start: number, has: (n: number) => Promise<boolean>): Promise<number> {
-  let lo = start;
-  let step = 1;
-  while (await has(lo + step)) {
-    lo += step;
-    step *= 2;
-  }
-  let hi = lo + step; // lo is stored (or the start), hi is not
+export async function gallop(
+  start: number,
+  has: (n: number) => Promise<boolean>,
+  width = KEYED_PARALLEL,
+): Promise<number> {
+  let lo = start; // stored (or the start)
+  let hi = Number.POSITIVE_INFINITY; // the lowest seq known missing
+  const narrow = async (probes: number[]) => {
+    const found = await Promise.all(probes.map(has));
+    const k = found.indexOf(false);
+    if (k !== 0) lo = probes[k === -1 ? probes.length - 1 : k - 1];
+    if (k !== -1) hi = probes[k];
+  };
+  for (let round = 0; hi === Number.POSITIVE_INFINITY; round++)
+    await narrow(Array.from({ length: width }, (_, i) => start + 2 ** (round * width + i)));
   while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (await has(mid)) lo = mid;
-    else hi = mid;
+    const n = Math.min(width, hi - lo - 1);
+    await narrow(Array.from({ length: n }, (_, i) => lo + Math.round(((i + 1) * (hi - lo)) / (n + 1))));
   }
   return lo;
 }
@@ -507,8 +515,9 @@ export class MongoStore implements Store {
     const head = await this.head(collection, stream);
     if (head === null) return this.keyedSince.has(collection) ? null : undefined;
     const has = (seq: number) => this.has(collection, tickKey(stream, seq));
-    if (!(await has(head))) return undefined;
-    return gallop(head, has);
+    // The head's own tick is asked beside the first lookups past it (it is missing only after a loss of data).
+    const [there, last] = await Promise.all([has(head), gallop(head, has)]);
+    return there ? last : undefined;
   }
 
   private async has(collection: string, key: string): Promise<boolean> {
