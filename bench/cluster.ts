@@ -199,12 +199,33 @@ async function redisCounts(redis: Redis | null): Promise<{ total: number; calls:
   return { total: Number(/total_commands_processed:(\d+)/.exec(stats)?.[1] ?? 0), calls };
 }
 
+/**
+ * MongoDB's count of each command it ran since it started (serverStatus `metrics.commands`: MongoDB and FerretDB
+ * both keep it), without the bench's own reads.
+ */
+async function mongoCounts(uri: string): Promise<Map<string, number>> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    await client.connect();
+    const status = await client.db('admin').command({ serverStatus: 1 });
+    const commands = (status.metrics?.commands ?? {}) as Record<string, { total?: unknown }>;
+    return new Map(
+      Object.entries(commands)
+        .map(([name, c]) => [name, Number(c?.total ?? 0)] as [string, number])
+        .filter(([, n]) => Number.isFinite(n)),
+    );
+  } finally {
+    await client.close();
+  }
+}
+
 /** What the processes of a phase did over the measured interval. */
 interface Snapshot {
   at: number;
   cpu: Record<string, number>;
   ticks: number;
   redis: { total: number; calls: Map<string, number> };
+  mongo: Map<string, number>;
 }
 
 interface Roles {
@@ -214,12 +235,13 @@ interface Roles {
   mongo: number | undefined;
 }
 
-async function snapshot(roles: Roles, base: string, redis: Redis | null): Promise<Snapshot> {
-  const [ticks, counts] = await Promise.all([headSum(base), redisCounts(redis)]);
+async function snapshot(roles: Roles, base: string, redis: Redis | null, uri: string): Promise<Snapshot> {
+  const [ticks, counts, mongo] = await Promise.all([headSum(base), redisCounts(redis), mongoCounts(uri)]);
   return {
     at: Date.now(),
     ticks,
     redis: counts,
+    mongo,
     cpu: {
       serve: cpuSeconds(roles.serve),
       infer: roles.workers.reduce<number>((s, pid) => s + cpuSeconds(pid), 0),
@@ -250,6 +272,10 @@ export interface PhaseResult {
   redis_commands_per_tick: number;
   /** The commands most called, per tick. */
   redis_top_per_tick: Record<string, number>;
+  /** MongoDB commands of the interval (serverStatus counts; the bench's own are left out) per forecast. */
+  mongo_commands_per_forecast: number;
+  /** The MongoDB commands most run, per forecast. */
+  mongo_top_per_forecast: Record<string, number>;
   rss_mb: { infer: number[]; serve: number; redis: number; mongo: number };
   /** Streams per worker at the interval's start, and how many streams changed hands during it. */
   leases: { held: number[]; moved: number } | null;
@@ -328,10 +354,10 @@ async function measure(
   log(`  ${phase}: warming up ${(WARMUP_MS / 1000).toFixed(0)} s (window fill: ${WINDOW} ticks)`);
   await sleep(WARMUP_MS);
   const heldAt0 = opts.leases === undefined ? null : await opts.leases();
-  const a = await snapshot(roles, base, redis);
+  const a = await snapshot(roles, base, redis, opts.uri);
   log(`  ${phase}: measuring ${SECONDS} s`);
   await sleep(SECONDS * 1000);
-  const b = await snapshot(roles, base, redis);
+  const b = await snapshot(roles, base, redis, opts.uri);
   const heldAt1 = opts.leases === undefined ? null : await opts.leases();
   const rss = {
     infer: roles.workers.map(rssMb),
@@ -358,6 +384,14 @@ async function measure(
     .sort((x, y) => y[1] - x[1])
     .slice(0, 6))
     top[name] = round(calls / ticks, 2);
+  // The snapshots' own serverStatus (2) and the hello/endSessions of their connections are not the phase's.
+  const mongoCalls = [...b.mongo]
+    .filter(([n]) => !['serverStatus', 'hello', 'isMaster', 'ismaster', 'endSessions', 'unknown'].includes(n))
+    .map(([n, c]) => [n, c - (a.mongo.get(n) ?? 0)] as const)
+    .filter(([, c]) => c > 0)
+    .sort((x, y) => y[1] - x[1]);
+  const mongoTop: Record<string, number> = {};
+  for (const [name, calls] of mongoCalls.slice(0, 6)) mongoTop[name] = round(calls / f.count, 3);
   const roleNames = ['infer', 'serve', 'redis', 'mongo'];
   const totalCpu = roleNames.reduce((s, r) => s + b.cpu[r] - a.cpu[r], 0);
   const result: PhaseResult = {
@@ -387,6 +421,8 @@ async function measure(
     },
     redis_commands_per_tick: redis === null ? 0 : round((b.redis.total - a.redis.total) / ticks, 2),
     redis_top_per_tick: top,
+    mongo_commands_per_forecast: round(mongoCalls.reduce((n, [, c]) => n + c, 0) / f.count, 3),
+    mongo_top_per_forecast: mongoTop,
     rss_mb: rss,
     leases:
       heldAt0 === null || heldAt1 === null
@@ -598,6 +634,7 @@ function report(rows: PhaseResult[], meta: Record<string, unknown>): void {
     'total vs ref',
     'infer vs ref',
     'redis cmd/tick',
+    'mongo cmd/forecast',
     'RSS infer MB',
   ];
   const table = rows.map((r) => [
@@ -615,6 +652,7 @@ function report(rows: PhaseResult[], meta: Record<string, unknown>): void {
     ratio(r.cpu_s_per_1000.total, ref.cpu_s_per_1000.total),
     ratio(r.cpu_s_per_1000.infer, ref.cpu_s_per_1000.infer),
     r.bus ? r.redis_commands_per_tick.toFixed(2) : '–',
+    r.mongo_commands_per_forecast.toFixed(3),
     r.rss_mb.infer.map((m) => m.toFixed(0)).join('+'),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
@@ -635,7 +673,10 @@ function report(rows: PhaseResult[], meta: Record<string, unknown>): void {
           ? `; Redis per tick: ${Object.entries(r.redis_top_per_tick)
               .map(([k, v]) => `${k} ${v}`)
               .join(', ')}`
-          : ''),
+          : '') +
+        `; MongoDB per forecast: ${Object.entries(r.mongo_top_per_forecast)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
     );
   }
   log('');
