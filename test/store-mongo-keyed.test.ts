@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Collection, type Document, MongoClient, ObjectId } from 'mongodb';
-import { makeTick, makeTicks } from '../src/store/contract.js';
+import { makeStreamState, makeTick, makeTicks } from '../src/store/contract.js';
 import { gallop, openMongoStore } from '../src/store/mongo/mongo-store.js';
 import type { Forecast } from '../src/store/types.js';
 import { mongoUriForTests } from './helpers/ferretdb.js';
@@ -281,6 +281,39 @@ describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
         ],
       );
       assert.equal(await store.lastForecastSeq('a.b'), 7);
+    });
+  });
+
+  it('writes the states of many streams together: 100 streams in a few bulk writes, never an older over a newer', async () => {
+    await withStore(async (store) => {
+      const streams = Array.from({ length: 100 }, (_, i) => `st${i}`);
+      const writes: number[] = [];
+      const bulkWrite = Collection.prototype.bulkWrite;
+      const replaceOne = Collection.prototype.replaceOne;
+      Collection.prototype.bulkWrite = function (this: Collection, ops: unknown[], ...rest: unknown[]) {
+        if (this.collectionName === 'stream_states') writes.push(ops.length);
+        return (bulkWrite as (...a: unknown[]) => unknown).call(this, ops, ...rest);
+      } as typeof bulkWrite;
+      Collection.prototype.replaceOne = function (this: Collection, ...args: unknown[]) {
+        if (this.collectionName === 'stream_states') writes.push(1);
+        return (replaceOne as (...a: unknown[]) => unknown).call(this, ...args);
+      } as typeof replaceOne;
+      try {
+        // Each stream saves twice at once (an older state after the newer), as producers saving side by side.
+        await Promise.all(
+          streams.flatMap((st) => [
+            store.writeStreamState(makeStreamState(st, 20)),
+            store.writeStreamState(makeStreamState(st, 10)),
+          ]),
+        );
+        await Promise.all(streams.map((st) => store.writeStreamState(makeStreamState(st, 15))));
+      } finally {
+        Collection.prototype.bulkWrite = bulkWrite;
+        Collection.prototype.replaceOne = replaceOne;
+      }
+      for (const st of streams) assert.deepEqual(await store.streamState(st), makeStreamState(st, 20));
+      // 100 states, HEAD_CHUNK (32) per write: 4 writes; the older states write nothing.
+      assert.deepEqual(writes, [32, 32, 32, 4], `writes of stream_states: ${JSON.stringify(writes)}`);
     });
   });
 });
