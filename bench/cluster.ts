@@ -447,11 +447,7 @@ function streamsFile(dir: string): string {
   return file;
 }
 
-/**
- * The single-process mode: its streams start when infer connects (with --produce-always, 200 streams on FerretDB do
- * not start in minutes: each stream's opening reads historical_data, which the streams opened before it already
- * write to, and FerretDB scans the collection for every read).
- */
+/** The single-process mode: `serve`, and one `infer --all-streams` reading its SSE streams (they start then). */
 async function referencePhase(uri: string, mongo: FerretDB, file: string): Promise<PhaseResult> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -503,20 +499,12 @@ async function referencePhase(uri: string, mongo: FerretDB, file: string): Promi
   }
 }
 
+/**
+ * The bus phases, each on its own: a fresh `serve --bus`, database and Redis (flushed), so that no phase pays for the
+ * data of the phases before it (FerretDB's writes grow slower as its tables grow: run with the phases on one
+ * database, the last phase fell behind where it keeps up run on its own).
+ */
 async function busPhases(uri: string, mongo: FerretDB, redisServer: RedisServer, file: string) {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const bus = ['--bus', redisServer.url, '--mongo-uri', uri];
-  const serve = launch('serve --bus', [
-    'serve',
-    ...bus,
-    '--db-name',
-    'bench_bus_ticks',
-    '--port',
-    String(port),
-    '--streams',
-    file,
-  ]);
   const redis = new Redis(redisServer.url, {
     maxRetriesPerRequest: 1,
     lazyConnect: true,
@@ -526,6 +514,31 @@ async function busPhases(uri: string, mongo: FerretDB, redisServer: RedisServer,
   const results: PhaseResult[] = [];
   try {
     await redis.connect();
+    for (const n of WORKERS) {
+      await redis.flushall();
+      results.push(await busPhase(n, uri, mongo, redisServer, redis, file));
+    }
+    return results;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** One `serve --bus` and `n` workers of one group, on database bench_bus_<n>. */
+async function busPhase(
+  n: number,
+  uri: string,
+  mongo: FerretDB,
+  redisServer: RedisServer,
+  redis: Redis,
+  file: string,
+): Promise<PhaseResult> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const db = `bench_bus_${n}`;
+  const bus = ['--bus', redisServer.url, '--mongo-uri', uri, '--db-name', db];
+  const serve = launch(`serve --bus (${n})`, ['serve', ...bus, '--port', String(port), '--streams', file]);
+  try {
     await until('serve --bus to listen', () => serve.head.includes('streaming on'), 60_000);
     await until(
       `serve --bus to produce all ${STREAMS} streams`,
@@ -533,61 +546,52 @@ async function busPhases(uri: string, mongo: FerretDB, redisServer: RedisServer,
         (await getJson<{ bus: { producing: string[] } }>(`${base}/healthz`)).bus.producing.length === STREAMS,
       60_000,
     );
-    for (const n of WORKERS) {
-      const group = `bench${n}`;
-      const db = `bench_bus_${n}`;
-      const workers = Array.from({ length: n }, (_, i) =>
-        launch(`infer --bus ${n}.${i}`, [
-          ...QUIET,
-          'infer',
-          ...bus,
-          '--db-name',
-          db,
-          '--group',
-          group,
-          '--all-streams',
-          '--model',
-          MODEL,
-        ]),
-      );
-      const ownerOf = (p: Proc) => /worker (\S+) of group/.exec(p.head)?.[1];
-      await until('the workers to start', () => workers.every((w) => ownerOf(w) !== undefined), 60_000);
-      const owners = workers.map((w) => ownerOf(w) as string);
-      const leases = () => redis.mget(NAMES.map((s) => inferLeaseKey(group, s)));
-      const share = Math.ceil(STREAMS / n);
-      let spread = '';
-      await until(
-        `every stream held by one of the ${n} workers, at most ${share} each`,
-        async () => {
-          const held = await leases();
-          const counts = owners.map((o) => held.filter((h) => h === o).length);
-          spread = counts.join('/');
-          return held.every((h) => h !== null && owners.includes(h)) && counts.every((c) => c <= share);
-        },
-        90_000,
-      );
-      log(`  ${n} worker(s): streams held ${spread}`);
-      results.push(
-        await measure(`bus, ${n} worker${n > 1 ? 's' : ''}`, {
-          roles: {
-            serve: serve.child.pid,
-            workers: workers.map((w) => w.child.pid),
-            redis: redisServer.pid(),
-            mongo: mongo.pid(),
-          },
-          base,
-          redis,
-          uri,
-          db,
-          workers,
-          leases,
-          owners,
-        }),
-      );
-    }
-    return results;
+    const group = `bench${n}`;
+    const workers = Array.from({ length: n }, (_, i) =>
+      launch(`infer --bus ${n}.${i}`, [
+        ...QUIET,
+        'infer',
+        ...bus,
+        '--group',
+        group,
+        '--all-streams',
+        '--model',
+        MODEL,
+      ]),
+    );
+    const ownerOf = (p: Proc) => /worker (\S+) of group/.exec(p.head)?.[1];
+    await until('the workers to start', () => workers.every((w) => ownerOf(w) !== undefined), 60_000);
+    const owners = workers.map((w) => ownerOf(w) as string);
+    const leases = () => redis.mget(NAMES.map((s) => inferLeaseKey(group, s)));
+    const share = Math.ceil(STREAMS / n);
+    let spread = '';
+    await until(
+      `every stream held by one of the ${n} workers, at most ${share} each`,
+      async () => {
+        const held = await leases();
+        const counts = owners.map((o) => held.filter((h) => h === o).length);
+        spread = counts.join('/');
+        return held.every((h) => h !== null && owners.includes(h)) && counts.every((c) => c <= share);
+      },
+      90_000,
+    );
+    log(`  ${n} worker(s): streams held ${spread}`);
+    return await measure(`bus, ${n} worker${n > 1 ? 's' : ''}`, {
+      roles: {
+        serve: serve.child.pid,
+        workers: workers.map((w) => w.child.pid),
+        redis: redisServer.pid(),
+        mongo: mongo.pid(),
+      },
+      base,
+      redis,
+      uri,
+      db,
+      workers,
+      leases,
+      owners,
+    });
   } finally {
-    redis.disconnect();
     await stop(serve);
   }
 }
