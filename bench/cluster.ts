@@ -500,9 +500,8 @@ async function referencePhase(uri: string, mongo: FerretDB, file: string): Promi
 }
 
 /**
- * The bus phases, each on its own: a fresh `serve --bus`, database and Redis (flushed), so that no phase pays for the
- * data of the phases before it (FerretDB's writes grow slower as its tables grow: run with the phases on one
- * database, the last phase fell behind where it keeps up run on its own).
+ * The bus phases, each on its own: a fresh `serve --bus`, database and Redis (flushed), so that every phase starts
+ * alike (as the single-process phase does: a new serve on an empty database) whatever the phases before it left.
  */
 async function busPhases(uri: string, mongo: FerretDB, redisServer: RedisServer, file: string) {
   const redis = new Redis(redisServer.url, {

@@ -113,6 +113,16 @@ describe('lease pools', { skip: 'skip' in setup ? setup.skip : false }, () => {
     assert.equal(work.of('A').length, 6);
   });
 
+  it('members started together take their shares at once: none takes every name and hands most on', async () => {
+    const role = `together-${process.pid}-${Date.now()}`;
+    const work = new Work();
+    await Promise.all(['A', 'B', 'C'].map((m) => member(role, m, names, work, 1000)));
+    await until('each member to hold 2', () => ['A', 'B', 'C'].every((m) => work.of(m).length === 2));
+    await sleep(600); // a few rounds more
+    assert.deepEqual(work.stops, [], 'names handed from one member to another');
+    assert.deepEqual(work.overlaps, []);
+  });
+
   it('keeps the names it works on while the list of names misses them (a registry being refilled)', async () => {
     const role = `pool-list-${process.pid}-${Date.now()}`;
     const work = new Work();

@@ -160,12 +160,17 @@ export class LeasePool {
 
   private async run(): Promise<void> {
     let failing = false;
+    // The first round only joins (heartbeat, names): members started together see each other before any takes a
+    // share, instead of the first taking every name and handing most of them on a round later.
+    let joining = true;
     while (!this.closed) {
       this.endGrace();
       // Every member's rounds (ttl/5 apart) refill the heartbeats and the names within a ttl after an outage.
       if (failing) this.quietUntil = Date.now() + this.options.ttlMs;
       try {
-        await this.round();
+        if (joining) await this.join();
+        else await this.round();
+        joining = false;
         if (failing) this.logger.info({ role: this.options.role }, 'lease rounds reach the bus again');
         failing = false;
       } catch (error) {
@@ -213,6 +218,11 @@ export class LeasePool {
       lease = l;
       return l;
     });
+  }
+
+  private async join(): Promise<void> {
+    this.stats.members = await this.roster.touch([this.options.owner], this.options.ttlMs);
+    await this.options.names();
   }
 
   private async round(): Promise<void> {
