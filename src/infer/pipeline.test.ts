@@ -38,13 +38,16 @@ class Recording implements Forecaster {
 /** An input the test drives: `deliver` hands each stream's ticks to the pipeline in the same turn. */
 class ScriptedInput implements TickInput {
   readonly targets = new Map<string, OpenStream>();
-  private readonly ends: (() => void)[] = [];
+  private readonly ends = new Map<string, () => void>();
   open(stream: string, target: OpenStream): Promise<void> {
     this.targets.set(stream, target);
-    return new Promise((resolve) => this.ends.push(resolve));
+    return new Promise((resolve) => this.ends.set(stream, resolve));
+  }
+  close(stream: string): void {
+    this.ends.get(stream)?.();
   }
   stop(): void {
-    for (const end of this.ends) end();
+    for (const end of this.ends.values()) end();
   }
   deliver(byStream: Record<string, readonly Tick[]>): Promise<unknown> {
     return Promise.all(
@@ -251,6 +254,41 @@ describe('inference pipeline', () => {
     const stats = await run.stop();
     for (const stream of ['slow', 'x', 'y'])
       assert.equal(stats.streams.get(stream)?.resumedAfter, 49, stream);
+    await store.close();
+  });
+
+  it('a stream handed over while the store is slow leaves the writer writing the other streams', async () => {
+    const store = await fresh();
+    let slow = true;
+    const writes = watched(store, 'writeTicks', () =>
+      slow ? new Promise<void>((r) => setTimeout(r, 300)) : Promise.resolve(),
+    );
+    const input = new ScriptedInput();
+    const run = runPipeline({
+      store: writes.store,
+      input,
+      forecasters: ForecasterSet.fixed(new SeasonalNaiveForecaster(5, 10)),
+      streams: ['a', 'b'],
+      writer: { stopTimeoutMs: 50 },
+    });
+    await until(() => input.targets.size === 2);
+    const b = ticksOf('b', 40, 7);
+    await input.deliver({ a: ticksOf('a', 20), b: b.slice(0, 20) });
+    // Handed over: waits up to 100 ms for the writes held (the store takes 300 ms), past the writer's stop deadline.
+    await run.remove('a', { drainMs: 100 });
+    await new Promise((r) => setTimeout(r, 200));
+    slow = false;
+    await input.deliver({ b: b.slice(20) });
+    const end = Date.now() + 5000;
+    while ((await store.lastSeq('inf_historical_db', 'b')) !== 39) {
+      assert.ok(
+        Date.now() < end,
+        `b stored up to seq ${await store.lastSeq('inf_historical_db', 'b')} of 39`,
+      );
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await run.stop();
+    assert.equal(await store.lastSeq('inf_historical_db', 'a'), 19, "a's ticks stored too");
     await store.close();
   });
 

@@ -455,15 +455,7 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
       versions.delete(stream);
       stats.streams.delete(stream);
     });
-    if (drainMs === undefined) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      writer.drain().catch(() => {}),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, drainMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    if (drainMs !== undefined) await writer.settle(drainMs);
   }
 
   async function discover(): Promise<void> {

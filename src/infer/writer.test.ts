@@ -155,4 +155,24 @@ describe('inference writer', () => {
     s.release(); // the held writes are stored late; the writer, which gave up, adds no attempt
     await s.queue.drained();
   });
+
+  it('leaves no listener behind per drain(): twelve drains, side by side and one after another, warn nothing', async () => {
+    const { store } = backlogStore();
+    const writer = new InferenceWriter({ store, metrics: () => [], flushDelayMs: 1 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 12; i++) {
+        await writer.add(makeTick(i), forecast(i), false);
+        await writer.drain();
+      }
+      await Promise.all(Array.from({ length: 12 }, () => writer.drain()));
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next turn
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings, []);
+    assert.equal(writer.stats.ticks, 12);
+  });
 });

@@ -90,6 +90,10 @@ export class InferenceWriter {
   private readonly settled = noDocs();
   /** Aborted when the stop deadline passes: no more attempts, no more waiting for space. */
   private readonly givenUp = new AbortController();
+  /** Resolves when givenUp aborts: one listener for every drain() (each adding its own would pile them up). */
+  private readonly late = new Promise<'late'>((resolve) =>
+    this.givenUp.signal.addEventListener('abort', () => resolve('late'), { once: true }),
+  );
   private stopTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WriterOptions) {
@@ -139,10 +143,7 @@ export class InferenceWriter {
   async drain(): Promise<void> {
     this.beginStop();
     const signal = this.givenUp.signal;
-    const late = new Promise<'late'>((resolve) => {
-      if (signal.aborted) resolve('late');
-      else signal.addEventListener('abort', () => resolve('late'), { once: true });
-    });
+    const late = this.late;
     const written = (async () => {
       while (this.ticks.length > 0 || this.forecasts.length > 0 || this.scoredSinceFlush || this.writing) {
         this.kick();
@@ -171,6 +172,25 @@ export class InferenceWriter {
       );
     }
     if (this.lost !== undefined) throw this.lost;
+  }
+
+  /**
+   * Resolves once every document handed to this writer so far is accounted for by the store (stored, found stored,
+   * refused), or after `ms` at the latest; true when they are. Unlike drain() it stops nothing: a stream handed to
+   * another process has its last writes stored first, as far as the store allows within `ms`, while the writer
+   * goes on with the other streams.
+   */
+  async settle(ms: number): Promise<boolean> {
+    const target = { ...this.handed };
+    const reached = () => KINDS.every((kind) => this.settled[kind] >= target[kind]);
+    const end = performance.now() + ms;
+    while (!reached() && !this.givenUp.signal.aborted) {
+      const left = end - performance.now();
+      if (left <= 0) return false;
+      if (this.ticks.length > 0 || this.forecasts.length > 0) this.kick();
+      await sleep(Math.min(left, 20));
+    }
+    return reached();
   }
 
   /**
