@@ -257,6 +257,46 @@ describe('inference pipeline', () => {
     await store.close();
   });
 
+  it("a stream's start asks the store its last tick, its model's forecasts and its last forecast side by side", async () => {
+    const store = await fresh();
+    await store.writeTicks('inf_historical_db', ticksOf('a', 30));
+    const asked = new Set(['lastSeq', 'recentForecasts', 'lastForecastSeq']);
+    let inFlight = 0;
+    let most = 0;
+    let all: () => void = () => {};
+    const three = new Promise<void>((resolve) => {
+      all = resolve;
+    });
+    const proxy = new Proxy(store, {
+      get(target, key, receiver) {
+        const v = Reflect.get(target, key, receiver);
+        if (typeof v !== 'function') return v;
+        if (!asked.has(String(key))) return v.bind(target);
+        return async (...args: unknown[]) => {
+          inFlight += 1;
+          most = Math.max(most, inFlight);
+          if (inFlight === 3) all();
+          // Each waits for the other two (or 1 s, when they are asked one after another).
+          await Promise.race([three, new Promise((r) => setTimeout(r, 1000))]);
+          inFlight -= 1;
+          return v.apply(target, args);
+        };
+      },
+    });
+    const input = new ScriptedInput();
+    const run = runPipeline({
+      store: proxy as Store,
+      input,
+      forecasters: ForecasterSet.fixed(new SeasonalNaiveForecaster(5, 10)),
+      streams: ['a'],
+    });
+    await until(() => input.targets.has('a'));
+    const stats = await run.stop();
+    assert.equal(stats.streams.get('a')?.resumedAfter, 29);
+    assert.equal(most, 3, `${most} of the three reads at once`);
+    await store.close();
+  });
+
   it('a stream handed over while the store is slow leaves the writer writing the other streams', async () => {
     const store = await fresh();
     let slow = true;

@@ -68,12 +68,16 @@ export async function readResume(
   const { store, stream, forecaster, logger, rows } = p;
   const limit = p.limit ?? RECOVER_LIMIT;
   const read = { afterWrites: p.ownWrites !== false };
-  const lastSeq = await store.lastSeq('inf_historical_db', stream, read);
-  if (lastSeq === null) return null;
   const { horizon, version } = forecaster;
-  // The model's own latest forecasts are exact; the stream's last forecast of any model may lag (the MongoDB head).
-  const own = await store.recentForecasts(stream, horizon, version, read);
-  const unforecast = Math.max((await store.lastForecastSeq(stream, read)) ?? -1, own.at(-1)?.seq ?? -1) + 1;
+  // Three independent reads side by side (on MongoDB each is a few rounds of lookups by `_id`). The model's own
+  // latest forecasts are exact; the stream's last forecast of any model may lag (the MongoDB head).
+  const [lastSeq, own, lastForecast] = await Promise.all([
+    store.lastSeq('inf_historical_db', stream, read),
+    store.recentForecasts(stream, horizon, version, read),
+    store.lastForecastSeq(stream, read),
+  ]);
+  if (lastSeq === null) return null;
+  const unforecast = Math.max(lastForecast ?? -1, own.at(-1)?.seq ?? -1) + 1;
   const recoverFrom = Math.max(unforecast, lastSeq - limit + 1);
   if (recoverFrom > unforecast) {
     logger.warn(
