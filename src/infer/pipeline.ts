@@ -323,13 +323,13 @@ export function runPipeline(options: PipelineOptions): PipelineRun {
     },
   });
 
+  /** Streams this run has started before (its writes of them may still be in the store's backlog). */
+  const started = new Set<string>();
   /**
    * Where a newly added stream starts: after a given seq, or after its stored ticks (re-forecasting those). The
    * store is read outside the turns (streams start side by side while others are forecast); the window is refilled
    * and the recovered ticks forecast in the stream's turn.
    */
-  /** Streams this run has started before (its writes of them may still be in the store's backlog). */
-  const started = new Set<string>();
   async function resume(stream: string): Promise<void> {
     const st = streamStats(stream);
     const w = windows.get(stream);

@@ -4,6 +4,7 @@
 import {
   type AnyBulkWriteOperation,
   Binary,
+  type Collection,
   type Db,
   type Document,
   Double,
@@ -303,6 +304,27 @@ export async function gallop(
   return lo;
 }
 
+/**
+ * One unordered bulk write of upserts by `_id`, once more when it only met duplicate keys: two processes creating
+ * one document at once, the loser's upsert meets the winner's insert, and a second try updates it.
+ */
+async function upsertAll<T extends Document>(
+  c: Collection<T>,
+  ops: AnyBulkWriteOperation<T>[],
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await c.bulkWrite(ops, { ordered: false });
+      return;
+    } catch (error) {
+      const raced =
+        error instanceof MongoBulkWriteError &&
+        [error.writeErrors].flat().every((w) => w.code === DUPLICATE_KEY);
+      if (!raced || attempt > 0) throw error;
+    }
+  }
+}
+
 /** A stream head that could not be placed before the stream's documents: their batch is retried. */
 class HeadsNotPlaced extends Error {
   constructor(cause: unknown) {
@@ -457,26 +479,16 @@ export class MongoStore implements Store {
       const ops: AnyBulkWriteOperation<{ _id: string; seq: number }>[] = chunk.map(([_id, h]) => ({
         updateOne: { filter: { _id }, update: { $max: { seq: h.seq } }, upsert: true },
       }));
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await this.db
-            .collection<{ _id: string; seq: number }>(STREAM_HEADS)
-            .bulkWrite(ops, { ordered: false });
-          break;
-        } catch (error) {
-          if (isTransient(error)) throw error;
-          // Two processes creating one head at once: the loser's upsert meets the winner's insert; once more updates.
-          const raced =
-            error instanceof MongoBulkWriteError &&
-            [error.writeErrors].flat().every((w) => w.code === DUPLICATE_KEY);
-          if (raced && attempt === 0) continue;
-          if (placing) throw new HeadsNotPlaced(error);
-          this.logger.warn(
-            { error: error instanceof Error ? error.message : String(error) },
-            `${this.description}: could not raise ${chunk.length} stream head(s); reads look past them`,
-          );
-          return;
-        }
+      try {
+        await upsertAll(this.db.collection<{ _id: string; seq: number }>(STREAM_HEADS), ops);
+      } catch (error) {
+        if (isTransient(error)) throw error;
+        if (placing) throw new HeadsNotPlaced(error);
+        this.logger.warn(
+          { error: error instanceof Error ? error.message : String(error) },
+          `${this.description}: could not raise ${chunk.length} stream head(s); reads look past them`,
+        );
+        return;
       }
       const at = Date.now();
       for (const [, h] of chunk) {
@@ -822,18 +834,7 @@ export class MongoStore implements Store {
           upsert: true,
         },
       }));
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await states.bulkWrite(ops, { ordered: false });
-          break;
-        } catch (error) {
-          // Two processes creating one state at once: the loser's upsert meets the winner's insert; once more replaces.
-          const raced =
-            error instanceof MongoBulkWriteError &&
-            [error.writeErrors].flat().every((w) => w.code === DUPLICATE_KEY);
-          if (!raced || attempt > 0) throw error;
-        }
-      }
+      await upsertAll(states, ops);
       for (const st of chunk) this.stateSeqs.set(st.stream, st.seq);
     }
   }
