@@ -16,6 +16,16 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
+/**
+ * The ttl of the lease keys of a work whose dead holder must be replaced within `leaseMs` (`--lease-ms`): half of
+ * it. A dead holder's key expires within the ttl of its last renewal, a pool round (ttl/5) later another member
+ * takes it: 0.6 × leaseMs after the death at most, and the rest is left for the new owner's start (reading where
+ * the work stopped). A holder that stalls longer than ttl − ttl/3 (a third of leaseMs) loses its leases.
+ */
+export function leaseTtlMs(leaseMs: number): number {
+  return Math.max(1, Math.floor(leaseMs / 2));
+}
+
 /** Takes `key` for `owner` for `ttlMs` when nobody holds it; true when taken. */
 export async function tryAcquire(redis: Redis, key: string, owner: string, ttlMs: number): Promise<boolean> {
   return (await redis.set(key, owner, 'PX', ttlMs, 'NX')) === 'OK';

@@ -712,7 +712,7 @@ export const SETTINGS = {
     flags: '--lease-ms <ms>',
     env: 'BYNER_LEASE_MS',
     default: '5000',
-    help: "with --bus: a stream's lease ttl; a dead process's streams are taken over within about this long",
+    help: "with --bus: a dead process's streams are taken over and go on within about this long (the lease keys live half of it)",
     expected: 'an integer between 300 and 600,000',
     schema: int(300, 600_000),
   }),

@@ -1,10 +1,11 @@
 // `infer --bus --group NAME`: the workers of a group share the streams, each forecast by the one worker holding its
-// inference lease (src/bus/pool.ts); a dead worker's streams are taken over within the lease ttl, resumed from the
-// store. Reading the streams is bus-input.ts's job, forecasting them the pipeline's.
+// inference lease (src/bus/pool.ts); a dead worker's streams are taken over and resumed from the store within
+// `leaseMs` (leaseTtlMs). Reading the streams is bus-input.ts's job, forecasting them the pipeline's.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LogFollower } from '../bus/follow.js';
 import { TickHistory } from '../bus/history.js';
+import { leaseTtlMs } from '../bus/lease.js';
 import { ROSTER_KEYS, Roster } from '../bus/members.js';
 import { LeasePool } from '../bus/pool.js';
 import type { Bus, BusStatus } from '../bus/redis.js';
@@ -26,6 +27,7 @@ export interface SharedInferenceOptions {
   bus: Bus;
   store: Store;
   group: string;
+  /** A dead worker's streams are forecast by another within about this long (`--lease-ms`; see leaseTtlMs). */
   leaseMs: number;
   /** The streams to share out (read every lease round). */
   names: () => Promise<readonly string[]> | readonly string[];
@@ -71,7 +73,7 @@ export class SharedInference {
       redis: this.options.bus.redis,
       role: `infer:${group}`,
       owner: this.owner,
-      ttlMs: leaseMs,
+      ttlMs: leaseTtlMs(leaseMs),
       keyOf: (stream) => inferLeaseKey(group, stream),
       names: this.options.names,
       start: (stream) => run.add([stream]),

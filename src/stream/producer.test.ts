@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { IndicatorParams } from '../indicators/params.js';
 import { ticksFromPrices } from '../indicators/ticks.js';
 import type { PricePoint, PriceSource, StreamPosition } from '../sources/types.js';
@@ -272,6 +273,40 @@ describe('StreamProducer.open from a stream state', () => {
       // The last held tick (to check it) and the 9 stored after it.
       assert.equal(ticksRead(), 10, `read ${ticksRead()} ticks from the store`);
       same(viaHeld, await replayStoredStream(withoutStates(b), STREAM));
+    });
+
+    it('does not wait for its own write backlog when it has not written the stream (a stream taken over)', async () => {
+      const { a } = await filled();
+      // As a MongoDB store whose backlog holds other streams' ticks for good: reads that wait for it never answer.
+      const stuck = new Proxy(a, {
+        get(target, key, receiver) {
+          const value = Reflect.get(target, key, receiver);
+          if (typeof value !== 'function' || !/^(ticks|lastTicks|lastSeq|streamState)/.test(String(key)))
+            return value;
+          return (...args: unknown[]) => {
+            const options = args.find((x) => typeof x === 'object' && x !== null && 'afterWrites' in x);
+            if ((options as { afterWrites?: boolean } | undefined)?.afterWrites !== false)
+              return new Promise(() => {});
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const open = (ownWrites: boolean) =>
+        StreamProducer.open({
+          store: stuck,
+          stream: STREAM,
+          source: new ListSource([]),
+          ringCapacity: RING,
+          fillRing: false,
+          held: heldFrom(a, 24_990),
+          ownWrites,
+        });
+      const producer = await open(false);
+      assert.equal(producer.headSeq, 24_999);
+      await producer.stop();
+      // The check of the check: a stream this process wrote waits for its backlog.
+      const waited = await Promise.race([open(true).then(() => 'opened'), sleep(300).then(() => 'waiting')]);
+      assert.equal(waited, 'waiting');
     });
 
     const unusable: [string, (a: Store) => (afterSeq: number) => Promise<Tick[]>][] = [

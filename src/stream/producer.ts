@@ -6,7 +6,7 @@ import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams } from '../indicators/pa
 import { IndicatorStream } from '../indicators/streaming.js';
 import { metrics } from '../metrics/prometheus.js';
 import type { PricePoint, PriceSource } from '../sources/types.js';
-import type { Store, StoreLogger, StreamState, WriteOutcome } from '../store/types.js';
+import type { ReadOptions, Store, StoreLogger, StreamState, WriteOutcome } from '../store/types.js';
 import { tickToJson } from '../ticks/json.js';
 import type { Tick } from '../ticks/types.js';
 import { sleep, withDeadline } from '../util/backoff.js';
@@ -38,6 +38,11 @@ export interface ProducerOptions {
   onStored?: (ticks: readonly Tick[], outcome: WriteOutcome) => Promise<void>;
   /** Where the stored ticks after the stream's saved state are read first at open (the bus's tick log). */
   held?: HeldTicks;
+  /**
+   * False: this process has not written the stream's ticks (a stream taken over from another process), so the
+   * open's store reads do not wait for this process's write backlog (its other streams' ticks). Default true.
+   */
+  ownWrites?: boolean;
 }
 
 /** Encodes a tick as its SSE event: `id: <seq>` and the tick's JSON (DESIGN §7). */
@@ -86,15 +91,16 @@ const sameParams = (a: IndicatorParams, b: IndicatorParams) =>
 export async function replayStoredStream(
   store: Store,
   stream: string,
-  opts: { params?: IndicatorParams; keepLast?: number; held?: HeldTicks } = {},
+  opts: { params?: IndicatorParams; keepLast?: number; held?: HeldTicks; read?: ReadOptions } = {},
 ): Promise<ReplayedStream> {
   const params = opts.params ?? DEFAULT_INDICATOR_PARAMS;
   const keep = opts.keepLast ?? 0;
-  const state = await store.streamState(stream);
+  const read = opts.read ?? {};
+  const state = await store.streamState(stream, read);
   if (state !== null && sameParams(state.indicators.params, params)) {
     const resumed =
-      (opts.held === undefined ? null : await replayAfter(store, state, keep, opts.held)) ??
-      (await replayAfter(store, state, keep));
+      (opts.held === undefined ? null : await replayAfter(store, state, keep, read, opts.held)) ??
+      (await replayAfter(store, state, keep, read));
     if (resumed !== null) return resumed;
   }
   const empty: StreamState = {
@@ -104,7 +110,7 @@ export async function replayStoredStream(
     gaps: 0,
     indicators: new IndicatorStream(params).getState(),
   };
-  return (await replayAfter(store, empty, keep)) as ReplayedStream;
+  return (await replayAfter(store, empty, keep, read)) as ReplayedStream;
 }
 
 /**
@@ -118,6 +124,7 @@ async function replayAfter(
   store: Store,
   start: StreamState,
   keep: number,
+  read: ReadOptions,
   held?: HeldTicks,
 ): Promise<ReplayedStream | null> {
   const indicators = IndicatorStream.fromState(start.indicators);
@@ -125,9 +132,9 @@ async function replayAfter(
   // The tail's ticks up to the state's seq come in the same read (at least the state's own tick, to check it).
   const after = resuming ? Math.max(-1, start.seq - Math.max(keep, 1)) : -1;
   let pages: AsyncIterable<Tick[]> | Tick[][];
-  if (held === undefined) pages = storedPages(store, start.stream, after);
+  if (held === undefined) pages = storedPages(store, start.stream, after, read);
   else {
-    const heldPages = await withHeld(store, start, after, held);
+    const heldPages = await withHeld(store, start, after, read, held);
     if (heldPages === null) return null;
     pages = heldPages;
   }
@@ -159,9 +166,14 @@ async function replayAfter(
 }
 
 /** The stored ticks after `after`, page by page. */
-async function* storedPages(store: Store, stream: string, after: number): AsyncIterable<Tick[]> {
+async function* storedPages(
+  store: Store,
+  stream: string,
+  after: number,
+  read: ReadOptions,
+): AsyncIterable<Tick[]> {
   for (;;) {
-    const page = await store.ticksAfter(COLLECTION, stream, after, PAGE);
+    const page = await store.ticksAfter(COLLECTION, stream, after, PAGE, read);
     if (page.length > 0) yield page;
     if (page.length < PAGE) return;
     after = page[page.length - 1].seq;
@@ -176,6 +188,7 @@ async function withHeld(
   store: Store,
   start: StreamState,
   after: number,
+  read: ReadOptions,
   held: HeldTicks,
 ): Promise<Tick[][] | null> {
   const h = await held(after);
@@ -183,7 +196,7 @@ async function withHeld(
   while (n < h.length && h[n].seq === h[0].seq + n) n += 1;
   if (h.length === 0 || h[0].seq !== after + 1 || h[n - 1].seq <= start.seq) return null;
   const last = h[n - 1];
-  const stored = await consecutiveFrom(store, start.stream, last.seq);
+  const stored = await consecutiveFrom(store, start.stream, last.seq, read);
   const [s] = stored;
   if (s === undefined || s.price !== last.price || s.timestamp.getTime() !== last.timestamp.getTime())
     return null;
@@ -196,11 +209,16 @@ async function withHeld(
  * none: a range read is one round of keyed lookups on MongoDB, where finding the stream's last seq would take
  * a dozen one after another.
  */
-async function consecutiveFrom(store: Store, stream: string, from: number): Promise<Tick[]> {
+async function consecutiveFrom(
+  store: Store,
+  stream: string,
+  from: number,
+  read: ReadOptions,
+): Promise<Tick[]> {
   const out: Tick[] = [];
   for (let n = 4; ; n = Math.min(n * 4, 256)) {
     const first = from + out.length;
-    const got = await store.ticksRange(COLLECTION, stream, first, first + n - 1);
+    const got = await store.ticksRange(COLLECTION, stream, first, first + n - 1, read);
     let k = 0;
     while (k < got.length && got[k].seq === first + k) k += 1;
     for (let i = 0; i < k; i++) out.push(got[i]);
@@ -324,6 +342,7 @@ export class StreamProducer implements TickFeed {
       params: options.indicatorParams,
       keepLast: options.fillRing === false ? 0 : options.ringCapacity,
       held: options.held,
+      read: { afterWrites: options.ownWrites !== false },
     });
     if (gaps > 0) {
       options.logger?.warn(
