@@ -249,6 +249,50 @@ describe('mongodb keyed reads', { skip, timeout: 120_000 }, () => {
     }
   });
 
+  it('a stream taken over: its new owner, having read the stream, stores its first ticks without placing its head', async () => {
+    await withStore(async (a, dbName) => {
+      await a.writeTicks('historical_data', makeTicks(0, 100, 's1'));
+      await a.close(); // the previous producer, gone: its head says 99
+      const b = await openOn(dbName);
+      const writes: string[] = [];
+      const { insertMany, bulkWrite } = Collection.prototype;
+      Collection.prototype.insertMany = function (this: Collection, ...args: unknown[]) {
+        writes.push(`insert ${this.collectionName}`);
+        return (insertMany as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof insertMany;
+      Collection.prototype.bulkWrite = function (this: Collection, ...args: unknown[]) {
+        // (insertMany itself goes through bulkWrite)
+        if (this.collectionName === 'stream_heads') writes.push('bulk stream_heads');
+        return (bulkWrite as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof bulkWrite;
+      try {
+        // The producer's open: the last logged tick and the ones after it, by _id.
+        assert.deepEqual(
+          (await b.ticksRange('historical_data', 's1', 99, 102)).map((t) => t.seq),
+          [99],
+        );
+        await (await b.writeTicks('historical_data', makeTicks(100, 1, 's1'))).stored();
+        assert.deepEqual(writes, ['insert historical_data'], 'no head placed before the ticks');
+        // The check of the check: a stream it has not read gets its head first.
+        writes.length = 0;
+        await (await b.writeTicks('historical_data', makeTicks(0, 1, 's2'))).stored();
+        assert.deepEqual(writes.slice(0, 2), ['bulk stream_heads', 'insert historical_data']);
+      } finally {
+        Collection.prototype.insertMany = insertMany;
+        Collection.prototype.bulkWrite = bulkWrite;
+        await b.close();
+      }
+      const heads = admin?.db(dbName).collection<{ _id: string; seq: number }>('stream_heads');
+      assert.equal((await heads?.findOne({ _id: 'historical_data/s1' }))?.seq, 100, 'raised at close');
+      const c = await openOn(dbName);
+      try {
+        assert.equal(await c.lastSeq('historical_data', 's1'), 100);
+      } finally {
+        await c.close();
+      }
+    });
+  });
+
   it('keys each tick and forecast by its unique fields, and keeps one head per collection and stream', async () => {
     await withStore(async (store, dbName) => {
       if (admin === undefined) return;

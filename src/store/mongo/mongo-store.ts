@@ -503,7 +503,21 @@ export class MongoStore implements Store {
     const doc = await this.db.collection<{ _id: string; seq: number }>(STREAM_HEADS).findOne({
       _id: headKey(collection, stream),
     });
-    return doc === null ? null : doc.seq;
+    if (doc === null) return null;
+    this.headSeen(collection, stream, doc.seq);
+    return doc.seq;
+  }
+
+  /**
+   * Records that `stream`'s head exists in `collection` (read, or implied by its stored `seq` where every document
+   * was stored after its head), so that this process's first documents of the stream do not place it again: a
+   * stream taken over from another process stores its first ticks one upsert sooner. The head is raised once this
+   * process stores past `seq` (HEAD_EVERY_MS from now), not before.
+   */
+  private headSeen(collection: string, stream: string, seq: number): void {
+    const key = headKey(collection, stream);
+    if (this.heads.has(key)) return;
+    this.heads.set(key, { seq, raised: seq, at: Date.now() });
   }
 
   /** Looks each key up by `_id` (KEYED_PARALLEL at a time); null in place of a missing document. */
@@ -561,7 +575,9 @@ export class MongoStore implements Store {
     );
     // A missing key is a missing tick in a collection keyed since its start: a range read needs no query then.
     if (docs.some((d) => d === null) && !(range && this.keyedSince.has(collection))) return undefined;
-    return docs.filter((d) => d !== null).map(docTick);
+    const ticks = docs.filter((d) => d !== null).map(docTick);
+    if (ticks.length > 0 && this.keyedSince.has(collection)) this.headSeen(collection, stream, ticks[0].seq);
+    return ticks;
   }
 
   private async enqueue(collection: string, docs: Document[], bytes: number[]): Promise<WriteReceipt> {
