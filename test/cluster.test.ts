@@ -563,7 +563,7 @@ describe('a cluster of serve and infer processes on Redis and MongoDB', { skip }
       workers_recorded_outage_s: workerOutages,
     };
     process.stdout.write(`# cluster: ${JSON.stringify(report)}\n`);
-    // Within the lease time (the issue's bound, --lease-ms): the leases are taken (their keys live half of it), and
+    // Within the lease time (--lease-ms): the leases are taken (their keys live a third of it), and
     // every stream goes on and is forecast again (the new owner's start and its first ticks' way through the store
     // and the tick log take the rest).
     assert.ok(maxLease <= LEASE_MS, `producer leases taken over after ${maxLease} ms (lease ${LEASE_MS} ms)`);

@@ -17,13 +17,14 @@ end
 return 0`;
 
 /**
- * The ttl of the lease keys of a work whose dead holder must be replaced within `leaseMs` (`--lease-ms`): half of
- * it. A dead holder's key expires within the ttl of its last renewal, a pool round (ttl/5) later another member
- * takes it: 0.6 × leaseMs after the death at most, and the rest is left for the new owner's start (reading where
- * the work stopped). A holder that stalls longer than ttl − ttl/3 (a third of leaseMs) loses its leases.
+ * The ttl of the lease keys of a work whose dead holder must be replaced within `leaseMs` (`--lease-ms`): a third
+ * of it. A dead holder's key expires within the ttl of its last renewal, a pool round (ttl/5) later another member
+ * takes it: 0.4 × leaseMs after the death at most, and the rest is left for the new owner's start (reading where
+ * the work stopped: ≈ 1 – 1.5 s on a FerretDB loaded as in the cluster test). A holder that stalls longer than
+ * ttl − ttl/3 (2/9 of leaseMs: 1.1 s at the default 5 s) loses its leases.
  */
 export function leaseTtlMs(leaseMs: number): number {
-  return Math.max(1, Math.floor(leaseMs / 2));
+  return Math.max(1, Math.floor(leaseMs / 3));
 }
 
 /** Takes `key` for `owner` for `ttlMs` when nobody holds it; true when taken. */

@@ -712,7 +712,7 @@ export const SETTINGS = {
     flags: '--lease-ms <ms>',
     env: 'BYNER_LEASE_MS',
     default: '5000',
-    help: "with --bus: a dead process's streams are taken over and go on within about this long (the lease keys live half of it)",
+    help: "with --bus: a dead process's streams are taken over and go on within about this long (the lease keys live a third of it)",
     expected: 'an integer between 300 and 600,000',
     schema: int(300, 600_000),
   }),
