@@ -36,7 +36,7 @@ if (files.length === 0) {
 // The runner does not use --test-force-exit: with it, Node's runner can drop the last verdicts of a test file and
 // still exit 0 (nodejs/node#64833), and it can spin for good reporting a failed deepEqual of large arrays. A test
 // file that leaves a handle open would keep the run alive instead, so the whole run has a watchdog that kills the
-// runner's process group and fails loudly: BYNER_TEST_WATCHDOG_MIN minutes (default 30; a full run takes 3 to 6).
+// runner's process group and fails loudly: BYNER_TEST_WATCHDOG_MIN minutes (default 30; a full run takes 6 to 8).
 const watchdogMin = Number(process.env.BYNER_TEST_WATCHDOG_MIN ?? 30);
 if (!(watchdogMin > 0)) {
   // setTimeout would take NaN or ≤ 0 as "at once" and kill every run

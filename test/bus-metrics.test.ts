@@ -69,7 +69,7 @@ describe('metrics and health of serve --bus', { skip }, () => {
     const stream = 'busm';
     const N = 300; // ticks of the first producer
     const M = 120; // ticks of the second, made while Redis is down
-    const LEASE_MS = 600;
+    const LEASE_MS = 1800; // lease keys of 600 ms
     const s = { stream };
     const produce = { role: 'produce', stream };
     /** A serve process on the bus with one gated source, once it holds the stream's producer lease. */

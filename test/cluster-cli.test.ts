@@ -55,7 +55,7 @@ const cases: { name: string; args: string[]; code: number; message: RegExp }[] =
       'mongodb://127.0.0.1:1/',
     ],
     code: 2,
-    message: /--lease-ms[\s\S]*between 300 and 600,000/,
+    message: /--lease-ms[\s\S]*between 1,500 and 600,000/,
   },
   {
     name: 'infer --bus with --url',

@@ -11,10 +11,22 @@ export const ROSTER_KEYS = {
   streams: 'byner:streams',
 } as const;
 
-/** Adds or refreshes ARGV[2..] with expiry now + ARGV[1] ms, drops the expired ones, returns the live count. */
+/**
+ * Adds or refreshes ARGV[2..] with expiry now + ARGV[1] ms, drops the expired ones, returns the live count. One ZADD
+ * per 500 names (a serve process refreshes every stream name each lease round; Lua's unpack takes a few thousand).
+ */
 const TOUCH = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i]) end
+local expiry = now + tonumber(ARGV[1])
+local args = {}
+for i = 2, #ARGV do
+  args[#args + 1] = expiry
+  args[#args + 1] = ARGV[i]
+  if #args == 1000 or i == #ARGV then
+    redis.call('ZADD', KEYS[1], unpack(args))
+    args = {}
+  end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZCARD', KEYS[1])`;
 

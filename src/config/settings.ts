@@ -713,8 +713,8 @@ export const SETTINGS = {
     env: 'BYNER_LEASE_MS',
     default: '5000',
     help: "with --bus: a dead process's streams are taken over and go on within about this long (the lease keys live a third of it)",
-    expected: 'an integer between 300 and 600,000',
-    schema: int(300, 600_000),
+    expected: 'an integer between 1,500 and 600,000',
+    schema: int(1500, 600_000),
   }),
   group: setting({
     flags: '--group <name>',

@@ -142,7 +142,7 @@ export interface ServerOptions {
   now?: () => number;
   /**
    * One of many serve processes sharing the streams over the bus (src/stream/bus-streams.ts): each stream is
-   * produced by the one process holding its lease (`leaseMs` ttl), and served by every one. Needs a MongoDB store.
+   * produced by the one process holding its lease (taken over within `leaseMs`), and served by every one. Needs a MongoDB store.
    */
   bus?: { bus: Bus; leaseMs: number; owner?: string };
 }

@@ -117,12 +117,12 @@ const INDEXES: { collection: string; key: Document; unique?: boolean }[] = [
 const STREAM_HEADS = 'stream_heads';
 /** Collections whose per-stream highest seq STREAM_HEADS keeps. */
 const HEADED = new Set(['historical_data', 'inf_historical_db', 'inf_predictions']);
-/** How often a stream's head is raised at most (its first raise is at once). */
+/** How often a stream's head is raised at most (the first raise of a head this process placed is at once). */
 const HEAD_EVERY_MS = 10_000;
 /** Heads per bulk write: FerretDB 1.24 hangs the database on a bulk write of ≈ 100 upserts of existing documents. */
 const HEAD_CHUNK = 32;
 interface HeadState {
-  /** The highest seq stored by this process. */
+  /** The highest seq stored by this process (or seen stored, for a head found by a read: headSeen). */
   seq: number;
   /** The highest seq written to the head, and when (ms). */
   raised: number;
