@@ -219,6 +219,24 @@ async function mongoCounts(uri: string): Promise<Map<string, number>> {
   }
 }
 
+/** The commands called between two counts (those in `skip` left out), most called first. */
+function callsBetween(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  skip: readonly string[] = [],
+): [string, number][] {
+  return [...after]
+    .filter(([n]) => !skip.includes(n))
+    .map(([n, c]): [string, number] => [n, c - (before.get(n) ?? 0)])
+    .filter(([, c]) => c > 0)
+    .sort((x, y) => y[1] - x[1]);
+}
+
+/** The six most called commands, per `unit` (tick, forecast), rounded to `digits`. */
+function topPer(calls: [string, number][], unit: number, digits: number): Record<string, number> {
+  return Object.fromEntries(calls.slice(0, 6).map(([n, c]) => [n, round(c / unit, digits)]));
+}
+
 /** What the processes of a phase did over the measured interval. */
 interface Snapshot {
   at: number;
@@ -377,21 +395,15 @@ async function measure(
   const per1000 = (role: string) => round(((b.cpu[role] - a.cpu[role]) / f.count) * 1000);
   const cores = (role: string) => round((b.cpu[role] - a.cpu[role]) / seconds, 2);
   const ticks = b.ticks - a.ticks;
-  const top: Record<string, number> = {};
-  for (const [name, calls] of [...b.redis.calls]
-    .map(([n, c]) => [n, c - (a.redis.calls.get(n) ?? 0)] as const)
-    .filter(([, c]) => c > 0)
-    .sort((x, y) => y[1] - x[1])
-    .slice(0, 6))
-    top[name] = round(calls / ticks, 2);
   // The snapshots' own serverStatus (2) and the hello/endSessions of their connections are not the phase's.
-  const mongoCalls = [...b.mongo]
-    .filter(([n]) => !['serverStatus', 'hello', 'isMaster', 'ismaster', 'endSessions', 'unknown'].includes(n))
-    .map(([n, c]) => [n, c - (a.mongo.get(n) ?? 0)] as const)
-    .filter(([, c]) => c > 0)
-    .sort((x, y) => y[1] - x[1]);
-  const mongoTop: Record<string, number> = {};
-  for (const [name, calls] of mongoCalls.slice(0, 6)) mongoTop[name] = round(calls / f.count, 3);
+  const mongoCalls = callsBetween(a.mongo, b.mongo, [
+    'serverStatus',
+    'hello',
+    'isMaster',
+    'ismaster',
+    'endSessions',
+    'unknown',
+  ]);
   const roleNames = ['infer', 'serve', 'redis', 'mongo'];
   const totalCpu = roleNames.reduce((s, r) => s + b.cpu[r] - a.cpu[r], 0);
   const result: PhaseResult = {
@@ -420,9 +432,9 @@ async function measure(
       total: round(totalCpu / seconds, 2),
     },
     redis_commands_per_tick: redis === null ? 0 : round((b.redis.total - a.redis.total) / ticks, 2),
-    redis_top_per_tick: top,
+    redis_top_per_tick: topPer(callsBetween(a.redis.calls, b.redis.calls), ticks, 2),
     mongo_commands_per_forecast: round(mongoCalls.reduce((n, [, c]) => n + c, 0) / f.count, 3),
-    mongo_top_per_forecast: mongoTop,
+    mongo_top_per_forecast: topPer(mongoCalls, f.count, 3),
     rss_mb: rss,
     leases:
       heldAt0 === null || heldAt1 === null

@@ -44,6 +44,22 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** `promise`, or a rejection with `signal`'s reason as soon as it aborts (the promise itself goes on). */
+export async function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal === undefined) return promise;
+  signal.throwIfAborted();
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /**
  * Runs a read with a signal that aborts after `ms` with BYNER_STORE_TIMEOUT ("<what> took longer than <ms> ms"):
  * the read is given up (a store read releases what it held) and this rejects at the deadline, even if the read
@@ -61,12 +77,8 @@ export async function readWithin<T>(
         hint: 'the store is slow or unreachable, or writes are waiting to be stored; retry later',
       }),
   );
-  const aborted = new Promise<never>((_, reject) => {
-    d.signal.addEventListener('abort', () => reject(d.signal.reason), { once: true });
-  });
-  aborted.catch(() => {}); // observed through the race below
   try {
-    return await Promise.race([read(d.signal), aborted]);
+    return await untilAborted(read(d.signal), d.signal);
   } finally {
     d.dispose();
   }

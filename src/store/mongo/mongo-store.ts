@@ -16,7 +16,7 @@ import {
 } from 'mongodb';
 import { BynerError } from '../../errors.js';
 import { FEATURE_NAMES, INDICATOR_NAMES, type Indicators, type Tick } from '../../ticks/types.js';
-import { deadline, sleep } from '../deadline.js';
+import { deadline, sleep, untilAborted } from '../deadline.js';
 import { documentKey } from '../receipt.js';
 import { rowsFromBytes, rowsToBytes } from '../rows.js';
 import { DEFAULT_BACKLOG_BYTES, forecastBytes, metricsBytes, predictionBytes, TICK_BYTES } from '../size.js';
@@ -792,19 +792,8 @@ export class MongoStore implements Store {
       }
     });
     this.stateFlush ??= this.flushStates();
-    const signal = options?.signal;
-    if (signal === undefined) return done;
     // The caller's signal ends its wait (the state may still be written with the others).
-    let onAbort = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([done, aborted]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+    return untilAborted(done, options?.signal);
   }
 
   /** Writes the pending states, after STATE_LINGER_MS, until none is left. */
